@@ -1,0 +1,157 @@
+"""The Pulumi SDK's mock runtime, extended to record what the engine would be asked to do.
+
+`pulumi.runtime.set_mocks` answers every registration without a cloud. `RecordingMonitor` also keeps
+what the mock monitor throws away (parent, protect, dependencies, provider, secrets), so the offline
+preview can write a `pulumi stack export`-shaped plan and tests can assert on registered resources.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.sync_await import _sync_await
+
+SECRET_SIG = rpc._special_secret_sig
+SIG_KEY = rpc._special_sig_key
+# What a value only the cloud can tell (an address, a generated key) looks like in the plan.
+COMPUTED = "(known after apply)"
+
+
+def plain_json(value: Any) -> Any:
+    """Numbers the mock runtime turned into floats back to integers, recursively."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    return value
+
+
+def _struct_to_json(struct) -> dict:
+    return plain_json(json_format.MessageToDict(struct, preserving_proto_field_name=True))
+
+
+@dataclass
+class Registration:
+    """One resource as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    inputs: dict
+    outputs: dict = field(default_factory=dict)
+    id: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    external: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    provider: str = ""
+
+
+def _cloud_outputs(type_: str, name: str) -> dict:
+    """Outputs the cloud computes for the few types the program reads back."""
+    if type_ == "alicloud:ram/accessKey:AccessKey":
+        return {"secret": COMPUTED}
+    if type_ == "aws:iam/accessKey:AccessKey":
+        return {"secret": COMPUTED}
+    if type_ == "aws:eks/cluster:Cluster":
+        return {"endpoint": COMPUTED, "certificateAuthority": {"data": COMPUTED}, "arn": COMPUTED}
+    if type_ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::000000000000:role/{name}"}
+    return {}
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Answers registrations with their inputs, cloud-computed outputs and referenced stacks' outputs."""
+
+    def __init__(self, stack_outputs: dict[str, dict] | None = None):
+        # "org/project/stack" -> that stack's outputs, for StackReference reads.
+        self.stack_outputs = stack_outputs or {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == "pulumi:pulumi:StackReference":
+            name = args.inputs.get("name") or args.name
+            return name, {"name": name, "outputs": self.stack_outputs.get(name, {}), "secretOutputNames": []}
+        state = {**args.inputs, **_cloud_outputs(args.typ, args.name)}
+        return args.resource_id or f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":
+            return {"clusterId": args.args.get("clusterId"), "kubeConfig": COMPUTED, "id": args.args.get("clusterId")}
+        return {}
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A MockMonitor that keeps every registration with its options, in order."""
+
+    def __init__(self, plan_mocks: pulumi.runtime.Mocks):
+        super().__init__(plan_mocks)
+        self.registrations: dict[str, Registration] = {}
+
+    def _record(self, request, response_urn: str, external: bool, id_: str) -> None:
+        self.registrations[response_urn] = Registration(
+            urn=response_urn,
+            type=request.type,
+            name=request.name,
+            custom=getattr(request, "custom", True) or external,
+            parent=request.parent,
+            inputs=_struct_to_json(request.properties if external else request.object),
+            id=id_,
+            protect=getattr(request, "protect", False),
+            retain_on_delete=getattr(request, "retainOnDelete", False),
+            external=external,
+            dependencies=list(getattr(request, "dependencies", [])),
+            property_dependencies={
+                key: list(deps.urns) for key, deps in getattr(request, "propertyDependencies", {}).items()
+            },
+            provider=request.provider,
+        )
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        self._record(request, response.urn, external=False, id_=response.id)
+        if response.urn in self.resources:
+            self.registrations[response.urn].outputs = _struct_to_json(response.object)
+        return response
+
+    def ReadResource(self, request):
+        response = super().ReadResource(request)
+        self._record(request, response.urn, external=True, id_=request.id)
+        self.registrations[response.urn].outputs = _struct_to_json(response.properties)
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn in self.registrations:
+            self.registrations[request.urn].outputs = _struct_to_json(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations.values() if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        return next(r for r in self.registrations.values() if r.name == name)
+
+
+def start(project: str, stack: str, stack_outputs: dict[str, dict] | None = None) -> RecordingMonitor:
+    """Point the Pulumi runtime at a fresh recording mock engine, as `pulumi up` (not preview) would run."""
+    monitor = RecordingMonitor(PlanMocks(stack_outputs))
+    settings.set_root_resource(None)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    return monitor
+
+
+def run_program(program) -> None:
+    """Run a Pulumi program function inside a root Stack and wait for every registration to finish."""
+    from pulumi.runtime.stack import run_in_stack
+
+    settings.set_root_resource(None)
+    _sync_await(run_in_stack(program))

@@ -1,0 +1,110 @@
+"""Reading Pulumi.yaml and Pulumi.<stack>.yaml the way the Pulumi CLI does, for the offline commands."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mlplatform.config import ENVIRONMENTS, NAMESPACE
+
+
+class UsageError(Exception):
+    """A command-line or project-file mistake: printed on one line, exit code 2."""
+
+
+# Offline there is no key to decrypt `secure:` values: they stay secret and are planned with this stand-in.
+SECRET_PLACEHOLDER = "[secret]"
+
+
+@dataclass(frozen=True)
+class StackFiles:
+    project: str
+    stack: str
+    # Flat Pulumi config, as the CLI hands it to the program: "ns:key" -> string (JSON for structured values).
+    config: dict[str, str]
+    secret_keys: list[str]
+
+    def namespace_values(self) -> dict[str, object]:
+        """The `ml-platform:` values as plain data (structured values decoded)."""
+        prefix = f"{NAMESPACE}:"
+        values = {}
+        for key, text in self.config.items():
+            if key.startswith(prefix):
+                try:
+                    values[key[len(prefix) :]] = json.loads(text)
+                except json.JSONDecodeError:
+                    values[key[len(prefix) :]] = text
+        return values
+
+
+def read_yaml(path: Path) -> dict:
+    """Load a YAML mapping, naming the file, line and column of a syntax error."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        raise UsageError(f"{where}: malformed YAML: {error.problem}") from None
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path.name}: expected a mapping at the top level")
+    return data
+
+
+def stack_names(project_dir: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    """Path of Pulumi.<stack>.yaml; an unknown stack is a UsageError that lists the known ones."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if stack not in ENVIRONMENTS or not path.is_file():
+        known = ", ".join(name for name in stack_names(project_dir) if name in ENVIRONMENTS) or "none"
+        raise UsageError(f"unknown stack {stack!r}: the stacks are {known}")
+    return path
+
+
+def _flatten(key: str, value: object, secret_keys: list[str]) -> str:
+    """Render one config value as the CLI does: strings as-is, structured values as JSON."""
+
+    def reveal(node: object) -> object:
+        if isinstance(node, dict):
+            if set(node) == {"secure"}:
+                if key not in secret_keys:
+                    secret_keys.append(key)
+                return SECRET_PLACEHOLDER
+            return {k: reveal(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [reveal(v) for v in node]
+        return node
+
+    plain = reveal(value)
+    if isinstance(plain, str):
+        return plain
+    if isinstance(plain, bool):
+        return "true" if plain else "false"
+    return json.dumps(plain)
+
+
+def load(project_dir: Path, stack: str) -> StackFiles:
+    """Project defaults from Pulumi.yaml overlaid by Pulumi.<stack>.yaml."""
+    project_doc = read_yaml(project_dir / "Pulumi.yaml")
+    project = project_doc.get("name")
+    if not project:
+        raise UsageError("Pulumi.yaml: no project name")
+    raw: dict[str, object] = {}
+    for key, spec in (project_doc.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        raw[full] = spec.get("default") if isinstance(spec, dict) and "default" in spec else spec
+    stack_doc = read_yaml(stack_file(project_dir, stack))
+    for key, value in (stack_doc.get("config") or {}).items():
+        raw[key if ":" in key else f"{project}:{key}"] = value
+    secret_keys: list[str] = []
+    config = {key: _flatten(key, value, secret_keys) for key, value in raw.items() if value is not None}
+    return StackFiles(project=project, stack=stack, config=config, secret_keys=secret_keys)

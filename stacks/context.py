@@ -1,0 +1,40 @@
+"""What the stack composition hands from the infrastructure layer to the workloads layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform.config import StackConfig
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The planned infrastructure a workload lands on."""
+
+    stack: str  # the environment: dev or prod
+    config: StackConfig
+    provider: k8s.Provider
+    # Bucket names; model version `color:v2` lives at <scheme>://<models_bucket>/color/v2/.
+    datasets_bucket: pulumi.Output[str]
+    models_bucket: pulumi.Output[str]
+    bucket_scheme: str  # "oss" or "s3"
+    storage_endpoint: str  # e.g. https://oss-cn-hangzhou-internal.aliyuncs.com or https://s3.eu-west-1.amazonaws.com
+    # Read/write credentials for the buckets, secret Outputs (RAM / IAM access key of the workloads user).
+    access_key_id: pulumi.Output[str]
+    access_key_secret: pulumi.Output[str]
+    # Installed operators (Seldon, training-operator, GPU plugin): workloads depend on them.
+    operators: list[pulumi.Resource]
+    # Namespaces created by the infrastructure layer, by name: "training", "models", "notebooks".
+    namespaces: dict[str, k8s.core.v1.Namespace]
+    # Where the Seldon ingress answers inside the cluster, for endpoint URLs
+    # (e.g. http://emissary-ingress.seldon-system.svc.cluster.local).
+    ingress_url: str
+    # External hostname or address of the ingress (an Output), for the public endpoint outputs.
+    ingress_host: pulumi.Output[str]
+
+    @property
+    def protect(self) -> bool:
+        return self.stack == "prod"
