@@ -71,6 +71,9 @@ class Cluster(Model):
     service_cidr: str = "172.16.0.0/16"
     pod_cidr: str = "172.20.0.0/16"
     public_endpoint: bool = False
+    # ACK@Edge only: the cloud worker nodes that run the edge cluster's system components.
+    edge_worker_instance_types: list[str] = ["ecs.g7.xlarge"]
+    edge_workers: int = Field(default=1, ge=1)
     # EKS only: namespaces a Fargate profile runs (the serverless kind).
     fargate_namespaces: list[str] = ["default", "models", "training"]
 
@@ -123,12 +126,14 @@ class Buckets(Model):
 class Seldon(Model):
     version: str = "1.17.1"
     ingress: Literal["ambassador", "istio"] = "ambassador"
+    # The emissary-ingress chart and the Emissary release it ships (its CRDs are applied separately).
     emissary_chart_version: str = "8.9.1"
+    emissary_version: str = "3.9.1"
     istio_gateway: str = "istio-system/seldon-gateway"
 
 
 class TrainingOperator(Model):
-    version: str = Field(default="v1.9.2", pattern=r"^v1\.9\.\d+$")
+    version: str = Field(default="v1.9.4", pattern=r"^v1\.9\.\d+$")
 
 
 class Operators(Model):
@@ -233,6 +238,14 @@ class Batching(Model):
 
 
 SERVERS = ("TENSORFLOW_SERVER", "SKLEARN_SERVER", "XGBOOST_SERVER", "MLFLOW_SERVER", "TRITON_SERVER")
+# The protocols Seldon Core 1.17 has a prepackaged image for (its predictor_servers Helm values).
+SERVER_PROTOCOLS = {
+    "TENSORFLOW_SERVER": ("seldon", "tensorflow"),
+    "SKLEARN_SERVER": ("seldon", "v2"),
+    "XGBOOST_SERVER": ("seldon", "v2"),
+    "MLFLOW_SERVER": ("seldon", "v2"),
+    "TRITON_SERVER": ("v2",),
+}
 
 
 class Predictor(Model):
@@ -255,6 +268,13 @@ class Predictor(Model):
             return value
         raise ValueError(f"{value!r} is neither a model version (name:version) nor a pvc:// URI")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _image_replaces_default_server(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("image") is not None and "server" not in data:
+            return {**data, "server": None}
+        return data
+
     @model_validator(mode="after")
     def _server_or_image(self) -> Predictor:
         if (self.server is None) == (self.image is None):
@@ -269,7 +289,8 @@ class Predictor(Model):
 class HeaderRoute(Model):
     """Answer at another serving's URL for requests carrying `header` (`style: transfer`)."""
 
-    header: str = Field(pattern=r"^[A-Za-z0-9-]+: ?\S.*$")
+    # `name: value`; Seldon splits it at the colon, so the value cannot hold another one.
+    header: str = Field(pattern=r"^[A-Za-z0-9-]+: ?[^\s:][^:]*$")
     serving: str
 
 
@@ -293,6 +314,33 @@ class Serving(Model):
         if len(live) > 1 and sum(p.traffic for p in live) != 100:
             split = " + ".join(f"{p.name}={p.traffic}" for p in live)
             raise PathError(("predictors",), f"traffic must sum to 100, got {split} = {sum(p.traffic for p in live)}")
+        if len(live) == 1 and 0 < live[0].traffic < 100:
+            index = self.predictors.index(live[0])
+            raise PathError(("predictors", index, "traffic"), "the only live predictor takes all traffic: omit it or use 100")
+        shadows = [index for index, p in enumerate(self.predictors) if p.shadow]
+        if len(shadows) > 1:
+            raise PathError(("predictors", shadows[1], "shadow"), "Seldon allows one shadow predictor per serving")
+        return self
+
+    @model_validator(mode="after")
+    def _servers(self) -> Serving:
+        """Server/protocol/batching combinations Seldon cannot run fail here, before anything is planned."""
+        for index, predictor in enumerate(self.predictors):
+            server = predictor.server
+            if server and self.protocol not in SERVER_PROTOCOLS[server]:
+                supported = " or ".join(SERVER_PROTOCOLS[server])
+                raise PathError(
+                    ("predictors", index, "server"), f"{server} does not serve protocol {self.protocol}; use {supported}"
+                )
+            if predictor.batching and not server:
+                reason = "a custom image batches by itself; batching configures prepackaged servers only"
+                raise PathError(("predictors", index, "batching"), reason)
+            if predictor.batching and server == "TRITON_SERVER":
+                reason = "Triton batches through dynamic_batching in the model's config.pbtxt, not the deployment"
+                raise PathError(("predictors", index, "batching"), reason)
+            if predictor.batching and server != "TENSORFLOW_SERVER" and self.protocol != "v2":
+                reason = f"Seldon's own {server} cannot batch; use protocol v2 (MLServer adaptive batching)"
+                raise PathError(("predictors", index, "batching"), reason)
         return self
 
 
@@ -395,6 +443,14 @@ class StackConfig(Model):
                 raise PathError(("servings", name, "routeByHeader", "serving"), f"no serving named {route.serving!r}")
             if route and route.serving == name:
                 raise PathError(("servings", name, "routeByHeader", "serving"), "a serving cannot route to itself")
+            # Both answer the same URL: same ingress prefix (namespace) and the same request format.
+            target = self.servings.get(route.serving) if route else None
+            if target and (target.namespace, target.protocol) != (serving.namespace, serving.protocol):
+                raise PathError(
+                    ("servings", name, "routeByHeader", "serving"),
+                    f"{route.serving!r} runs protocol {target.protocol} in namespace {target.namespace}; "
+                    f"a header route needs the same protocol and namespace ({serving.protocol}, {serving.namespace})",
+                )
 
     def trained_versions(self) -> dict[str, str]:
         """Model version -> the training job in this stack that writes it."""

@@ -1,0 +1,264 @@
+"""The offline preview: the unchanged Pulumi program, run under the SDK's mock runtime.
+
+It plans what `pulumi up` would create for a stack, with the config of `Pulumi.yaml` and
+`Pulumi.<stack>.yaml`, and writes it down:
+- `stack.json`: the plan in `pulumi stack export` deployment format (version 3);
+- `manifests/`: every Kubernetes object exactly as it would be applied, as YAML;
+- `releases.yaml`: the Helm releases and kustomize/manifest installs, which need their chart or
+  repository to render and are therefore listed as they are asked for;
+- `policy.json`: the policy pack's verdicts.
+Secret values are never written: they appear as `[secret]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import runpy
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import yaml
+
+from mlplatform import config as cfg
+from mlplatform import offline, stackfiles
+
+SECRET_TEXT = "[secret]"
+# Installs that a provider renders from a chart or repository at apply time.
+PACKAGE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:kustomize/v2:Directory", "kubernetes:yaml/v2:ConfigFile")
+
+
+@dataclass
+class PreviewResult:
+    stack: str
+    project: str
+    resources: list[dict]  # deployment-v3 resource records, in registration order
+    outputs: dict
+    manifests: list[dict] = field(default_factory=list)
+    packages: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def deployment(self) -> dict:
+        return {
+            "version": 3,
+            "deployment": {
+                "manifest": {
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "magic": "",
+                    "version": f"v{importlib.metadata.version('pulumi')}",
+                },
+                "secrets_providers": {"type": "offline"},
+                "resources": self.resources,
+            },
+        }
+
+
+def conceal(value):
+    """Replace secret values with `[secret]` (a secret mapping keeps its keys): nothing written holds one."""
+    if isinstance(value, dict):
+        if value.get(offline.SIG_KEY) == offline.SECRET_SIG:
+            secret = value.get("value")
+            return {key: SECRET_TEXT for key in secret} if isinstance(secret, dict) else SECRET_TEXT
+        return {key: conceal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [conceal(item) for item in value]
+    return value
+
+
+def export_secrets(value):
+    """Secrets as `pulumi stack export` writes them: the secret signature with a ciphertext, never the value."""
+    if isinstance(value, dict):
+        if value.get(offline.SIG_KEY) == offline.SECRET_SIG:
+            return {offline.SIG_KEY: offline.SECRET_SIG, "ciphertext": SECRET_TEXT}
+        return {key: export_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [export_secrets(item) for item in value]
+    return value
+
+
+def _package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(f"pulumi_{package}")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _records(monitor: offline.RecordingMonitor, project: str, stack: str) -> list[dict]:
+    """Deployment-v3 resources; resources without an explicit provider get the engine's default provider."""
+    records: list[dict] = []
+    defaults: dict[str, str] = {}
+    stack_urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+    for registration in monitor.registrations.values():
+        provider = registration.provider
+        package = registration.type.split(":")[0]
+        if registration.custom and not provider and package != "pulumi":
+            if package not in defaults:
+                version = _package_version(package)
+                name = f"default_{version.replace('.', '_')}"
+                urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::{name}"
+                defaults[package] = f"{urn}::{name}-id"
+                records.append(
+                    {"urn": urn, "custom": True, "id": f"{name}-id", "type": f"pulumi:providers:{package}",
+                     "inputs": {"version": version}, "outputs": {"version": version}}
+                )
+            provider = defaults[package]
+        record = {
+            "urn": registration.urn,
+            "custom": registration.custom,
+            "type": registration.type,
+            "inputs": export_secrets(registration.inputs),
+            "outputs": export_secrets(registration.outputs),
+        }
+        if registration.custom and registration.id:
+            record["id"] = registration.id
+        if registration.parent:
+            record["parent"] = registration.parent
+        elif registration.type != "pulumi:pulumi:Stack":
+            record["parent"] = stack_urn
+        if registration.protect:
+            record["protect"] = True
+        if registration.retain_on_delete:
+            record["retainOnDelete"] = True
+        if registration.external:
+            record["external"] = True
+        if registration.dependencies:
+            record["dependencies"] = registration.dependencies
+        deps = {key: urns for key, urns in registration.property_dependencies.items() if urns}
+        if deps:
+            record["propertyDependencies"] = deps
+        if provider:
+            record["provider"] = provider
+        records.append(record)
+    return records
+
+
+def _manifest(registration: offline.Registration) -> dict:
+    """A Kubernetes object as applied: apiVersion, kind, metadata first."""
+    inputs = conceal(registration.inputs)
+    head = {key: inputs[key] for key in ("apiVersion", "kind", "metadata") if key in inputs}
+    return {**head, **{key: value for key, value in inputs.items() if key not in head}}
+
+
+def _referenced_outputs(files: stackfiles.StackFiles, project_dir: Path) -> dict[str, dict]:
+    """Outputs of the stacks this one references, planned offline from their own config."""
+    promotion = cfg.parse(files.namespace_values()).promotion
+    if promotion is None or promotion.project != files.project:
+        return {}
+    source = run_preview(promotion.stack, project_dir)
+    name = f"{promotion.organization}/{promotion.project}/{promotion.stack}"
+    return {name: source.outputs}
+
+
+@contextlib.contextmanager
+def _program_path(project_dir: Path):
+    """Import the project's `stacks` package from `project_dir`, as the Pulumi CLI would."""
+    sys.path.insert(0, str(project_dir))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(project_dir))
+        for module in [m for m in sys.modules if m == "stacks" or m.startswith("stacks.")]:
+            del sys.modules[module]
+
+
+def run_preview(stack: str, project_dir: Path | None = None) -> PreviewResult:
+    """Plan `stack` offline. Raises ConfigError or UsageError for a bad stack or config."""
+    project_dir = (project_dir or Path.cwd()).resolve()
+    started = time.perf_counter()
+    files = stackfiles.load(project_dir, stack)
+    references = _referenced_outputs(files, project_dir)
+    program = project_dir / "__main__.py"
+    if not program.is_file():
+        raise stackfiles.UsageError(f"{program}: no Pulumi program")
+    pulumi.runtime.set_all_config(files.config, files.secret_keys)
+    monitor = offline.start(files.project, stack, references)
+    with _program_path(project_dir):
+        offline.run_program(lambda: runpy.run_path(str(program), run_name="__main__"))
+    records = _records(monitor, files.project, stack)
+    planned = [r for r in monitor.registrations.values() if not r.external]
+    kubernetes = [r for r in planned if r.type.startswith("kubernetes:")]
+    stack_record = next(r for r in monitor.registrations.values() if r.type == "pulumi:pulumi:Stack")
+    return PreviewResult(
+        stack=stack,
+        project=files.project,
+        resources=records,
+        outputs=stack_record.outputs,
+        manifests=[_manifest(r) for r in kubernetes if r.custom and r.type not in PACKAGE_TYPES],
+        packages=[{"resource": r.name, "type": r.type, **conceal(r.inputs)} for r in kubernetes if r.type in PACKAGE_TYPES],
+        seconds=time.perf_counter() - started,
+    )
+
+
+# ---------------------------------------------------------------- output
+
+
+def write(result: PreviewResult, out_dir: Path) -> Path:
+    """Write stack.json, manifests/ and releases.yaml under out_dir/<stack>/; returns that folder."""
+    folder = out_dir / result.stack
+    manifests = folder / "manifests"
+    if manifests.exists():
+        for old in manifests.rglob("*.yaml"):
+            old.unlink()
+    manifests.mkdir(parents=True, exist_ok=True)
+    (folder / "stack.json").write_text(json.dumps(result.deployment(), indent=2) + "\n")
+    for index, manifest in enumerate(result.manifests):
+        metadata = manifest.get("metadata", {})
+        scope = metadata.get("namespace") or "_cluster"
+        path = manifests / scope / f"{manifest['kind'].lower()}-{metadata.get('name', index)}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    (folder / "releases.yaml").write_text(yaml.safe_dump_all(result.packages, sort_keys=False))
+    return folder
+
+
+def format_tree(result: PreviewResult) -> str:
+    """The resource tree as `pulumi preview` prints it: plan marker, type, name, nesting."""
+    children: dict[str, list[dict]] = {}
+    roots = []
+    for record in result.resources:
+        if record["type"].startswith("pulumi:providers:") and record["urn"].split("::")[-1].startswith("default"):
+            continue
+        if "parent" in record:
+            children.setdefault(record["parent"], []).append(record)
+        else:
+            roots.append(record)
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(record: dict, prefix: str, last: bool, depth: int) -> None:
+        external = record.get("external", False)
+        branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
+        rows.append((">-" if external else "+ ", branch + record["type"], record["urn"].split("::")[-1],
+                     "read" if external else "create"))
+        kids = children.get(record["urn"], [])
+        for index, kid in enumerate(kids):
+            walk(kid, "" if depth == 0 else prefix + ("   " if last else "│  "), index == len(kids) - 1, depth + 1)
+
+    for root in roots:
+        walk(root, "", True, 0)
+    type_width = max(len(r[1]) for r in rows) + 2
+    name_width = max(len(r[2]) for r in rows) + 2
+    lines = [f"Previewing update ({result.stack}) offline:", "",
+             f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan"]
+    lines += [f" {marker}  {kind:<{type_width}}{name:<{name_width}}{plan}" for marker, kind, name, plan in rows]
+    lines += ["", "Outputs:"]
+    for key, value in sorted(result.outputs.items()):
+        lines.append(f"    {key}: {json.dumps(conceal(value))}")
+    counts = Counter("read" if r[0] == ">-" else "create" for r in rows)
+    lines += ["", "Resources:", f"    + {counts['create']} to create"]
+    if counts["read"]:
+        lines.append(f"    >-{counts['read']} to read")
+    return "\n".join(lines)
+
+
+def preview_command(args) -> int:
+    result = run_preview(args.stack, args.project_dir)
+    folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
+    print(format_tree(result))
+    print(f"\nWrote {folder}/stack.json, {len(result.manifests)} manifests and {len(result.packages)} releases "
+          f"in {result.seconds:.1f}s.")
+    return 0

@@ -1,0 +1,178 @@
+"""A distributed training job on the Kubeflow training operator v1.9: TFJob, PyTorchJob, XGBoostJob or MPIJob.
+
+The job reads its dataset from the datasets bucket (mounted read-only at DATA_DIR) and writes the model version
+it names (`color:v2`) to the models bucket under `color/v2/` (mounted read-write at MODEL_DIR), so the version is
+a name servings can refer to before it exists. The job carries pulumi-kubernetes' `pulumi.com/waitFor`
+annotation: `pulumi up` holds the job until the operator reports it Succeeded, and anything registered with
+`depends_on=[job]` (a serving of the version) is created only after the model has been written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import config
+from mlplatform.datasets import BucketStorage, BucketVolume, BucketVolumeArgs
+from mlplatform.scheduling import GpuScheduling, placement
+
+API_VERSION = "kubeflow.org/v1"
+DATA_DIR = "/data"
+MODEL_DIR = "/model"
+# How long `pulumi up` waits for a job without activeDeadlineMinutes to succeed.
+DEFAULT_TIMEOUT_MINUTES = 60
+# Counted against runPolicy.backoffLimit; the operator restarts a failed replica's pod in place.
+RESTART_POLICY = "OnFailure"
+# After the job ends, delete the pods still running (TF parameter servers, MPI workers), keep the finished ones'
+# logs. No ttlSecondsAfterFinished: a deleted job would look gone to Pulumi and be trained again.
+CLEAN_POD_POLICY = "Running"
+
+
+@dataclass(frozen=True)
+class Framework:
+    kind: str
+    replica_specs: str
+    # The operator finds the training process by this container name (its webhook rejects other names).
+    container: str
+
+
+FRAMEWORKS = {
+    "tensorflow": Framework("TFJob", "tfReplicaSpecs", "tensorflow"),
+    "pytorch": Framework("PyTorchJob", "pytorchReplicaSpecs", "pytorch"),
+    "xgboost": Framework("XGBoostJob", "xgbReplicaSpecs", "xgboost"),
+    "mpi": Framework("MPIJob", "mpiReplicaSpecs", "mpi"),
+}
+
+
+@dataclass(frozen=True)
+class TrainingJobArgs:
+    """The component's name is the job's Kubernetes name (a DNS-1035 label, checked by config)."""
+
+    job: config.TrainingJob
+    namespace: pulumi.Input[str]
+    storage: BucketStorage
+    gpu: GpuScheduling = field(default_factory=GpuScheduling)
+
+
+def dataset_prefix(dataset: str) -> str:
+    """`colors`, `colors/` or `/colors/` -> `colors/`; no dataset -> the whole bucket."""
+    trimmed = dataset.strip("/")
+    return f"{trimmed}/" if trimmed else ""
+
+
+class TrainingJob(pulumi.ComponentResource):
+    """Outputs `model_version` ("color:v2") and `model_uri` ("oss://<models bucket>/color/v2/")."""
+
+    model_version: str
+    model_uri: pulumi.Output[str]
+    job: k8s.apiextensions.CustomResource
+
+    def __init__(self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:training:TrainingJob", name, None, opts)
+        job = args.job
+        framework = FRAMEWORKS[job.framework]
+        model, version = job.model.split(":", 1)
+        self.model_version = job.model
+        self.model_uri = args.storage.uri(args.storage.models_bucket, f"{model}/{version}/")
+        child = pulumi.ResourceOptions(parent=self)
+        dataset = BucketVolume(
+            f"{name}-dataset",
+            BucketVolumeArgs(
+                args.storage, args.storage.datasets_bucket, dataset_prefix(job.dataset), args.namespace, writable=False
+            ),
+            opts=child,
+        )
+        output = BucketVolume(
+            f"{name}-model",
+            BucketVolumeArgs(args.storage, args.storage.models_bucket, f"{model}/{version}/", args.namespace, writable=True),
+            opts=child,
+        )
+        # The platform's variables win over a user variable of the same name.
+        env = {**job.env, "DATA_DIR": DATA_DIR, "MODEL_DIR": MODEL_DIR, "MODEL_NAME": model, "MODEL_VERSION": version}
+        container = {
+            "name": framework.container,
+            "image": job.image,
+            "env": [{"name": key, "value": value} for key, value in env.items()]
+            + [{"name": "MODEL_URI", "value": self.model_uri}],
+            "volumeMounts": [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)],
+        }
+        volumes = [dataset.pod_volume("dataset"), output.pod_volume("model")]
+        replica_specs = {
+            role: self._replica_spec(name, job, role, replica, container, volumes, args.gpu)
+            for role, replica in job.roles.items()
+        }
+        spec: dict = {framework.replica_specs: replica_specs, "runPolicy": self._run_policy(job)}
+        if job.framework == "mpi":
+            spec["slotsPerWorker"] = self._slots_per_worker(job)
+            # kubectl exec from the launcher runs the ranks in this container of each worker.
+            spec["mainContainer"] = framework.container
+        timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
+        # A new spec is a new training run: replace the job (same name, so delete it first) rather than patch it.
+        job_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=[dataset, output], replace_on_changes=["spec"], delete_before_replace=True
+        )
+        if opts is not None and opts.depends_on is not None:
+            # The operator (and its CRDs) the caller made this job depend on must be there before the job.
+            job_opts = pulumi.ResourceOptions.merge(job_opts, pulumi.ResourceOptions(depends_on=opts.depends_on))
+        self.job = k8s.apiextensions.CustomResource(
+            name,
+            api_version=API_VERSION,
+            kind=framework.kind,
+            metadata={
+                "name": name,
+                "namespace": args.namespace,
+                "labels": {"mlplatform.io/model": model, "mlplatform.io/model-version": version},
+                "annotations": {
+                    "mlplatform.io/model-version": job.model,
+                    "pulumi.com/waitFor": "condition=Succeeded",
+                    "pulumi.com/timeoutSeconds": str(timeout_minutes * 60),
+                },
+            },
+            spec=spec,
+            opts=job_opts,
+        )
+        self.register_outputs(
+            {"kind": framework.kind, "jobName": name, "modelVersion": self.model_version, "modelUri": self.model_uri}
+        )
+
+    @staticmethod
+    def _replica_spec(
+        name: str,
+        job: config.TrainingJob,
+        role: str,
+        replica: config.Replica,
+        container: dict,
+        volumes: list[dict],
+        gpu: GpuScheduling,
+    ) -> dict:
+        where = placement(replica.resources, gpu)
+        role_container = {**container, "resources": where.resources}
+        # MPI workers wait for the launcher's mpirun (the operator keeps them alive); only the launcher runs the program.
+        runs_program = not (job.framework == "mpi" and role == "Worker")
+        if runs_program and job.command:
+            role_container["command"] = list(job.command)
+        if runs_program and job.args:
+            role_container["args"] = list(job.args)
+        return {
+            "replicas": replica.replicas,
+            "restartPolicy": RESTART_POLICY,
+            "template": {
+                "metadata": {"labels": {"mlplatform.io/training-job": name, "mlplatform.io/role": role.lower()}},
+                "spec": {"containers": [role_container], "volumes": volumes, **where.pod_fields()},
+            },
+        }
+
+    @staticmethod
+    def _run_policy(job: config.TrainingJob) -> dict:
+        policy = {"backoffLimit": job.backoff_limit, "cleanPodPolicy": CLEAN_POD_POLICY}
+        if job.active_deadline_minutes:
+            policy["activeDeadlineSeconds"] = job.active_deadline_minutes * 60
+        return policy
+
+    @staticmethod
+    def _slots_per_worker(job: config.TrainingJob) -> int:
+        """One MPI rank per GPU of a worker, or one per worker on CPU."""
+        worker = job.roles.get("Worker")
+        return worker.resources.gpu if worker is not None and worker.resources.gpu else 1

@@ -1,0 +1,12 @@
+"""Entry point the Pulumi CLI runs (`python -m pulumi.policy <engine> .`): it only builds the pack."""
+
+import pulumi
+from mlpolicies import PACK_DESCRIPTION, PACK_NAME, POLICIES, enforcement_level_for
+from pulumi_policy import PolicyPack
+
+PolicyPack(
+    PACK_NAME,
+    POLICIES,
+    enforcement_level=enforcement_level_for(pulumi.get_stack()),
+    description=PACK_DESCRIPTION,
+)

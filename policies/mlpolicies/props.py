@@ -1,0 +1,173 @@
+"""Reading resource properties as the engine sends them: camelCase keys, numbers as floats, unknowns in preview.
+
+The policy SDK hands validators a proxy that raises `UnknownValueError` on a value not known until apply.
+`plain()` turns it into ordinary dicts and lists where such a value is the `UNKNOWN` marker, so a policy
+checks what is known and skips (never flags) what is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+)
+
+_SENTINELS = frozenset(
+    {
+        UNKNOWN_ARCHIVE_VALUE,
+        UNKNOWN_ARRAY_VALUE,
+        UNKNOWN_ASSET_VALUE,
+        UNKNOWN_BOOLEAN_VALUE,
+        UNKNOWN_NUMBER_VALUE,
+        UNKNOWN_OBJECT_VALUE,
+        UNKNOWN_STRING_VALUE,
+    }
+)
+
+
+class _Unknown:
+    """A value computed during the update; `pulumi preview` cannot see it."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
+def _item(container: Any, key: Any) -> Any:
+    try:
+        return container[key]
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def plain(value: Any) -> Any:
+    """Resource properties (SDK proxies or raw engine data) as dicts/lists, unknowns as UNKNOWN."""
+    if isinstance(value, str):
+        return UNKNOWN if value in _SENTINELS else value
+    if isinstance(value, Mapping):
+        return {key: plain(_item(value, key)) for key in value}
+    if isinstance(value, Sequence):
+        return [plain(_item(value, index)) for index in range(len(value))]
+    return value
+
+
+def dig(node: Any, *path: Any, default: Any = None) -> Any:
+    """node[path[0]][path[1]]...; `default` when a step is missing, UNKNOWN when a step is unknown."""
+    for key in path:
+        if node is UNKNOWN:
+            return UNKNOWN
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
+            node = node[key]
+        else:
+            return default
+    return default if node is None else node
+
+
+def as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def whole_number(value: Any) -> int | None:
+    """90 or 90.0 (the wire carries every number as a double) -> 90; anything else -> None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def stack_of(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::<type>::<name>` -> the stack, which is the environment (dev, prod)."""
+    return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
+
+
+def is_prod(urn: str) -> bool:
+    return stack_of(urn) == "prod"
+
+
+def kind_of(resource_type: str) -> str:
+    """`kubernetes:apps/v1:Deployment` -> `Deployment`."""
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def label(resource_type: str, name: str) -> str:
+    """How a message names a resource: `SeldonDeployment color`."""
+    return f"{kind_of(resource_type)} {name}"
+
+
+def setting(config: Mapping[str, Any], schema: dict[str, dict], key: str) -> Any:
+    """A policy's configured value, or its schema default when the pack runs without the CLI's defaults."""
+    value = config.get(key) if config else None
+    return schema[key]["default"] if value is None else value
+
+
+def parse_minor_version(text: Any) -> tuple[int, int] | None:
+    """`1.31.1-aliyun.1`, `v1.30` or `1.31` -> (1, 31)."""
+    match = re.match(r"^v?(\d+)\.(\d+)", text) if isinstance(text, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+# ------------------------------------------------------------------ Kubernetes pod templates
+
+WORKLOAD_TEMPLATE_PATHS = {
+    "kubernetes:apps/v1:Deployment": ("spec", "template"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template"),
+    "kubernetes:batch/v1:Job": ("spec", "template"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "kubernetes:kubeflow.org/v1:Notebook": ("spec", "template"),
+}
+TRAINING_JOB_TYPES = {
+    "kubernetes:kubeflow.org/v1:TFJob": "tfReplicaSpecs",
+    "kubernetes:kubeflow.org/v1:PyTorchJob": "pytorchReplicaSpecs",
+    "kubernetes:kubeflow.org/v1:XGBoostJob": "xgbReplicaSpecs",
+    "kubernetes:kubeflow.org/v1:MPIJob": "mpiReplicaSpecs",
+}
+SELDON_DEPLOYMENT = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
+POD = "kubernetes:core/v1:Pod"
+
+
+def pod_specs(resource_type: str, props: dict) -> Iterator[tuple[str, dict]]:
+    """(where, pod spec) of every pod a workload runs; `where` names the spot for messages."""
+    if resource_type in WORKLOAD_TEMPLATE_PATHS:
+        spec = dig(props, *WORKLOAD_TEMPLATE_PATHS[resource_type], "spec")
+        if isinstance(spec, dict):
+            yield "pod template", spec
+    elif resource_type == POD and isinstance(props.get("spec"), dict):
+        yield "pod", props["spec"]
+    elif resource_type in TRAINING_JOB_TYPES:
+        replica_specs = as_dict(dig(props, "spec", TRAINING_JOB_TYPES[resource_type]))
+        for role, replica in replica_specs.items():
+            spec = dig(replica, "template", "spec")
+            if isinstance(spec, dict):
+                yield f"{role} replicas", spec
+    elif resource_type == SELDON_DEPLOYMENT:
+        for index, predictor in enumerate(as_list(dig(props, "spec", "predictors"))):
+            for position, component in enumerate(as_list(dig(predictor, "componentSpecs"))):
+                spec = dig(component, "spec")
+                if isinstance(spec, dict):
+                    yield f"predictor {dig(predictor, 'name', default=index)} componentSpecs[{position}]", spec
+
+
+def containers(pod_spec: dict) -> Iterator[dict]:
+    for key in ("initContainers", "containers"):
+        for container in as_list(pod_spec.get(key)):
+            if isinstance(container, dict):
+                yield container

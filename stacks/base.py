@@ -1,0 +1,175 @@
+"""The infrastructure every environment has: buckets, cluster, node pools, operators, observability."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import config as cfg
+from mlplatform.bucket import Bucket, BucketArgs
+from mlplatform.cluster import Cluster, ClusterArgs
+from mlplatform.nodepool import NodePool, NodePoolArgs
+from mlplatform.observability import Observability, ObservabilityArgs
+from mlplatform.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
+from mlplatform.storage_access import StorageAccess, StorageAccessArgs
+from mlplatform.workspace import Workspace, WorkspaceArgs
+from stacks.context import Platform
+
+WORKLOAD_NAMESPACES = ("training", "models", "notebooks")
+EKS_CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")
+# Keep the ingress load balancer inside the VPC unless a policy allow-list says otherwise.
+INTERNAL_LB_ANNOTATIONS = {
+    "alicloud": {"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet"},
+    "aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+}
+
+
+def storage_endpoint(settings: cfg.StackConfig) -> str:
+    if settings.cloud == "alicloud":
+        return f"https://oss-{settings.region}-internal.aliyuncs.com"
+    return f"https://s3.{settings.region}.amazonaws.com"
+
+
+def storage_credentials(settings: cfg.StackConfig, key_id, key_secret) -> dict[str, pulumi.Input[str]]:
+    """The Secret entries each consumer of the buckets reads, under the names it expects.
+
+    Seldon's rclone storage initializer: RCLONE_CONFIG_<SCHEME>_*; ACK's OSS CSI driver: akId/akSecret;
+    training code and the S3 CSI driver: the AWS SDK variables.
+    """
+    scheme = "OSS" if settings.cloud == "alicloud" else "S3"
+    rclone = {
+        f"RCLONE_CONFIG_{scheme}_TYPE": "s3",
+        f"RCLONE_CONFIG_{scheme}_PROVIDER": "Alibaba" if settings.cloud == "alicloud" else "AWS",
+        f"RCLONE_CONFIG_{scheme}_ENV_AUTH": "false",
+        f"RCLONE_CONFIG_{scheme}_ACCESS_KEY_ID": key_id,
+        f"RCLONE_CONFIG_{scheme}_SECRET_ACCESS_KEY": key_secret,
+        f"RCLONE_CONFIG_{scheme}_ENDPOINT": storage_endpoint(settings),
+    }
+    return {**rclone, "akId": key_id, "akSecret": key_secret, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": key_secret}
+
+
+def bucket_name(stack: str, kind: str, bucket: cfg.Bucket) -> str:
+    return bucket.name or f"ml-platform-{stack}-{kind}"
+
+
+def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Platform:
+    """Plan the infrastructure layer of `stack` and return what the workloads layer needs from it."""
+    tags = {"project": "ml-platform", "environment": stack}
+    buckets = {
+        kind: Bucket(
+            f"{stack}-{kind}",
+            BucketArgs(
+                cloud=settings.cloud,
+                bucket_name=bucket_name(stack, kind, spec),
+                kms_key_id=spec.kms_key_id,
+                noncurrent_version_days=spec.noncurrent_version_days,
+                protect=protect,
+                tags=tags,
+            ),
+        )
+        for kind, spec in (("datasets", settings.buckets.datasets), ("models", settings.buckets.models))
+    }
+    access = StorageAccess(
+        f"{stack}-workloads",
+        StorageAccessArgs(cloud=settings.cloud, bucket_names=[b.bucket_name for b in buckets.values()]),
+    )
+    uses_cgpu = settings.gpu_sharing == "cgpu"
+    cluster = Cluster(
+        f"{stack}-cluster",
+        ClusterArgs(
+            cloud=settings.cloud,
+            cluster=settings.cluster,
+            addons=("ack-ai-installer",) if uses_cgpu else (),
+            protect=protect,
+            control_plane_logs=EKS_CONTROL_PLANE_LOGS if settings.observability.enabled else (),
+            tags=tags,
+        ),
+    )
+    pools = [
+        NodePool(
+            f"{stack}-{name}",
+            NodePoolArgs(
+                cloud=settings.cloud,
+                pool=pool,
+                cluster_id=cluster.cluster_id if settings.cloud == "alicloud" else cluster.cluster_name,
+                subnet_ids=cluster.subnet_ids,
+                tags=tags,
+            ),
+        )
+        for name, pool in settings.node_pools.items()
+    ]
+    if settings.observability.enabled:
+        Observability(
+            f"{stack}-observability",
+            ObservabilityArgs(
+                cloud=settings.cloud,
+                cluster_id=cluster.cluster_id,
+                cluster_name=cluster.cluster_name,
+                cluster_arn=cluster.cluster_arn,
+                subnet_ids=cluster.subnet_ids,
+                log_retention_days=settings.observability.log_retention_days,
+                control_plane_logs=EKS_CONTROL_PLANE_LOGS,
+            ),
+        )
+    provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
+    on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=pools)
+    time_slicing = next(
+        (p.gpu_replicas for p in settings.node_pools.values() if p.gpu_sharing == "timeSlicing"), None
+    )
+    operators = Operators(
+        f"{stack}-operators",
+        OperatorsArgs(
+            cloud=settings.cloud,
+            operators=settings.operators,
+            time_slicing_replicas=time_slicing,
+            install_gpu_plugin=settings.cloud == "aws" and settings.has_gpu_pool,
+            internal_lb_annotations=INTERNAL_LB_ANNOTATIONS[settings.cloud],
+        ),
+        opts=on_cluster,
+    )
+    workspace = Workspace(
+        f"{stack}-workspace",
+        WorkspaceArgs(
+            namespaces=list(WORKLOAD_NAMESPACES),
+            storage_credentials=storage_credentials(settings, access.access_key_id, access.access_key_secret),
+            labels={"app.kubernetes.io/part-of": "ml-platform"},
+        ),
+        opts=on_cluster,
+    )
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("buckets", {kind: b.uri for kind, b in buckets.items()})
+    ingress_host = _ingress_host(stack, settings, provider, operators)
+    return Platform(
+        stack=stack,
+        config=settings,
+        provider=provider,
+        datasets_bucket=buckets["datasets"].bucket_name,
+        models_bucket=buckets["models"].bucket_name,
+        bucket_scheme="oss" if settings.cloud == "alicloud" else "s3",
+        storage_endpoint=storage_endpoint(settings),
+        access_key_id=access.access_key_id,
+        access_key_secret=access.access_key_secret,
+        operators=operators.ready,
+        namespaces=workspace.namespaces,
+        ingress_url=operators.ingress_url,
+        ingress_host=ingress_host,
+    )
+
+
+def _ingress_host(stack: str, settings: cfg.StackConfig, provider: k8s.Provider, operators: Operators) -> pulumi.Output[str]:
+    """The load balancer address the cloud gives the ingress Service, read back after it is installed."""
+    if settings.operators.seldon.ingress == "ambassador":
+        service_id = f"{EMISSARY_NAMESPACE}/emissary-ingress"
+    else:
+        service_id = f"{ISTIO_NAMESPACE}/istio-ingressgateway"
+    service = k8s.core.v1.Service.get(
+        f"{stack}-ingress-service", service_id, opts=pulumi.ResourceOptions(provider=provider, depends_on=operators.ready)
+    )
+    return service.status.apply(
+        lambda status: next(
+            (i.hostname or i.ip for i in (status.load_balancer.ingress or []) if i.hostname or i.ip), "pending"
+        )
+        if status and status.load_balancer
+        else "pending"
+    )

@@ -1,0 +1,63 @@
+"""prod: a managed cluster with GPU pools, highly available servings and protected data.
+
+prod trains nothing: it serves model versions that dev has published (read through a StackReference)
+and refuses any other, unless `promotion.allowUnpublished` names it. Clusters and buckets are
+protected and retained on delete; every live predictor runs at least two replicas.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from mlplatform import config as cfg
+from stacks import workloads
+from stacks.base import build_platform
+
+MIN_REPLICAS = 2
+
+
+def check_shape(settings: cfg.StackConfig) -> None:
+    """What prod refuses whatever the values: training, a serverless cluster, single-replica servings."""
+    if settings.training_jobs:
+        name = next(iter(settings.training_jobs))
+        raise cfg.ConfigError(f"ml-platform:trainingJobs.{name}", "prod trains nothing: train in dev and promote")
+    if settings.cluster.kind == "serverless":
+        raise cfg.ConfigError("ml-platform:cluster.kind", "prod runs a managed (or edge) cluster, not serverless")
+    if settings.promotion is None:
+        raise cfg.ConfigError("ml-platform:promotion", "prod needs promotion: the stack whose model versions it serves")
+    for name, serving in settings.servings.items():
+        for index, predictor in enumerate(serving.predictors):
+            if not predictor.shadow and predictor.replicas < MIN_REPLICAS:
+                raise cfg.ConfigError(
+                    f"ml-platform:servings.{name}.predictors[{index}].replicas",
+                    f"prod predictors run at least {MIN_REPLICAS} replicas, not {predictor.replicas}",
+                )
+
+
+async def published_versions(promotion: cfg.Promotion) -> tuple[str, set[str]]:
+    """The model versions the source stack exports as `modelVersions`."""
+    name = f"{promotion.organization}/{promotion.project}/{promotion.stack}"
+    reference = pulumi.StackReference(name)
+    details = await reference.get_output_details("modelVersions")
+    versions = details.value if details.value is not None else details.secret_value
+    return name, set(versions or [])
+
+
+def check_promoted(settings: cfg.StackConfig, source: str, published: set[str]) -> None:
+    allowed = published | set(settings.promotion.allow_unpublished)
+    for path, version in settings.served_versions():
+        if version not in allowed:
+            raise cfg.ConfigError(
+                f"ml-platform:{cfg.format_path(path)}",
+                f"model version {version!r} is not published by {source} "
+                f"(published: {', '.join(sorted(published)) or 'none'}); promote it from dev first "
+                "or list it in promotion.allowUnpublished",
+            )
+
+
+async def compose(settings: cfg.StackConfig) -> None:
+    check_shape(settings)
+    source, published = await published_versions(settings.promotion)
+    check_promoted(settings, source, published)
+    platform = build_platform("prod", settings, protect=True)
+    workloads.deploy(platform)

@@ -1,0 +1,111 @@
+"""`traffic`: set a serving's split in Pulumi.<stack>.yaml, exactly as `pulumi config set --path` would."""
+
+import subprocess
+import sys
+
+import pytest
+from test_promote import (
+    REPO,
+    assert_refused,
+    assert_same_as_pulumi_config_set,
+    edit,
+    namespace_values,
+    printed_commands,
+    project,  # noqa: F401 (the fixture)
+    replace_once,
+    run,
+)
+
+from mlplatform import config
+
+SPLIT = ["traffic", "--stack", "prod", "--serving", "color"]
+
+
+def test_traffic_sets_the_split_as_pulumi_config_set_would(project, capsys):
+    edit(project, "prod", "          traffic: 90\n", "          traffic: 90 # stable\n")
+    original_text = (project / "Pulumi.prod.yaml").read_text()
+    original = namespace_values(project, "prod")
+
+    code, out, err = run(project, capsys, *SPLIT, "v1=80", "v2=20")
+
+    assert (code, err) == (0, "")
+    expected = replace_once(original_text, "traffic: 90 # stable\n", "traffic: 80 # stable\n")
+    expected = replace_once(expected, "          traffic: 10\n", "          traffic: 20\n")
+    assert (project / "Pulumi.prod.yaml").read_text() == expected
+    assert "-          traffic: 10\n+          traffic: 20\n" in out
+    commands = [
+        ["pulumi", "config", "set", "--path", "ml-platform:servings.color.predictors[0].traffic", "80"],
+        ["pulumi", "config", "set", "--path", "ml-platform:servings.color.predictors[1].traffic", "20"],
+    ]
+    assert_same_as_pulumi_config_set(project, "prod", original, commands)
+    assert [command[-2:] for command in printed_commands(out)] == [command[-2:] for command in commands]
+
+
+def test_traffic_adds_a_missing_traffic_key_next_to_the_model(project, capsys):
+    edit(project, "prod", "          traffic: 10\n", "")
+    edit(project, "prod", "          traffic: 90\n", "          traffic: 100\n")
+
+    code, _, _ = run(project, capsys, *SPLIT, "v2=50", "v1=50")
+
+    assert code == 0
+    assert "        - name: v2\n          model: color:v2\n          traffic: 50\n          replicas: 2\n" in (
+        project / "Pulumi.prod.yaml"
+    ).read_text()
+    color = config.parse(namespace_values(project, "prod")).servings["color"]
+    assert [(p.name, p.traffic) for p in color.predictors] == [("v1", 50), ("v2", 50)]
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        (["v1=80", "v2=30"], "the split must sum to 100, got v1=80 + v2=30 = 110"),
+        (["v1=80", "v3=20"], "serving color has no predictor 'v3': its predictors are v1, v2"),
+        (["v1=100"], "the split must name every live predictor of serving color; missing: v2"),
+        (["v1=80", "v1=20"], "predictor 'v1' is named twice in the split"),
+        (["v1:80", "v2=20"], "'v1:80' is not PREDICTOR=PERCENT (e.g. v1=80)"),
+        (["v1=80", "v2=-20"], "'v2=-20' is not PREDICTOR=PERCENT (e.g. v1=80)"),
+    ],
+)
+def test_traffic_refuses_a_bad_split_and_writes_nothing(project, capsys, split, message):
+    assert_refused(project, capsys, [*SPLIT, *split], message)
+
+
+def test_traffic_refuses_an_unknown_serving_or_stack(project, capsys):
+    assert_refused(
+        project,
+        capsys,
+        ["traffic", "--stack", "prod", "--serving", "colour", "v1=100"],
+        "unknown serving 'colour' in stack prod: its servings are color, style",
+    )
+    assert_refused(
+        project,
+        capsys,
+        ["traffic", "--stack", "production", "--serving", "color", "v1=100"],
+        "unknown stack 'production': the stacks are dev, prod",
+    )
+
+
+def test_traffic_refuses_a_share_for_the_shadow(project, capsys):
+    edit(project, "prod", "          traffic: 90\n", "          traffic: 100\n")
+    edit(project, "prod", "          traffic: 10\n", "          shadow: true\n")
+    assert_refused(
+        project,
+        capsys,
+        [*SPLIT, "v1=90", "v2=10"],
+        "predictor 'v2' of serving color is a shadow: it gets a copy of the traffic, not a share",
+    )
+
+
+def test_python_dash_m_exit_codes(project):
+    """The real process: 2 and one line on a refusal, 0 after a successful edit."""
+    command = [sys.executable, "-m", "mlplatform", "--project-dir", str(project), *SPLIT]
+    before = (project / "Pulumi.prod.yaml").read_bytes()
+
+    refused = subprocess.run([*command, "v1=80", "v2=30"], capture_output=True, text=True, cwd=REPO, check=False)
+    assert (refused.returncode, refused.stderr) == (2, "error: the split must sum to 100, got v1=80 + v2=30 = 110\n")
+    assert (project / "Pulumi.prod.yaml").read_bytes() == before
+
+    done = subprocess.run([*command, "v1=50", "v2=50"], capture_output=True, text=True, cwd=REPO, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    color = config.parse(namespace_values(project, "prod")).servings["color"]
+    assert [(p.name, p.traffic) for p in color.predictors] == [("v1", 50), ("v2", 50)]
