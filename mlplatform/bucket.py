@@ -57,7 +57,9 @@ class Bucket(pulumi.ComponentResource):
                     enabled=True,
                     prefix="",
                     noncurrent_version_expirations=[
-                        alicloud.oss.BucketLifecycleRuleNoncurrentVersionExpirationArgs(days=args.noncurrent_version_days)
+                        alicloud.oss.BucketLifecycleRuleNoncurrentVersionExpirationArgs(
+                            days=args.noncurrent_version_days
+                        )
                     ],
                 )
             ],

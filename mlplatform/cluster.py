@@ -44,7 +44,9 @@ def assume_role_policy(service: str) -> str:
 
 def aws_role(name: str, service: str, policies: tuple[str, ...], parent: pulumi.Resource) -> aws.iam.Role:
     """An IAM role a service assumes, with AWS-managed policies attached: EKS, Fargate and node groups use it."""
-    role = aws.iam.Role(name, assume_role_policy=assume_role_policy(service), opts=pulumi.ResourceOptions(parent=parent))
+    role = aws.iam.Role(
+        name, assume_role_policy=assume_role_policy(service), opts=pulumi.ResourceOptions(parent=parent)
+    )
     for policy in policies:
         aws.iam.RolePolicyAttachment(
             f"{name}-{policy}",
@@ -62,7 +64,9 @@ def eks_kubeconfig(cluster_name: pulumi.Input[str], endpoint, certificate_author
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [{"name": values[0], "cluster": {"server": values[1], "certificate-authority-data": values[2]}}],
+                "clusters": [
+                    {"name": values[0], "cluster": {"server": values[1], "certificate-authority-data": values[2]}}
+                ],
                 "contexts": [{"name": values[0], "context": {"cluster": values[0], "user": values[0]}}],
                 "current-context": values[0],
                 "users": [
@@ -258,9 +262,7 @@ class Cluster(pulumi.ComponentResource):
             opts=self._kept,
         )
         if spec.kind == "serverless":
-            pod_role = aws_role(
-                f"{self._name}-fargate-role", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES, self
-            )
+            pod_role = aws_role(f"{self._name}-fargate-role", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES, self)
             aws.eks.FargateProfile(
                 f"{self._name}-fargate",
                 cluster_name=cluster.name,

@@ -8,8 +8,8 @@ Everything is validated before any resource is registered; a bad value becomes a
 
 from __future__ import annotations
 
-import re
 import json
+import re
 from typing import Annotated, Any, Literal, get_origin
 
 import pulumi
@@ -197,7 +197,9 @@ class TrainingJob(Model):
         allowed = FRAMEWORK_ROLES[self.framework]
         for role, replica in self.roles.items():
             if role not in allowed:
-                raise PathError(("roles", role), f"{self.framework} has no role {role!r}; its roles: {', '.join(allowed)}")
+                raise PathError(
+                    ("roles", role), f"{self.framework} has no role {role!r}; its roles: {', '.join(allowed)}"
+                )
             if role in ("Chief", "Master", "Launcher") and replica.replicas != 1:
                 raise PathError(("roles", role, "replicas"), f"{role} runs exactly 1 replica, not {replica.replicas}")
         if self.framework == "tensorflow" and "Chief" in self.roles and "Master" in self.roles:
@@ -226,7 +228,9 @@ class Autoscaling(Model):
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
-            raise PathError(("minReplicas",), f"minReplicas {self.min_replicas} is greater than maxReplicas {self.max_replicas}")
+            raise PathError(
+                ("minReplicas",), f"minReplicas {self.min_replicas} is greater than maxReplicas {self.max_replicas}"
+            )
         if self.cpu_utilization is None and self.memory_utilization is None:
             raise ValueError("give cpuUtilization or memoryUtilization")
         return self
@@ -316,7 +320,9 @@ class Serving(Model):
             raise PathError(("predictors",), f"traffic must sum to 100, got {split} = {sum(p.traffic for p in live)}")
         if len(live) == 1 and 0 < live[0].traffic < 100:
             index = self.predictors.index(live[0])
-            raise PathError(("predictors", index, "traffic"), "the only live predictor takes all traffic: omit it or use 100")
+            raise PathError(
+                ("predictors", index, "traffic"), "the only live predictor takes all traffic: omit it or use 100"
+            )
         shadows = [index for index, p in enumerate(self.predictors) if p.shadow]
         if len(shadows) > 1:
             raise PathError(("predictors", shadows[1], "shadow"), "Seldon allows one shadow predictor per serving")
@@ -330,7 +336,8 @@ class Serving(Model):
             if server and self.protocol not in SERVER_PROTOCOLS[server]:
                 supported = " or ".join(SERVER_PROTOCOLS[server])
                 raise PathError(
-                    ("predictors", index, "server"), f"{server} does not serve protocol {self.protocol}; use {supported}"
+                    ("predictors", index, "server"),
+                    f"{server} does not serve protocol {self.protocol}; use {supported}",
                 )
             if predictor.batching and not server:
                 reason = "a custom image batches by itself; batching configures prepackaged servers only"
@@ -427,7 +434,7 @@ class StackConfig(Model):
             if resources.wants_gpu and not self.has_gpu_pool:
                 raise PathError(path, "asks for a GPU but no node pool has gpu: true")
             if resources.gpu_memory_gb and self.gpu_sharing != "cgpu":
-                raise PathError(path + ("gpuMemoryGb",), "GPU memory slices need a node pool with gpuSharing: cgpu")
+                raise PathError((*path, "gpuMemoryGb"), "GPU memory slices need a node pool with gpuSharing: cgpu")
 
     def _check_dependencies(self) -> None:
         workloads = {**self.training_jobs, **self.notebooks, **self.servings, **self.web_services}
@@ -527,6 +534,12 @@ def load() -> StackConfig:
         value = config.get(field.alias)
         if value is None:
             continue
+        if pulumi.runtime.is_config_secret(config.full_key(field.alias)):
+            raise ConfigError(
+                f"{NAMESPACE}:{field.alias}",
+                "takes no secure value: it would reach cloud and Kubernetes inputs in plain text "
+                "(credentials are created by the stack and kept secret)",
+            )
         is_text = field.annotation is str or get_origin(field.annotation) is Literal
         try:
             raw[field.alias] = value if is_text else json.loads(value)

@@ -85,7 +85,9 @@ class BucketVolume(pulumi.ComponentResource):
         }
         if mount_options:
             volume_spec["mountOptions"] = mount_options
-        volume = k8s.core.v1.PersistentVolume(f"{name}-pv", metadata={"name": volume_name}, spec=volume_spec, opts=child)
+        volume = k8s.core.v1.PersistentVolume(
+            f"{name}-pv", metadata={"name": volume_name}, spec=volume_spec, opts=child
+        )
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
             metadata={"name": name, "namespace": args.namespace},
@@ -109,7 +111,12 @@ class BucketVolume(pulumi.ComponentResource):
             "volumeHandle": volume_name,
             "readOnly": not args.writable,
             "nodePublishSecretRef": {"name": args.storage.credentials_secret, "namespace": args.namespace},
-            "volumeAttributes": {"bucket": args.bucket, "url": args.storage.endpoint, "path": "/", "otherOpts": options},
+            "volumeAttributes": {
+                "bucket": args.bucket,
+                "url": args.storage.endpoint,
+                "path": "/",
+                "otherOpts": options,
+            },
         }
         return csi, []
 

@@ -19,7 +19,7 @@ STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_SHOWN = "[secret]"
-LONG_VALUE = 120  # text output shortens longer values; --json keeps them whole
+LONG_VALUE = 120  # text output shortens longer strings (certificates, scripts); --json keeps them whole
 
 
 def property_path(parts: tuple | list) -> str:
@@ -68,11 +68,11 @@ class ResourceDiff:
 
     @property
     def type(self) -> str:
-        return self.key.split("::")[1].split("$")[-1]
+        return self.resource["type"]
 
     @property
     def name(self) -> str:
-        return self.key.split("::", 2)[2]
+        return self.resource["urn"].split("::", 3)[3]
 
     def as_json(self) -> dict:
         return {
@@ -119,11 +119,19 @@ class Comparison:
 
 
 def resource_key(urn: str) -> str:
-    """urn:pulumi:<stack>::<project>::<type chain>::<name> -> <project>::<type chain>::<name>"""
-    parts = urn.split("::", 1)
-    if len(parts) != 2 or not parts[0].startswith("urn:pulumi:"):
+    """urn:pulumi:<stack>::<project>::<type chain>::<name> -> <project>::<type chain>::<name>
+
+    A name that starts with the stack's own name (`prod-cluster`, as components name their children
+    after the environment) is matched as `<stack>-cluster`, so that dev's and prod's resources pair up.
+    """
+    parts = urn.split("::", 3)
+    if len(parts) != 4 or not parts[0].startswith("urn:pulumi:"):
         raise UsageError(f"not a Pulumi URN: {urn!r}")
-    return parts[1]
+    stack = parts[0].removeprefix("urn:pulumi:")
+    name = parts[3]
+    if name.startswith(f"{stack}-"):
+        name = "<stack>-" + name.removeprefix(f"{stack}-")
+    return "::".join([parts[1], parts[2], name])
 
 
 def snapshot(label: str, resources: list[dict], outputs: dict) -> Snapshot:
@@ -131,34 +139,37 @@ def snapshot(label: str, resources: list[dict], outputs: dict) -> Snapshot:
     return Snapshot(label=label, resources=by_key, outputs=outputs)
 
 
-def read_stack_json(location: Path) -> Snapshot:
+def read_stack_json(location: Path, label: str) -> Snapshot:
     """A preview folder (or its stack.json) as written by `preview` or `pulumi stack export`."""
     path = location if location.is_file() else location / "stack.json"
     try:
         document = json.loads(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file (write it with `python -m mlplatform preview --stack <stack>`)") from None
+        raise UsageError(
+            f"{path}: no such file (write it with `python -m mlplatform preview --stack <stack>`)"
+        ) from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
     if not isinstance(document, dict) or document.get("version") != 3 or "deployment" not in document:
         raise UsageError(f"{path}: not a deployment of version 3 (the format of `pulumi stack export`)")
     resources = document["deployment"].get("resources") or []
     stack = next((r for r in resources if r.get("type") == STACK_TYPE), {})
-    return snapshot(str(location), resources, stack.get("outputs") or {})
+    return snapshot(label, resources, stack.get("outputs") or {})
 
 
 def load_side(argument: str, project_dir: Path) -> Snapshot:
-    """A stack name is previewed now (nothing written); anything else is a preview folder."""
+    """A stack name is planned now (written nowhere, so no earlier preview is overwritten); else a preview folder."""
     if argument in stack_names(project_dir):
-        from mlplatform.preview import run_preview
+        from mlplatform.preview import export_secrets, run_preview
 
-        result = run_preview(argument, project_dir, None)
-        return snapshot(f"{argument} (preview)", result.resources, result.outputs)
-    location = Path(argument)
+        result = run_preview(argument, project_dir)
+        # Outputs as stack.json holds them, so that a stack and its earlier preview compare equal.
+        return snapshot(f"{argument} (preview)", result.resources, export_secrets(result.outputs))
+    location = project_dir / argument  # relative to the project, like `preview --out`
     if not location.exists():
         stacks = ", ".join(stack_names(project_dir)) or "none"
         raise UsageError(f"{argument!r} is neither a stack ({stacks}) nor a folder holding stack.json")
-    return read_stack_json(location)
+    return read_stack_json(location, argument)
 
 
 # ---------------------------------------------------------------- comparing
@@ -182,10 +193,25 @@ def masked(value: Any) -> Any:
     return value
 
 
+def _json_container(text: str) -> dict | list | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
 def value_changes(old: Any, new: Any, parts: tuple = ()) -> list[Change]:
-    """Walk two values in step and list what differs, down to the leaves."""
+    """Walk two values in step and list what differs, down to the leaves.
+
+    Strings that both hold JSON objects or arrays (policy documents, addon configs) are walked too.
+    """
     if old == new:
         return []
+    if isinstance(old, str) and isinstance(new, str):
+        old_json, new_json = _json_container(old), _json_container(new)
+        if old_json is not None and new_json is not None:
+            return value_changes(old_json, new_json, parts)
     if isinstance(old, dict) and isinstance(new, dict) and not is_secret(old) and not is_secret(new):
         keys = list(old) + [key for key in new if key not in old]
         pairs = [(key, old.get(key, _ABSENT), new.get(key, _ABSENT)) for key in keys]
@@ -244,8 +270,8 @@ def compare(base: Snapshot, head: Snapshot) -> Comparison:
 
 def shown(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
-    if len(text) > LONG_VALUE:
-        return f"{text[: LONG_VALUE - 1]}… ({len(text)} characters)"
+    if isinstance(value, str) and len(value) > LONG_VALUE:
+        return f'{text[:LONG_VALUE]}…" ({len(value)} characters)'
     return text
 
 
@@ -264,7 +290,11 @@ def render_text(comparison: Comparison) -> str:
         if items:
             lines += ["", f"{title} ({len(items)}):"]
             for item in items:
-                note = "  [protected: `pulumi up` will refuse to delete it]" if marker == "-" and item.resource.get("protect") else ""
+                note = (
+                    "  [protected: `pulumi up` will refuse to delete it]"
+                    if marker == "-" and item.resource.get("protect")
+                    else ""
+                )
                 lines.append(f"  {marker} {item.type}  {item.name}{note}")
     if comparison.changed:
         lines += ["", f"Resources to change ({len(comparison.changed)}):"]

@@ -138,7 +138,12 @@ class RecordingMonitor(mocks.MockMonitor):
         return [r for r in self.registrations.values() if r.type == type_]
 
     def named(self, name: str) -> Registration:
-        return next(r for r in self.registrations.values() if r.name == name)
+        """The provider resource called `name` (a component and its main child often share a name)."""
+        matches = [r for r in self.registrations.values() if r.name == name]
+        return next((r for r in matches if r.custom), matches[0])
+
+    def component(self, name: str) -> Registration:
+        return next(r for r in self.registrations.values() if r.name == name and not r.custom)
 
 
 def start(project: str, stack: str, stack_outputs: dict[str, dict] | None = None) -> RecordingMonitor:

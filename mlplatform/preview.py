@@ -13,6 +13,7 @@ Secret values are never written: they appear as `[secret]`.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import importlib.metadata
 import json
 import runpy
@@ -103,8 +104,14 @@ def _records(monitor: offline.RecordingMonitor, project: str, stack: str) -> lis
                 urn = f"urn:pulumi:{stack}::{project}::pulumi:providers:{package}::{name}"
                 defaults[package] = f"{urn}::{name}-id"
                 records.append(
-                    {"urn": urn, "custom": True, "id": f"{name}-id", "type": f"pulumi:providers:{package}",
-                     "inputs": {"version": version}, "outputs": {"version": version}}
+                    {
+                        "urn": urn,
+                        "custom": True,
+                        "id": f"{name}-id",
+                        "type": f"pulumi:providers:{package}",
+                        "inputs": {"version": version},
+                        "outputs": {"version": version},
+                    }
                 )
             provider = defaults[package]
         record = {
@@ -134,7 +141,46 @@ def _records(monitor: offline.RecordingMonitor, project: str, stack: str) -> lis
         if provider:
             record["provider"] = provider
         records.append(record)
-    return records
+    return _in_dependency_order(records)
+
+
+def _in_dependency_order(records: list[dict]) -> list[dict]:
+    """A stable order (by URN) in which every resource follows its parent, provider and dependencies.
+
+    The mock engine registers from several threads, so registration order varies from run to run;
+    a plan that is written in the same order every time diffs cleanly.
+    """
+    by_urn = {record["urn"]: record for record in records}
+
+    def prerequisites(record: dict) -> set[str]:
+        needed = {record.get("parent", ""), record.get("provider", "").rsplit("::", 1)[0]}
+        needed.update(record.get("dependencies", []))
+        for urns in record.get("propertyDependencies", {}).values():
+            needed.update(urns)
+        return {urn for urn in needed if urn in by_urn and urn != record["urn"]}
+
+    waiting = {urn: prerequisites(record) for urn, record in by_urn.items()}
+    dependents: dict[str, list[str]] = {}
+    for urn, needed in waiting.items():
+        for prerequisite in needed:
+            dependents.setdefault(prerequisite, []).append(urn)
+
+    def key(urn: str) -> tuple[bool, str]:  # the Stack first, as `pulumi stack export` writes it
+        return by_urn[urn]["type"] != "pulumi:pulumi:Stack", urn
+
+    ready = [key(urn) for urn, needed in waiting.items() if not needed]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        _, urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, []):
+            waiting[dependent].discard(urn)
+            if not waiting[dependent]:
+                heapq.heappush(ready, key(dependent))
+    if len(ordered) != len(records):
+        raise RuntimeError("the plan has a dependency cycle, which the Pulumi engine would refuse")
+    return ordered
 
 
 def _manifest(registration: offline.Registration) -> dict:
@@ -189,7 +235,9 @@ def run_preview(stack: str, project_dir: Path | None = None) -> PreviewResult:
         resources=records,
         outputs=stack_record.outputs,
         manifests=[_manifest(r) for r in kubernetes if r.custom and r.type not in PACKAGE_TYPES],
-        packages=[{"resource": r.name, "type": r.type, **conceal(r.inputs)} for r in kubernetes if r.type in PACKAGE_TYPES],
+        packages=[
+            {"resource": r.name, "type": r.type, **conceal(r.inputs)} for r in kubernetes if r.type in PACKAGE_TYPES
+        ],
         seconds=time.perf_counter() - started,
     )
 
@@ -232,8 +280,14 @@ def format_tree(result: PreviewResult) -> str:
     def walk(record: dict, prefix: str, last: bool, depth: int) -> None:
         external = record.get("external", False)
         branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
-        rows.append((">-" if external else "+ ", branch + record["type"], record["urn"].split("::")[-1],
-                     "read" if external else "create"))
+        rows.append(
+            (
+                ">-" if external else "+ ",
+                branch + record["type"],
+                record["urn"].split("::")[-1],
+                "read" if external else "create",
+            )
+        )
         kids = children.get(record["urn"], [])
         for index, kid in enumerate(kids):
             walk(kid, "" if depth == 0 else prefix + ("   " if last else "│  "), index == len(kids) - 1, depth + 1)
@@ -242,8 +296,11 @@ def format_tree(result: PreviewResult) -> str:
         walk(root, "", True, 0)
     type_width = max(len(r[1]) for r in rows) + 2
     name_width = max(len(r[2]) for r in rows) + 2
-    lines = [f"Previewing update ({result.stack}) offline:", "",
-             f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan"]
+    lines = [
+        f"Previewing update ({result.stack}) offline:",
+        "",
+        f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
+    ]
     lines += [f" {marker}  {kind:<{type_width}}{name:<{name_width}}{plan}" for marker, kind, name, plan in rows]
     lines += ["", "Outputs:"]
     for key, value in sorted(result.outputs.items()):
@@ -259,6 +316,8 @@ def preview_command(args) -> int:
     result = run_preview(args.stack, args.project_dir)
     folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
     print(format_tree(result))
-    print(f"\nWrote {folder}/stack.json, {len(result.manifests)} manifests and {len(result.packages)} releases "
-          f"in {result.seconds:.1f}s.")
+    print(
+        f"\nWrote {folder}/stack.json, {len(result.manifests)} manifests and {len(result.packages)} releases "
+        f"in {result.seconds:.1f}s."
+    )
     return 0

@@ -137,7 +137,9 @@ class StackEdit:
             node["traffic"] = percent
         else:  # next to the model it weighs, not after the nested blocks
             node.insert(list(node).index("model") + 1, "traffic", percent)
-        self.commands.append(config_set_command(self.stack, ("servings", serving, "predictors", index, "traffic"), percent))
+        self.commands.append(
+            config_set_command(self.stack, ("servings", serving, "predictors", index, "traffic"), percent)
+        )
 
     def add_predictor(self, serving: str, name: str, model: str, template_index: int) -> int:
         """Append a predictor serving `model`, with the settings of the predictor at `template_index`."""
@@ -161,7 +163,9 @@ class StackEdit:
             try:
                 read_stack_config(Path(scratch), self.stack)
             except ConfigError as error:
-                raise ConfigError(error.path, f"{error.reason} (after the edit; {self.path.name} left unchanged)") from None
+                raise ConfigError(
+                    error.path, f"{error.reason} (after the edit; {self.path.name} left unchanged)"
+                ) from None
 
     def save(self) -> int:
         """Validate, print the change, then replace the file in one step."""
@@ -195,7 +199,9 @@ def _serving_of(stack_config: StackConfig, model: str, stack: str) -> str:
     if not servings:
         raise UsageError(f"no serving in stack {stack} serves model {model!r}; name one with --serving")
     if len(servings) > 1:
-        raise UsageError(f"model {model!r} is served by {', '.join(servings)} in stack {stack}; choose one with --serving")
+        raise UsageError(
+            f"model {model!r} is served by {', '.join(servings)} in stack {stack}; choose one with --serving"
+        )
     return servings[0]
 
 
@@ -262,12 +268,18 @@ def traffic_command(args) -> int:
     predictors = {predictor.name: predictor for predictor in serving.predictors}
     for name in split:
         if name not in predictors:
-            raise UsageError(f"serving {args.serving} has no predictor {name!r}: its predictors are {', '.join(predictors)}")
+            raise UsageError(
+                f"serving {args.serving} has no predictor {name!r}: its predictors are {', '.join(predictors)}"
+            )
         if predictors[name].shadow:
-            raise UsageError(f"predictor {name!r} of serving {args.serving} is a shadow: it gets a copy of the traffic, not a share")
+            raise UsageError(
+                f"predictor {name!r} of serving {args.serving} is a shadow: it gets a copy of the traffic, not a share"
+            )
     missing = [name for name, predictor in predictors.items() if not predictor.shadow and name not in split]
     if missing:
-        raise UsageError(f"the split must name every live predictor of serving {args.serving}; missing: {', '.join(missing)}")
+        raise UsageError(
+            f"the split must name every live predictor of serving {args.serving}; missing: {', '.join(missing)}"
+        )
     if sum(split.values()) != 100:
         terms = " + ".join(f"{name}={percent}" for name, percent in split.items())
         raise UsageError(f"the split must sum to 100, got {terms} = {sum(split.values())}")

@@ -67,7 +67,10 @@ class StorageAccess(pulumi.ComponentResource):
         if args.cloud == "alicloud":
             user = alicloud.ram.User(name, name=name, comments="ml-platform workloads: bucket access", opts=child)
             policy = alicloud.ram.Policy(
-                f"{name}-buckets", policy_name=f"{name}-buckets", policy_document=buckets.apply(_alicloud_policy), opts=child
+                f"{name}-buckets",
+                policy_name=f"{name}-buckets",
+                policy_document=buckets.apply(_alicloud_policy),
+                opts=child,
             )
             alicloud.ram.UserPolicyAttachment(
                 f"{name}-buckets",

@@ -9,6 +9,7 @@ annotation: `pulumi up` holds the job until the operator reports it Succeeded, a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -54,6 +55,8 @@ class TrainingJobArgs:
     namespace: pulumi.Input[str]
     storage: BucketStorage
     gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    # What must exist before the job is created: the training operator, the namespace, the bucket Secret.
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 def dataset_prefix(dataset: str) -> str:
@@ -75,7 +78,8 @@ class TrainingJob(pulumi.ComponentResource):
         framework = FRAMEWORKS[job.framework]
         model, version = job.model.split(":", 1)
         self.model_version = job.model
-        self.model_uri = args.storage.uri(args.storage.models_bucket, f"{model}/{version}/")
+        version_prefix = f"{model}/{version}/"
+        self.model_uri = args.storage.uri(args.storage.models_bucket, version_prefix)
         child = pulumi.ResourceOptions(parent=self)
         dataset = BucketVolume(
             f"{name}-dataset",
@@ -86,7 +90,7 @@ class TrainingJob(pulumi.ComponentResource):
         )
         output = BucketVolume(
             f"{name}-model",
-            BucketVolumeArgs(args.storage, args.storage.models_bucket, f"{model}/{version}/", args.namespace, writable=True),
+            BucketVolumeArgs(args.storage, args.storage.models_bucket, version_prefix, args.namespace, writable=True),
             opts=child,
         )
         # The platform's variables win over a user variable of the same name.
@@ -111,13 +115,13 @@ class TrainingJob(pulumi.ComponentResource):
         timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
         # A new spec is a new training run: replace the job (same name, so delete it first) rather than patch it.
         job_opts = pulumi.ResourceOptions(
-            parent=self, depends_on=[dataset, output], replace_on_changes=["spec"], delete_before_replace=True
+            parent=self,
+            depends_on=[dataset, output, *args.depends_on],
+            replace_on_changes=["spec"],
+            delete_before_replace=True,
         )
-        if opts is not None and opts.depends_on is not None:
-            # The operator (and its CRDs) the caller made this job depend on must be there before the job.
-            job_opts = pulumi.ResourceOptions.merge(job_opts, pulumi.ResourceOptions(depends_on=opts.depends_on))
         self.job = k8s.apiextensions.CustomResource(
-            name,
+            f"{name}-{framework.kind.lower()}",
             api_version=API_VERSION,
             kind=framework.kind,
             metadata={

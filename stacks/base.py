@@ -45,7 +45,13 @@ def storage_credentials(settings: cfg.StackConfig, key_id, key_secret) -> dict[s
         f"RCLONE_CONFIG_{scheme}_SECRET_ACCESS_KEY": key_secret,
         f"RCLONE_CONFIG_{scheme}_ENDPOINT": storage_endpoint(settings),
     }
-    return {**rclone, "akId": key_id, "akSecret": key_secret, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": key_secret}
+    return {
+        **rclone,
+        "akId": key_id,
+        "akSecret": key_secret,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": key_secret,
+    }
 
 
 def bucket_name(stack: str, kind: str, bucket: cfg.Bucket) -> str:
@@ -113,9 +119,7 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
         )
     provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=pools)
-    time_slicing = next(
-        (p.gpu_replicas for p in settings.node_pools.values() if p.gpu_sharing == "timeSlicing"), None
-    )
+    time_slicing = next((p.gpu_replicas for p in settings.node_pools.values() if p.gpu_sharing == "timeSlicing"), None)
     operators = Operators(
         f"{stack}-operators",
         OperatorsArgs(
@@ -157,19 +161,23 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
     )
 
 
-def _ingress_host(stack: str, settings: cfg.StackConfig, provider: k8s.Provider, operators: Operators) -> pulumi.Output[str]:
+def _ingress_host(
+    stack: str, settings: cfg.StackConfig, provider: k8s.Provider, operators: Operators
+) -> pulumi.Output[str]:
     """The load balancer address the cloud gives the ingress Service, read back after it is installed."""
     if settings.operators.seldon.ingress == "ambassador":
         service_id = f"{EMISSARY_NAMESPACE}/emissary-ingress"
     else:
         service_id = f"{ISTIO_NAMESPACE}/istio-ingressgateway"
     service = k8s.core.v1.Service.get(
-        f"{stack}-ingress-service", service_id, opts=pulumi.ResourceOptions(provider=provider, depends_on=operators.ready)
+        f"{stack}-ingress-service",
+        service_id,
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=operators.ready),
     )
     return service.status.apply(
-        lambda status: next(
-            (i.hostname or i.ip for i in (status.load_balancer.ingress or []) if i.hostname or i.ip), "pending"
+        lambda status: (
+            next((i.hostname or i.ip for i in (status.load_balancer.ingress or []) if i.hostname or i.ip), "pending")
+            if status and status.load_balancer
+            else "pending"
         )
-        if status and status.load_balancer
-        else "pending"
     )

@@ -1,6 +1,7 @@
 """`promote`: a model version published by dev becomes a prod predictor, the file edited in place."""
 
 import copy
+import itertools
 import re
 import shlex
 import shutil
@@ -16,12 +17,16 @@ REPO = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------- helpers shared with test_traffic.py
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
+def copy_project(folder: Path) -> Path:
     """A scratch copy of the project's Pulumi files, edited by the commands under test."""
     for path in [REPO / "Pulumi.yaml", *REPO.glob("Pulumi.*.yaml")]:
-        shutil.copy(path, tmp_path / path.name)
-    return tmp_path
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path)
 
 
 def replace_once(text: str, old: str, new: str) -> str:
@@ -100,7 +105,7 @@ def pulumi_config_set(values: dict, command: list[str]) -> None:
         value = text
     parts = parse_property_path(path)
     cursor = values
-    for part, following in zip(parts, parts[1:]):
+    for part, following in itertools.pairwise(parts):
         if isinstance(cursor, dict):
             child = cursor.get(part)
         else:
@@ -137,6 +142,16 @@ def assert_same_as_pulumi_config_set(project: Path, stack: str, original: dict, 
 # ---------------------------------------------------------------- promote
 
 
+PROMOTE = ["promote", "--model", "color:v3", "--from", "dev", "--to", "prod"]
+SECOND_COLOR_SERVING = (
+    "    style:\n",
+    "    color-gpu:\n      predictors:\n        - name: v1\n          model: color:v1\n    style:\n",
+)
+# v1 takes all traffic and v2 mirrors it.
+V2_AS_SHADOW = [
+    ("          traffic: 90\n", "          traffic: 100\n"),
+    ("          traffic: 10\n", "          shadow: true\n"),
+]
 V3_PREDICTOR = """\
         - name: v3
           model: color:v3
@@ -188,7 +203,9 @@ def test_promote_of_a_served_version_sets_its_traffic_as_pulumi_config_set_would
     original_text = (project / "Pulumi.prod.yaml").read_text()
     original = namespace_values(project, "prod")
 
-    code, out, _ = run(project, capsys, "promote", "--model", "color:v2", "--from", "dev", "--to", "prod", "--traffic", "20")
+    code, out, _ = run(
+        project, capsys, "promote", "--model", "color:v2", "--from", "dev", "--to", "prod", "--traffic", "20"
+    )
 
     assert code == 0
     expected = replace_once(original_text, "          traffic: 90\n", "          traffic: 80\n")
@@ -222,16 +239,21 @@ def test_string_values_that_look_like_numbers_are_printed_with_type_string(proje
     code, out, _ = run(project, capsys, "promote", "--model", "style:v2", "--from", "dev", "--to", "prod")
 
     assert code == 0
-    assert "pulumi config set --stack prod --path --type string 'ml-platform:servings.style.predictors[1].resources.cpu' 2" in out
+    assert (
+        "pulumi config set --stack prod --path --type string 'ml-platform:servings.style.predictors[1].resources.cpu' 2"
+        in out
+    )
     assert '            cpu: "2"\n' in (project / "Pulumi.prod.yaml").read_text().split("- name: v2")[-1]
     assert_same_as_pulumi_config_set(project, "prod", original, printed_commands(out))
 
 
 def test_promote_into_a_named_serving_when_two_serve_the_model(project, capsys):
     publish(project, "color:v3")
-    edit(project, "prod", "    style:\n", "    color-gpu:\n      predictors:\n        - name: v1\n          model: color:v1\n    style:\n")
+    edit(project, "prod", *SECOND_COLOR_SERVING)
 
-    code, _, _ = run(project, capsys, "promote", "--model", "color:v3", "--from", "dev", "--to", "prod", "--serving", "color-gpu")
+    code, _, _ = run(
+        project, capsys, "promote", "--model", "color:v3", "--from", "dev", "--to", "prod", "--serving", "color-gpu"
+    )
 
     servings = config.parse(namespace_values(project, "prod")).servings
     assert code == 0
@@ -242,13 +264,12 @@ def test_promote_into_a_named_serving_when_two_serve_the_model(project, capsys):
 def test_promote_that_changes_nothing_leaves_the_file_alone(project, capsys):
     before = (project / "Pulumi.prod.yaml").read_bytes()
 
-    code, out, _ = run(project, capsys, "promote", "--model", "color:v2", "--from", "dev", "--to", "prod", "--traffic", "10")
+    code, out, _ = run(
+        project, capsys, "promote", "--model", "color:v2", "--from", "dev", "--to", "prod", "--traffic", "10"
+    )
 
     assert (code, out) == (0, "Pulumi.prod.yaml: already as asked, nothing to change\n")
     assert (project / "Pulumi.prod.yaml").read_bytes() == before
-
-
-PROMOTE = ["promote", "--model", "color:v3", "--from", "dev", "--to", "prod"]
 
 
 @pytest.mark.parametrize(
@@ -258,12 +279,21 @@ PROMOTE = ["promote", "--model", "color:v3", "--from", "dev", "--to", "prod"]
             ["promote", "--model", "color:v9", "--from", "dev", "--to", "prod"],
             "unknown model version 'color:v9': stack dev publishes color:V3, color:v1, color:v2, color:v3, fresh:v1, style:v1",
         ),
-        (["promote", "--model", "color", "--from", "dev", "--to", "prod"], "--model 'color' is not a model version (name:version, e.g. color:v2)"),
+        (
+            ["promote", "--model", "color", "--from", "dev", "--to", "prod"],
+            "--model 'color' is not a model version (name:version, e.g. color:v2)",
+        ),
         ([*PROMOTE, "--traffic", "0"], "--traffic 0 is outside 1..100"),
         ([*PROMOTE, "--traffic", "101"], "--traffic 101 is outside 1..100"),
         ([*PROMOTE, "--serving", "colour"], "unknown serving 'colour' in stack prod: its servings are color, style"),
-        (["promote", "--model", "color:v3", "--from", "dev", "--to", "staging"], "unknown stack 'staging': the stacks are dev, prod"),
-        (["promote", "--model", "color:v3", "--from", "qa", "--to", "prod"], "unknown stack 'qa': the stacks are dev, prod"),
+        (
+            ["promote", "--model", "color:v3", "--from", "dev", "--to", "staging"],
+            "unknown stack 'staging': the stacks are dev, prod",
+        ),
+        (
+            ["promote", "--model", "color:v3", "--from", "qa", "--to", "prod"],
+            "unknown stack 'qa': the stacks are dev, prod",
+        ),
         (["promote", "--model", "color:v3", "--from", "prod", "--to", "prod"], "--from and --to both name stack prod"),
         (
             ["promote", "--model", "fresh:v1", "--from", "dev", "--to", "prod"],
@@ -280,52 +310,40 @@ def test_promote_refuses_and_writes_nothing(project, capsys, argv, message):
     assert_refused(project, capsys, argv, message)
 
 
-def test_promote_refuses_when_two_servings_serve_the_model(project, capsys):
+@pytest.mark.parametrize(
+    ("prod_edits", "argv", "message"),
+    [
+        (
+            [SECOND_COLOR_SERVING],
+            PROMOTE,
+            "model 'color' is served by color, color-gpu in stack prod; choose one with --serving",
+        ),
+        (
+            [("        - name: v2\n", "        - name: v3\n")],
+            PROMOTE,
+            "ml-platform:servings.color.predictors[2].name: duplicate predictor name 'v3' "
+            "(after the edit; Pulumi.prod.yaml left unchanged)",
+        ),
+        (
+            V2_AS_SHADOW,
+            ["promote", "--model", "color:v2", "--from", "dev", "--to", "prod"],
+            "color:v2 is the shadow predictor 'v2' of serving color; remove its `shadow: true` first",
+        ),
+        (
+            [("    stack: dev\n", "    stack: staging\n")],
+            PROMOTE,
+            "stack prod reads its model versions from stack staging (ml-platform:promotion.stack), not from dev",
+        ),
+        (
+            [("      minSize: 2\n", "      minSize:   2\n")],
+            PROMOTE,
+            "Pulumi.prod.yaml: rewriting it would change its layout (this tool writes mappings indented by 2, "
+            "sequences by 4 with the dash at 2); edit it with `pulumi config set --path` instead",
+        ),
+    ],
+)
+def test_promote_refuses_what_the_target_config_does_not_allow(project, capsys, prod_edits, argv, message):
     publish(project, "color:v3")
-    edit(project, "prod", "    style:\n", "    color-gpu:\n      predictors:\n        - name: v1\n          model: color:v1\n    style:\n")
-    assert_refused(
-        project, capsys, PROMOTE, "model 'color' is served by color, color-gpu in stack prod; choose one with --serving"
-    )
-
-
-def test_promote_refuses_an_edit_that_does_not_validate(project, capsys):
-    publish(project, "color:v3")
-    edit(project, "prod", "        - name: v2\n", "        - name: v3\n")
-    assert_refused(
-        project,
-        capsys,
-        PROMOTE,
-        "ml-platform:servings.color.predictors[2].name: duplicate predictor name 'v3' "
-        "(after the edit; Pulumi.prod.yaml left unchanged)",
-    )
-
-
-def test_promote_refuses_a_shadow_predictor(project, capsys):
-    edit(project, "prod", "          traffic: 90\n", "          traffic: 100\n")
-    edit(project, "prod", "          traffic: 10\n", "          shadow: true\n")
-    assert_refused(
-        project,
-        capsys,
-        ["promote", "--model", "color:v2", "--from", "dev", "--to", "prod"],
-        "color:v2 is the shadow predictor 'v2' of serving color; remove its `shadow: true` first",
-    )
-
-
-def test_promote_refuses_a_source_the_target_does_not_read_from(project, capsys):
-    publish(project, "color:v3")
-    edit(project, "prod", "    stack: dev\n", "    stack: staging\n")
-    assert_refused(
-        project, capsys, PROMOTE, "stack prod reads its model versions from stack staging (ml-platform:promotion.stack), not from dev"
-    )
-
-
-def test_promote_refuses_a_file_whose_layout_it_would_change(project, capsys):
-    publish(project, "color:v3")
-    edit(project, "prod", "      minSize: 2\n", "      minSize:   2\n")
-    assert_refused(
-        project,
-        capsys,
-        PROMOTE,
-        "Pulumi.prod.yaml: rewriting it would change its layout (this tool writes mappings indented by 2, "
-        "sequences by 4 with the dash at 2); edit it with `pulumi config set --path` instead",
-    )
+    for old, new in prod_edits:
+        edit(project, "prod", old, new)
+    assert_refused(project, capsys, argv, message)

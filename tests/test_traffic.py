@@ -6,17 +6,24 @@ import sys
 import pytest
 from test_promote import (
     REPO,
+    V2_AS_SHADOW,
     assert_refused,
     assert_same_as_pulumi_config_set,
+    copy_project,
     edit,
     namespace_values,
     printed_commands,
-    project,  # noqa: F401 (the fixture)
     replace_once,
     run,
 )
 
 from mlplatform import config
+
+
+@pytest.fixture
+def project(tmp_path):
+    return copy_project(tmp_path)
+
 
 SPLIT = ["traffic", "--stack", "prod", "--serving", "color"]
 
@@ -48,9 +55,10 @@ def test_traffic_adds_a_missing_traffic_key_next_to_the_model(project, capsys):
     code, _, _ = run(project, capsys, *SPLIT, "v2=50", "v1=50")
 
     assert code == 0
-    assert "        - name: v2\n          model: color:v2\n          traffic: 50\n          replicas: 2\n" in (
-        project / "Pulumi.prod.yaml"
-    ).read_text()
+    assert (
+        "        - name: v2\n          model: color:v2\n          traffic: 50\n          replicas: 2\n"
+        in (project / "Pulumi.prod.yaml").read_text()
+    )
     color = config.parse(namespace_values(project, "prod")).servings["color"]
     assert [(p.name, p.traffic) for p in color.predictors] == [("v1", 50), ("v2", 50)]
 
@@ -86,8 +94,8 @@ def test_traffic_refuses_an_unknown_serving_or_stack(project, capsys):
 
 
 def test_traffic_refuses_a_share_for_the_shadow(project, capsys):
-    edit(project, "prod", "          traffic: 90\n", "          traffic: 100\n")
-    edit(project, "prod", "          traffic: 10\n", "          shadow: true\n")
+    for old, new in V2_AS_SHADOW:
+        edit(project, "prod", old, new)
     assert_refused(
         project,
         capsys,

@@ -68,11 +68,11 @@ def dig(node: Any, *path: Any, default: Any = None) -> Any:
     for key in path:
         if node is UNKNOWN:
             return UNKNOWN
-        if isinstance(node, dict) and key in node:
+        if not isinstance(node, dict | list):
+            return default
+        try:
             node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
-            node = node[key]
-        else:
+        except (KeyError, IndexError, TypeError):
             return default
     return default if node is None else node
 

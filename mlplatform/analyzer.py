@@ -1,0 +1,395 @@
+"""Run a CrossGuard policy pack over planned resources the way the Pulumi CLI does, without the CLI.
+
+The CLI starts a Python pack as `python -u -m pulumi.policy <engine-address> .` in the pack's folder, with the
+stack in PULUMI_PROJECT / PULUMI_STACK / PULUMI_DRY_RUN; the pack prints the port of its gRPC Analyzer
+server on stdout. The CLI then asks GetAnalyzerInfo, fills each policy's config with its schema defaults
+and the user's `--policy-pack-config`, sends ConfigureStack and Configure, calls Analyze on every resource's
+inputs and AnalyzeStack once on every resource's outputs, and closes the plugin. This module does the same
+in one pack process per preview.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema
+import yaml
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+LEVELS = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.REMEDIATE: "remediate",
+    analyzer_pb2.DISABLED: "disabled",
+}
+LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
+START_TIMEOUT_S = 60.0
+CALL_TIMEOUT_S = 60.0
+# The CLI lets messages grow to 400 MiB; a stack of a few hundred resources stays far below.
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
+
+
+class PolicyPackError(Exception):
+    """The pack did not start, failed a call, or was given config its schema rejects."""
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    description: str
+    enforcement_level: str  # the level the pack declares for this stack, before --policy-pack-config
+    config_schema: dict
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy_name: str
+    enforcement_level: str
+    urn: str
+    resource_type: str
+    resource_name: str
+    message: str
+    description: str
+
+
+@dataclass
+class PolicyReport:
+    pack_name: str
+    pack_version: str
+    pack_path: str
+    policies: list[PolicyInfo] = field(default_factory=list)
+    # What Configure sent: policy name -> {"enforcementLevel": ..., **properties}.
+    config: dict[str, dict] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def has_mandatory(self) -> bool:
+        return any(v.enforcement_level == "mandatory" for v in self.violations)
+
+    def sorted_violations(self) -> list[Violation]:
+        """The CLI's order: enforcement level, policy name, resource URN."""
+        return sorted(self.violations, key=lambda v: (v.enforcement_level, v.policy_name, v.urn))
+
+    def to_json(self) -> dict:
+        return {
+            "policyPack": {"name": self.pack_name, "version": self.pack_version, "path": self.pack_path},
+            "policies": [asdict(policy) for policy in self.policies],
+            "config": self.config,
+            "violations": [asdict(violation) for violation in self.sorted_violations()],
+            "hasMandatory": self.has_mandatory,
+        }
+
+    def format(self) -> str:
+        """The `Policies:` section of `pulumi preview`, without colours."""
+        mark = "❌" if self.has_mandatory else "⚠️" if self.violations else "✅"
+        lines = ["Policies:", f"    {mark} {self.pack_name}@v{self.pack_version} (local: {self.pack_path})"]
+        for violation in self.sorted_violations():
+            lines.append(
+                f"        - [{violation.enforcement_level}]  {violation.policy_name}  "
+                f"({violation.resource_type}: {violation.resource_name})"
+            )
+            lines.extend(f"          {line}" for line in violation.message.rstrip("\n").split("\n"))
+        return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ engine-side data
+
+
+def wire_value(value: Any) -> Any:
+    """A stack.json property value as the engine marshals it for an analyzer (secrets keep their signature)."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            if "plaintext" in value:
+                return {SIG_KEY: SECRET_SIG, "value": wire_value(json.loads(value["plaintext"]))}
+            return {SIG_KEY: SECRET_SIG, "value": wire_value(value.get("value", value.get("ciphertext")))}
+        return {key: wire_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [wire_value(item) for item in value]
+    return value
+
+
+def _struct(properties: dict | None) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(wire_value(properties or {}))
+    return struct
+
+
+def _urn_parts(urn: str) -> tuple[str, str]:
+    """(type, name) of a URN; the type is the last one of a `parent$child` chain."""
+    parts = urn.split("::")
+    return parts[2].split("$")[-1], parts[-1]
+
+
+def _options(resource: dict) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=bool(resource.get("protect")),
+        additionalSecretOutputs=list(resource.get("additionalSecretOutputs") or []),
+        parent=resource.get("parent") or "",
+    )
+
+
+def _provider(resource: dict, by_urn: dict[str, dict]) -> analyzer_pb2.AnalyzerProviderResource | None:
+    """The resource's provider (a `urn::id` reference) with the provider's inputs."""
+    reference = resource.get("provider") or ""
+    provider = by_urn.get(reference.rsplit("::", 1)[0]) if "::" in reference else None
+    if provider is None:
+        return None
+    type_, name = _urn_parts(provider["urn"])
+    return analyzer_pb2.AnalyzerProviderResource(
+        urn=provider["urn"], type=type_, name=name, properties=_struct(provider.get("inputs"))
+    )
+
+
+def analyze_requests(resources: list[dict]) -> list[analyzer_pb2.AnalyzeRequest]:
+    """One Analyze call per resource, on its inputs, as the engine sends them before each step."""
+    by_urn = {r["urn"]: r for r in resources}
+    requests = []
+    for resource in resources:
+        type_, name = _urn_parts(resource["urn"])
+        request = analyzer_pb2.AnalyzeRequest(
+            urn=resource["urn"],
+            type=resource.get("type") or type_,
+            name=name,
+            properties=_struct(resource.get("inputs")),
+            options=_options(resource),
+        )
+        provider = _provider(resource, by_urn)
+        if provider is not None:
+            request.provider.CopyFrom(provider)
+        requests.append(request)
+    return requests
+
+
+def analyze_stack_request(resources: list[dict]) -> analyzer_pb2.AnalyzeStackRequest:
+    """The AnalyzeStack call: every resource's outputs (its inputs when the plan has no outputs for it)."""
+    by_urn = {r["urn"]: r for r in resources}
+    items = []
+    for resource in resources:
+        type_, name = _urn_parts(resource["urn"])
+        item = analyzer_pb2.AnalyzerResource(
+            urn=resource["urn"],
+            type=resource.get("type") or type_,
+            name=name,
+            properties=_struct(resource.get("outputs") or resource.get("inputs")),
+            options=_options(resource),
+            parent=resource.get("parent") or "",
+            dependencies=list(resource.get("dependencies") or []),
+        )
+        for key, urns in (resource.get("propertyDependencies") or {}).items():
+            if urns:
+                item.propertyDependencies[key].urns.extend(urns)
+        provider = _provider(resource, by_urn)
+        if provider is not None:
+            item.provider.CopyFrom(provider)
+        items.append(item)
+    return analyzer_pb2.AnalyzeStackRequest(resources=items)
+
+
+# ------------------------------------------------------------------ policy config, as the CLI reconciles it
+
+
+def _normalize(user_config: dict) -> dict[str, dict]:
+    """`--policy-pack-config` JSON ("policy": "mandatory" or {"enforcementLevel": ..., "key": value}) as dicts."""
+    normalized = {}
+    for name, value in user_config.items():
+        entry = {"enforcementLevel": value} if isinstance(value, str) else dict(value)
+        level = entry.get("enforcementLevel")
+        if level is not None and level not in LEVEL_VALUES:
+            raise PolicyPackError(f"policy config {name}: {level!r} is not an enforcement level")
+        normalized[name] = entry
+    return normalized
+
+
+def reconcile_config(policies: list[PolicyInfo], user_config: dict | None) -> dict[str, dict]:
+    """Schema defaults and declared levels, overlaid by the user's config (`all` first), then schema-checked."""
+    result = {
+        p.name: {"enforcementLevel": p.enforcement_level}
+        | {
+            key: schema["default"]
+            for key, schema in p.config_schema.get("properties", {}).items()
+            if "default" in schema
+        }
+        for p in policies
+    }
+    given = _normalize(user_config or {})
+    if "all" in given and given["all"].get("enforcementLevel"):
+        for entry in result.values():
+            entry["enforcementLevel"] = given["all"]["enforcementLevel"]
+    for name, entry in given.items():
+        if name != "all":
+            result.setdefault(name, {}).update({k: v for k, v in entry.items() if v is not None})
+    errors = []
+    for policy in policies:
+        properties = {k: v for k, v in result[policy.name].items() if k != "enforcementLevel"}
+        schema = {"type": "object", **policy.config_schema}
+        errors += [f"{policy.name}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(properties)]
+    if errors:
+        raise PolicyPackError("invalid policy pack config: " + "; ".join(errors))
+    return result
+
+
+def _configure_request(config: dict[str, dict]) -> analyzer_pb2.ConfigureAnalyzerRequest:
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, entry in config.items():
+        policy = request.policyConfig[name]
+        policy.enforcementLevel = LEVEL_VALUES[entry["enforcementLevel"]]
+        policy.properties.update({k: v for k, v in entry.items() if k != "enforcementLevel"})
+    return request
+
+
+# ------------------------------------------------------------------ the pack process
+
+
+class _PackProcess:
+    """The pack's plugin process: started like the CLI starts it, its port read from stdout, always stopped."""
+
+    def __init__(self, pack_dir: Path, project: str, stack: str):
+        env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
+        env.setdefault("PULUMI_ORGANIZATION", "organization")
+        # The engine address is unused offline: the pack reports through gRPC answers, not engine logs.
+        argv = [_pack_python(pack_dir), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."]
+        self.process = subprocess.Popen(
+            argv, cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        self._stderr: list[bytes] = []
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
+
+    def _drain_stderr(self) -> None:
+        for chunk in iter(lambda: self.process.stderr.read1(4096), b""):
+            self._stderr.append(chunk)
+
+    def stderr(self) -> str:
+        return b"".join(self._stderr).decode(errors="replace").strip()
+
+    def port(self, timeout: float) -> int:
+        found: list[bytes] = []
+        reader = threading.Thread(target=lambda: found.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        line = found[0].strip() if found else b""
+        if not line.isdigit():
+            why = f"printed {line.decode(errors='replace')!r}" if found else f"printed no port within {timeout:.0f}s"
+            self.stop()
+            raise PolicyPackError(f"policy pack did not start: it {why}\n{self.stderr()}".rstrip())
+        return int(line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._stderr_reader.join(timeout=1)
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+def _pack_python(pack_dir: Path) -> str:
+    """The interpreter of the pack's own virtualenv (PulumiPolicy.yaml `virtualenv`) if it exists, else ours."""
+    options = _pack_project(pack_dir).get("runtime", {})
+    virtualenv = options.get("options", {}).get("virtualenv") if isinstance(options, dict) else None
+    python = pack_dir / virtualenv / "bin" / "python" if virtualenv else None
+    return str(python) if python is not None and python.exists() else sys.executable
+
+
+def _pack_project(pack_dir: Path) -> dict:
+    path = pack_dir / "PulumiPolicy.yaml"
+    if not path.is_file():
+        raise PolicyPackError(f"{pack_dir} is not a policy pack: no PulumiPolicy.yaml")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _violations(response, urn_of_resource: str, reported_urn_wins: bool) -> list[Violation]:
+    """Diagnostics as violations; like the CLI, Analyze files them under the analyzed resource's URN."""
+    violations = []
+    for diagnostic in response.diagnostics:
+        urn = diagnostic.urn if reported_urn_wins and diagnostic.urn else urn_of_resource
+        type_, name = _urn_parts(urn)
+        violations.append(
+            Violation(
+                policy_name=diagnostic.policyName,
+                enforcement_level=LEVELS[diagnostic.enforcementLevel],
+                urn=urn,
+                resource_type=type_,
+                resource_name=name,
+                message=diagnostic.message,
+                description=diagnostic.description,
+            )
+        )
+    return violations
+
+
+def _stack_urn(resources: list[dict], stack: str, project: str) -> str:
+    """Where the CLI files a stack violation that names no resource: the root Stack resource."""
+    for resource in resources:
+        if resource.get("type") == "pulumi:pulumi:Stack":
+            return resource["urn"]
+    return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+
+
+def run_policy_pack(
+    pack_dir: Path, stack: str, project: str, resources: list[dict], config: dict | None = None
+) -> PolicyReport:
+    """Analyze `resources` (deployment-v3 records of one stack) with the pack in `pack_dir`.
+
+    `config` is what `--policy-pack-config` would hold. Raises PolicyPackError when the pack cannot run.
+    """
+    pack_dir = Path(pack_dir).resolve()
+    version = str(_pack_project(pack_dir).get("version") or "")
+    pack = _PackProcess(pack_dir, project, stack)
+    try:
+        port = pack.port(START_TIMEOUT_S)
+        with grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
+            grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+            analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
+            return _analyze(analyzer, pack_dir, version, stack, project, resources, config)
+    except grpc.RpcError as error:
+        raise PolicyPackError(f"policy pack failed: {error.details()}\n{pack.stderr()}".rstrip()) from None
+    except grpc.FutureTimeoutError:
+        raise PolicyPackError(f"policy pack did not answer on port {port}\n{pack.stderr()}".rstrip()) from None
+    finally:
+        pack.stop()
+
+
+def _analyze(analyzer, pack_dir, version, stack, project, resources, config) -> PolicyReport:
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT_S)
+    report = PolicyReport(pack_name=info.name, pack_version=version or info.version, pack_path=pack_dir.name)
+    report.policies = [
+        PolicyInfo(
+            name=p.name,
+            description=p.description,
+            enforcement_level=LEVELS[p.enforcementLevel],
+            config_schema=json_format.MessageToDict(p.configSchema),
+        )
+        for p in info.policies
+    ]
+    report.config = reconcile_config(report.policies, config)
+    stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack=stack, project=project, organization="organization", dry_run=True
+    )
+    try:
+        analyzer.ConfigureStack(stack_configure, timeout=CALL_TIMEOUT_S)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+    analyzer.Configure(_configure_request(report.config), timeout=CALL_TIMEOUT_S)
+    for request in analyze_requests(resources):
+        response = analyzer.Analyze(request, timeout=CALL_TIMEOUT_S)
+        report.violations += _violations(response, request.urn, reported_urn_wins=False)
+    response = analyzer.AnalyzeStack(analyze_stack_request(resources), timeout=CALL_TIMEOUT_S)
+    report.violations += _violations(response, _stack_urn(resources, stack, project), reported_urn_wins=True)
+    return report

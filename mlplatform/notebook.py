@@ -1,0 +1,147 @@
+"""A Jupyter notebook for a user or a team: a Kubeflow `Notebook` with a workspace volume and its own login token.
+
+Kubeflow's notebook images start JupyterLab with `--ServerApp.token=""` because Kubeflow's Istio gateway and auth
+proxy authenticate users in front of them. This platform has no such gateway, so the image's s6 service script
+(`/etc/services.d/jupyterlab/run`) is replaced by one that leaves Jupyter's token auth on; the token is a random
+password per notebook, kept in a Secret and read by Jupyter from `JUPYTER_TOKEN` (never on a command line).
+The notebook is reachable only through `kubectl port-forward` unless the config sets `expose: true`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from mlplatform import config
+from mlplatform.scheduling import GpuScheduling, placement
+
+API_VERSION = "kubeflow.org/v1"
+HOME = "/home/jovyan"
+# The port Kubeflow notebook images serve on and the notebook controller's Service forwards to.
+JUPYTER_PORT = 8888
+SERVICE_PORT = 80
+RUN_SCRIPT_PATH = "/etc/services.d/jupyterlab/run"
+# JupyterLab as the image's own script starts it, minus the flags that switch authentication off and allow any
+# origin. Without `--ServerApp.token`, Jupyter takes its token from JUPYTER_TOKEN.
+RUN_SCRIPT = """#!/command/with-contenv bash
+# Rendered by ml-platform: token authentication stays on (the token comes from JUPYTER_TOKEN).
+export JUPYTER_RUNTIME_DIR=/tmp/jupyter_runtime
+cd "${HOME}"
+exec jupyter lab --notebook-dir="${HOME}" --ip=0.0.0.0 --port=8888 --no-browser \\
+  --ServerApp.base_url="${NB_PREFIX}"
+"""
+EXECUTABLE = 0o755
+
+
+@dataclass(frozen=True)
+class NotebookArgs:
+    """The component's name is the notebook's Kubernetes name."""
+
+    notebook: config.Notebook
+    namespace: pulumi.Input[str]
+    gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    # What must exist before the Notebook is created: the notebook controller, the namespace.
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class Notebook(pulumi.ComponentResource):
+    """Outputs the secret `token`, the notebook's `url` and the `kubectl port-forward` command that reaches it."""
+
+    token: pulumi.Output[str]
+    url: pulumi.Output[str]
+    port_forward: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NotebookArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:notebook:Notebook", name, None, opts)
+        notebook = args.notebook
+        child = pulumi.ResourceOptions(parent=self)
+        password = random.RandomPassword(f"{name}-token", length=32, special=False, opts=child)
+        self.token = pulumi.Output.secret(password.result)
+        token_secret = k8s.core.v1.Secret(
+            f"{name}-token",
+            metadata={"name": f"{name}-jupyter-token", "namespace": args.namespace},
+            type="Opaque",
+            string_data={"token": self.token},
+            opts=child,
+        )
+        run_script = k8s.core.v1.ConfigMap(
+            f"{name}-jupyter",
+            metadata={"name": f"{name}-jupyter", "namespace": args.namespace},
+            data={"run": RUN_SCRIPT},
+            opts=child,
+        )
+        workspace = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-workspace",
+            metadata={"name": f"{name}-workspace", "namespace": args.namespace},
+            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": notebook.volume_size}}},
+            opts=child,
+        )
+        where = placement(notebook.resources, args.gpu)
+        container = {
+            "name": name,
+            "image": notebook.image,
+            "env": [
+                {
+                    "name": "JUPYTER_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": token_secret.metadata.name, "key": "token"}},
+                }
+            ],
+            "resources": where.resources,
+            "volumeMounts": [
+                {"name": "workspace", "mountPath": HOME},
+                {"name": "jupyter-run", "mountPath": RUN_SCRIPT_PATH, "subPath": "run", "readOnly": True},
+            ],
+        }
+        volumes = [
+            {"name": "workspace", "persistentVolumeClaim": {"claimName": workspace.metadata.name}},
+            {"name": "jupyter-run", "configMap": {"name": run_script.metadata.name, "defaultMode": EXECUTABLE}},
+        ]
+        k8s.apiextensions.CustomResource(
+            f"{name}-notebook",
+            api_version=API_VERSION,
+            kind="Notebook",
+            metadata={
+                "name": name,
+                "namespace": args.namespace,
+                "labels": {"app": name},
+                # Read by the platform's policy: a notebook outside the cluster is a deliberate choice.
+                "annotations": {"mlplatform.io/expose": "true" if notebook.expose else "false"},
+            },
+            spec={"template": {"spec": {"containers": [container], "volumes": volumes, **where.pod_fields()}}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        path = pulumi.Output.concat("/notebook/", args.namespace, "/", name, "/")
+        # The notebook controller creates a ClusterIP Service named after the notebook (port 80 -> 8888).
+        self.port_forward = pulumi.Output.concat(
+            "kubectl -n ", args.namespace, f" port-forward svc/{name} {JUPYTER_PORT}:{SERVICE_PORT}"
+        )
+        if notebook.expose:
+            self.url = pulumi.Output.concat("http://", self._load_balancer(name, args.namespace), path)
+        else:
+            self.url = pulumi.Output.concat(f"http://localhost:{JUPYTER_PORT}", path)
+        self.register_outputs({"token": self.token, "url": self.url, "portForward": self.port_forward})
+
+    def _load_balancer(self, name: str, namespace: pulumi.Input[str]) -> pulumi.Output[str]:
+        """A LoadBalancer Service in front of the notebook's pod; returns its address once the cloud assigns it."""
+        service = k8s.core.v1.Service(
+            f"{name}-public",
+            metadata={"name": f"{name}-public", "namespace": namespace, "labels": {"app": name}},
+            spec={
+                "type": "LoadBalancer",
+                # The notebook controller labels the notebook's pod with its name.
+                "selector": {"notebook-name": name},
+                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": JUPYTER_PORT, "protocol": "TCP"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return service.status.apply(_load_balancer_address)
+
+
+def _load_balancer_address(status) -> str:
+    """The first ingress address of a LoadBalancer Service; empty until the cloud has assigned one."""
+    ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+    return next((entry.ip or entry.hostname for entry in ingress), "")

@@ -1,0 +1,80 @@
+"""A small web service (Deployment + Service), e.g. the test client the KubeVela demo puts in front of a serving.
+
+It is reachable inside the cluster; `expose: true` gives it a LoadBalancer Service instead of a
+ClusterIP one. Env values may be Outputs (a serving's endpoint) resolved by the stack layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import config as cfg
+from mlplatform.scheduling import GpuScheduling, placement
+
+
+@dataclass
+class WebServiceArgs:
+    config: cfg.WebService
+    namespace: pulumi.Input[str]
+    # The container's environment, by name; the stack layer resolves references to servings.
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class WebService(pulumi.ComponentResource):
+    """Output `endpoint`: `tcp://<address>:<port>`, the load balancer's address once the cloud assigns one."""
+
+    def __init__(self, name: str, args: WebServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:webservice:WebService", name, None, opts)
+        service_config = args.config
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ml-platform"}
+        metadata = {"name": name, "namespace": args.namespace, "labels": labels}
+        fits = placement(service_config.resources, args.gpu)
+        container = {
+            "name": name,
+            "image": service_config.image,
+            "ports": [{"name": "http", "containerPort": service_config.port, "protocol": "TCP"}],
+            "env": [{"name": key, "value": value} for key, value in sorted(args.env.items())],
+            "resources": fits.resources,
+        }
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec={
+                "replicas": service_config.replicas,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container], **fits.pod_fields()}},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=metadata,
+            spec={
+                "type": "LoadBalancer" if service_config.expose else "ClusterIP",
+                "selector": labels,
+                "ports": [{"name": "http", "port": service_config.port, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_cluster = pulumi.Output.concat(name, ".", args.namespace, ".svc.cluster.local")
+        address = (
+            pulumi.Output.all(self.service.status, in_cluster).apply(lambda parts: _load_balancer(*parts))
+            if service_config.expose
+            else in_cluster
+        )
+        self.endpoint = pulumi.Output.concat("tcp://", address, f":{service_config.port}")
+        self.register_outputs({"endpoint": self.endpoint})
+
+
+def _load_balancer(status, in_cluster: str) -> str:
+    """The load balancer's IP or hostname; the in-cluster name until the cloud has assigned one."""
+    load_balancer = getattr(status, "load_balancer", None)
+    for ingress in getattr(load_balancer, "ingress", None) or []:
+        return ingress.ip or ingress.hostname or in_cluster
+    return in_cluster

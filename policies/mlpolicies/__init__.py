@@ -1,0 +1,39 @@
+"""The ml-platform CrossGuard policies, importable without starting a policy pack server."""
+
+from pulumi_policy import EnforcementLevel
+
+from mlpolicies.infrastructure import (
+    bucket_security,
+    gpu_node_cap,
+    kubernetes_version,
+    prod_private_endpoints,
+    prod_protection,
+)
+from mlpolicies.serving import prod_serving_availability, promoted_model_versions, serving_traffic_split
+from mlpolicies.workloads import container_resources, images_pinned, no_plaintext_secrets, notebook_access
+
+PACK_NAME = "ml-platform-policies"
+PACK_DESCRIPTION = "Guard rails for the ml-platform stacks: clusters, buckets, training, serving and notebooks."
+# Stacks where a violation is reported and the change still goes ahead.
+ADVISORY_STACKS = ("dev",)
+
+# In the order of issue 6.
+POLICIES = [
+    serving_traffic_split,
+    images_pinned,
+    container_resources,
+    bucket_security,
+    prod_protection,
+    prod_serving_availability,
+    notebook_access,
+    prod_private_endpoints,
+    kubernetes_version,
+    gpu_node_cap,
+    no_plaintext_secrets,
+    promoted_model_versions,
+]
+
+
+def enforcement_level_for(stack: str) -> EnforcementLevel:
+    """The pack's default level for a stack: advisory in dev, mandatory everywhere else (prod, or no stack)."""
+    return EnforcementLevel.ADVISORY if stack in ADVISORY_STACKS else EnforcementLevel.MANDATORY

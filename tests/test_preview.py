@@ -1,0 +1,239 @@
+"""The offline preview: what `pulumi up` would create for dev and prod, and every refusal as exit 2."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlplatform.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the project whose stack files a test may edit."""
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def edit(project: Path, stack: str, key: str, change) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    full = key if ":" in key else f"ml-platform:{key}"
+    document["config"][full] = change(document["config"].get(full))
+    path.write_text(yaml.safe_dump(document))
+
+
+def preview(project: Path, stack: str, capsys) -> tuple[int, str, str]:
+    code = main(
+        ["--project-dir", str(project), "preview", "--stack", stack, "--out", str(project / "build"), "--no-policy"]
+    )
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def resources(project: Path, stack: str) -> list[dict]:
+    return json.loads((project / "build" / stack / "stack.json").read_text())["deployment"]["resources"]
+
+
+def test_dev_plans_a_serverless_cluster_buckets_and_operators(project, capsys):
+    code, out, _ = preview(project, "dev", capsys)
+    assert code == 0
+    assert "alicloud:cs/serverlessKubernetes:ServerlessKubernetes" in out
+    assert "Resources:\n    + " in out
+    types = {r["type"] for r in resources(project, "dev")}
+    assert "alicloud:oss/bucketVersioning:BucketVersioning" in types
+    assert "alicloud:oss/bucketServerSideEncryption:BucketServerSideEncryption" in types
+    assert "kubernetes:helm.sh/v3:Release" in types and "kubernetes:kustomize/v2:Directory" in types
+    assert not any(r.get("protect") for r in resources(project, "dev"))
+
+
+def test_prod_plans_a_protected_managed_cluster_with_a_shared_gpu_pool(project, capsys):
+    code, _out, _ = preview(project, "prod", capsys)
+    assert code == 0
+    by_type = {}
+    for record in resources(project, "prod"):
+        by_type.setdefault(record["type"], []).append(record)
+    cluster = by_type["alicloud:cs/managedKubernetes:ManagedKubernetes"][0]
+    assert cluster["protect"] and cluster["retainOnDelete"] and cluster["inputs"]["deletionProtection"]
+    assert cluster["inputs"]["addons"] == [{"name": "ack-ai-installer"}]
+    gpu_pool = next(p for p in by_type["alicloud:cs/nodePool:NodePool"] if p["inputs"].get("taints"))
+    assert {"key": "ack.node.gpu.schedule", "value": "cgpu"} in gpu_pool["inputs"]["labels"]
+    assert all(b["protect"] for b in by_type["alicloud:oss/bucket:Bucket"])
+    reference = by_type["pulumi:pulumi:StackReference"][0]
+    assert "color:v2" in reference["outputs"]["outputs"]["modelVersions"]
+
+
+def test_stack_json_is_a_v3_deployment_with_parents_providers_and_no_plain_secrets(project, capsys):
+    assert preview(project, "prod", capsys)[0] == 0
+    deployment = json.loads((project / "build" / "prod" / "stack.json").read_text())
+    assert deployment["version"] == 3
+    records = deployment["deployment"]["resources"]
+    urns = [r["urn"] for r in records]
+    for index, record in enumerate(records):
+        if "parent" in record:
+            assert record["parent"] in urns[:index], record["urn"]
+        if "provider" in record:
+            assert record["provider"].rsplit("::", 1)[0] in urns[:index], record["urn"]
+    provider = next(r for r in records if r["type"] == "pulumi:providers:kubernetes")
+    assert provider["inputs"]["kubeconfig"]["ciphertext"] == "[secret]"
+    assert "value" not in provider["inputs"]["kubeconfig"]
+
+
+def test_manifests_are_kubernetes_objects_with_integers_and_no_secrets(project, capsys):
+    assert preview(project, "dev", capsys)[0] == 0
+    manifests = project / "build" / "dev" / "manifests"
+    secret = yaml.safe_load((manifests / "models" / "secret-model-storage.yaml").read_text())
+    assert secret["kind"] == "Secret" and set(secret["stringData"].values()) == {"[secret]"}
+    for path in manifests.rglob("*.yaml"):
+        obj = yaml.safe_load(path.read_text())
+        assert {"apiVersion", "kind", "metadata"} <= set(obj), path
+        assert ".0\n" not in path.read_text(), path
+
+
+@pytest.mark.parametrize(
+    ("stack", "key", "change", "message"),
+    [
+        (
+            "dev",
+            "cluster",
+            lambda c: {**c, "kind": "hyperscale"},
+            "ml-platform:cluster.kind: 'hyperscale' is not allowed",
+        ),
+        (
+            "prod",
+            "nodePools",
+            lambda p: {**p, "gpu": {**p["gpu"], "minSize": 9}},
+            "ml-platform:nodePools.gpu.minSize: minSize 9 is greater than maxSize 6",
+        ),
+        (
+            "prod",
+            "nodePools",
+            lambda p: {**p, "gpu": {**p["gpu"], "instanceTypes": ["ecs.g7.xlarge"]}},
+            "ml-platform:nodePools.gpu.instanceTypes[0]: 'ecs.g7.xlarge' is not a GPU instance type on alicloud",
+        ),
+        ("dev", "cloud", lambda _: "aws", None),
+        (
+            "prod",
+            "servings",
+            lambda s: {
+                **s,
+                "color": {
+                    **s["color"],
+                    "predictors": [{**s["color"]["predictors"][0], "traffic": 80}, s["color"]["predictors"][1]],
+                },
+            },
+            "ml-platform:servings.color.predictors: traffic must sum to 100, got v1=80 + v2=10 = 90",
+        ),
+        (
+            "prod",
+            "servings",
+            lambda s: {
+                **s,
+                "color": {
+                    **s["color"],
+                    "predictors": [s["color"]["predictors"][0], {**s["color"]["predictors"][1], "name": "v1"}],
+                },
+            },
+            "ml-platform:servings.color.predictors[1].name: duplicate predictor name 'v1'",
+        ),
+        (
+            "dev",
+            "trainingJobs",
+            lambda t: {"color-training": {**t["color-training"], "roles": {"Launcher": {}}}},
+            "ml-platform:trainingJobs.color-training.roles.Launcher: tensorflow has no role 'Launcher'",
+        ),
+        (
+            "dev",
+            "notebooks",
+            lambda n: {"data-science": {**n["data-science"], "resources": {"gpu": 1}}},
+            "ml-platform:notebooks.data-science.resources: asks for a GPU but no node pool has gpu: true",
+        ),
+        (
+            "dev",
+            "servings",
+            lambda s: {"color": {**s["color"], "predictors": [{**s["color"]["predictors"][0], "model": "color:v9"}]}},
+            "ml-platform:servings.color.predictors[0].model: unknown model version 'color:v9'",
+        ),
+        (
+            "prod",
+            "servings",
+            lambda s: {
+                **s,
+                "style": {**s["style"], "predictors": [{**s["style"]["predictors"][0], "model": "style:v7"}]},
+            },
+            "ml-platform:servings.style.predictors[0].model: model version 'style:v7' is not published by organization/ml-platform/dev",
+        ),
+    ],
+    ids=[
+        "unknown-cluster-kind",
+        "min-over-max",
+        "not-a-gpu-family",
+        "edge-on-aws",
+        "traffic-sum",
+        "duplicate-predictor",
+        "framework-role",
+        "gpu-without-pool",
+        "unknown-model-version",
+        "unpublished-in-prod",
+    ],
+)
+def test_bad_config_exits_2_with_the_path_on_one_line_and_plans_nothing(project, capsys, stack, key, change, message):
+    if key == "cloud":  # an edge cluster asked of AWS
+        edit(project, stack, "cluster", lambda c: {**c, "kind": "edge"})
+        message = "ml-platform:cluster.kind: edge clusters (ACK@Edge) exist only on alicloud"
+    edit(project, stack, key, change)
+    code, _out, err = preview(project, stack, capsys)
+    assert code == 2
+    assert err.startswith(f"error: {message}"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (project / "build" / stack).exists()
+
+
+def test_malformed_yaml_names_file_and_line(project, capsys):
+    (project / "Pulumi.dev.yaml").write_text("config:\n  ml-platform:cloud: [alicloud\n")
+    code, _, err = preview(project, "dev", capsys)
+    assert code == 2
+    assert err.startswith("error: Pulumi.dev.yaml:3:1: malformed YAML")
+
+
+def test_unknown_stack(project, capsys):
+    code, _, err = preview(project, "staging", capsys)
+    assert (code, err) == (2, "error: unknown stack 'staging': the stacks are dev, prod\n")
+
+
+def test_secure_values_stay_secret(project, capsys):
+    edit(project, "dev", "alicloud:secretKey", lambda _: {"secure": "v1:abc"})
+    code, out, _ = preview(project, "dev", capsys)
+    assert code == 0
+    assert "v1:abc" not in out
+    assert "v1:abc" not in (project / "build" / "dev" / "stack.json").read_text()
+
+
+def test_a_secure_value_where_it_would_leak_is_refused(project, capsys):
+    edit(
+        project,
+        "dev",
+        "webServices",
+        lambda w: {"color-client": {**w["color-client"], "env": {"TOKEN": {"secure": "v1:abc"}}}},
+    )
+    code, out, err = preview(project, "dev", capsys)
+    assert code == 2
+    assert err.startswith("error: ml-platform:webServices: takes no secure value")
+    assert "v1:abc" not in out + err
+
+
+def test_command_line_exit_codes():
+    ok = subprocess.run(
+        [sys.executable, "-m", "mlplatform", "preview", "--stack", "nope"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert ok.returncode == 2 and ok.stderr == "error: unknown stack 'nope': the stacks are dev, prod\n"
+    usage = subprocess.run([sys.executable, "-m", "mlplatform", "preview"], cwd=ROOT, capture_output=True, text=True)
+    assert usage.returncode == 2 and "--stack" in usage.stderr

@@ -1,0 +1,61 @@
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import conformance
+from mlplatform.config import WebService as WebServiceConfig
+from mlplatform.webservice import WebService, WebServiceArgs
+
+SERVING_URL = "http://emissary-ingress.emissary.svc.cluster.local/seldon/models/color/v1/models/color:predict"
+
+
+def render(plan, **config):
+    def program():
+        provider = k8s.Provider("cluster", kubeconfig="kubeconfig")
+        client = WebService(
+            "color-client",
+            WebServiceArgs(
+                config=WebServiceConfig(image="fogdong/color-serving:v1", port=3333, **config),
+                namespace="models",
+                env={"URL": pulumi.Output.from_input(SERVING_URL), "MODE": "color"},
+            ),
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+        pulumi.export("endpoint", client.endpoint)
+
+    monitor = plan(program)
+    objects = [r.inputs for r in monitor.registrations.values() if r.type.startswith("kubernetes:") and r.custom]
+    assert conformance.validate_all(objects, strict=True) == {}
+    return monitor
+
+
+def test_deployment_runs_the_client_with_the_serving_url_in_its_env(plan):
+    monitor = render(plan, replicas=2)
+    deployment = monitor.named("color-client-deployment").inputs
+    assert deployment["metadata"]["name"] == "color-client"
+    assert deployment["metadata"]["namespace"] == "models"
+    assert deployment["spec"]["replicas"] == 2
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "fogdong/color-serving:v1"
+    assert container["env"] == [{"name": "MODE", "value": "color"}, {"name": "URL", "value": SERVING_URL}]
+    assert container["ports"] == [{"name": "http", "containerPort": 3333, "protocol": "TCP"}]
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "100m", "memory": "128Mi"},
+    }
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"] == labels
+
+
+def test_internal_by_default_with_an_in_cluster_endpoint(plan):
+    monitor = render(plan)
+    service = monitor.named("color-client-service").inputs
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 3333, "targetPort": "http", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == monitor.named("color-client-deployment").inputs["spec"]["selector"]["matchLabels"]
+    stack = monitor.of_type("pulumi:pulumi:Stack")[0]
+    assert stack.outputs["endpoint"] == "tcp://color-client.models.svc.cluster.local:3333"
+
+
+def test_expose_makes_a_load_balancer(plan):
+    monitor = render(plan, expose=True)
+    assert monitor.named("color-client-service").inputs["spec"]["type"] == "LoadBalancer"
