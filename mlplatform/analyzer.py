@@ -25,6 +25,8 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from mlplatform.offline import plain_json
+
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 LEVELS = {
@@ -280,8 +282,13 @@ class _PackProcess:
         reader.join(timeout)
         line = found[0].strip() if found else b""
         if not line.isdigit():
-            why = f"printed {line.decode(errors='replace')!r}" if found else f"printed no port within {timeout:.0f}s"
             self.stop()
+            if not found:
+                why = f"printed no port within {timeout:.0f}s"
+            elif not line:
+                why = f"exited with code {self.process.returncode} before printing its port"
+            else:
+                why = f"printed {line.decode(errors='replace')!r} instead of its port"
             raise PolicyPackError(f"policy pack did not start: it {why}\n{self.stderr()}".rstrip())
         return int(line)
 
@@ -373,7 +380,7 @@ def _analyze(analyzer, pack_dir, version, stack, project, resources, config) -> 
             name=p.name,
             description=p.description,
             enforcement_level=LEVELS[p.enforcementLevel],
-            config_schema=json_format.MessageToDict(p.configSchema),
+            config_schema=plain_json(json_format.MessageToDict(p.configSchema)),
         )
         for p in info.policies
     ]

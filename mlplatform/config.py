@@ -9,6 +9,7 @@ Everything is validated before any resource is registered; a bad value becomes a
 from __future__ import annotations
 
 import json
+from graphlib import CycleError, TopologicalSorter
 import re
 from typing import Annotated, Any, Literal, get_origin
 
@@ -18,6 +19,8 @@ from pydantic.alias_generators import to_camel
 
 NAMESPACE = "ml-platform"
 ENVIRONMENTS = ("dev", "prod")
+# Namespaces the platform creates for workloads (each with the bucket credentials).
+WorkloadNamespace = Literal["training", "models", "notebooks"]
 # DNS-1035 label: what Kubernetes and the training operator accept as an object name.
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 ModelVersionRef = Annotated[str, Field(pattern=r"^[a-z][-a-z0-9]*:[A-Za-z0-9][-A-Za-z0-9._]*$")]
@@ -140,6 +143,8 @@ class Operators(Model):
     seldon: Seldon = Seldon()
     training_operator: TrainingOperator = TrainingOperator()
     nvidia_device_plugin_version: str = "0.17.0"
+    # Kubeflow's notebook controller (kubeflow/notebooks release tag), for Notebook resources.
+    notebook_controller_version: str = "v1.11.0"
 
 
 class Observability(Model):
@@ -203,7 +208,9 @@ class TrainingJob(Model):
             if role in ("Chief", "Master", "Launcher") and replica.replicas != 1:
                 raise PathError(("roles", role, "replicas"), f"{role} runs exactly 1 replica, not {replica.replicas}")
         if self.framework == "tensorflow" and "Chief" in self.roles and "Master" in self.roles:
-            raise ValueError("a TFJob has at most one of Chief and Master")
+            raise PathError(("roles",), "a TFJob has at most one of Chief and Master")
+        if self.framework == "tensorflow" and not {"Chief", "Master", "Worker"} & set(self.roles):
+            raise PathError(("roles",), "a TFJob needs a Chief, Master or Worker: PS and Evaluator alone never finish")
         if self.framework == "mpi" and "Launcher" not in self.roles:
             raise ValueError("an MPIJob needs a Launcher role")
         if self.framework in ("pytorch", "xgboost") and "Master" not in self.roles:
@@ -300,7 +307,7 @@ class HeaderRoute(Model):
 
 class Serving(Model):
     protocol: Literal["seldon", "tensorflow", "v2"] = "seldon"
-    namespace: str = "models"
+    namespace: WorkloadNamespace = "models"
     predictors: list[Predictor] = Field(min_length=1)
     timeout_ms: int = Field(default=30000, ge=100)
     route_by_header: HeaderRoute | None = None
@@ -354,9 +361,11 @@ class Serving(Model):
 class WebService(Model):
     image: str
     port: int = Field(ge=1, le=65535)
-    namespace: str = "models"
+    namespace: WorkloadNamespace = "models"
     replicas: int = Field(default=1, ge=1)
     env: dict[str, str] = {}
+    # The serving this client calls: its in-cluster endpoint URL is passed as env SERVING_URL.
+    serving: str | None = None
     resources: Resources = Resources(cpu="100m", memory="128Mi")
     expose: bool = False
     depends_on: list[str] = []
@@ -437,13 +446,36 @@ class StackConfig(Model):
                 raise PathError((*path, "gpuMemoryGb"), "GPU memory slices need a node pool with gpuSharing: cgpu")
 
     def _check_dependencies(self) -> None:
-        workloads = {**self.training_jobs, **self.notebooks, **self.servings, **self.web_services}
         kinds = {"trainingJobs": self.training_jobs, "servings": self.servings, "webServices": self.web_services}
+        owner: dict[str, str] = {}
+        for kind, items in {**kinds, "notebooks": self.notebooks}.items():
+            for name in items:
+                if name in owner:
+                    raise PathError(
+                        (kind, name),
+                        f"the name {name!r} is taken by {owner[name]}.{name}: dependsOn needs unique names",
+                    )
+                owner[name] = kind
+        graph = {}
         for kind, items in kinds.items():
             for name, item in items.items():
+                graph[name] = set(item.depends_on)
                 for index, dependency in enumerate(item.depends_on):
-                    if dependency not in workloads:
-                        raise PathError((kind, name, "dependsOn", index), f"no workload named {dependency!r}")
+                    if owner.get(dependency) not in kinds:
+                        raise PathError(
+                            (kind, name, "dependsOn", index),
+                            f"no training job, serving or web service named {dependency!r}",
+                        )
+        try:
+            TopologicalSorter(graph).prepare()
+        except CycleError as error:
+            cycle = " -> ".join(error.args[1])
+            raise PathError(
+                (owner[error.args[1][0]], error.args[1][0], "dependsOn"), f"dependency cycle: {cycle}"
+            ) from None
+        for name, service in self.web_services.items():
+            if service.serving and service.serving not in self.servings:
+                raise PathError(("webServices", name, "serving"), f"no serving named {service.serving!r}")
         for name, serving in self.servings.items():
             route = serving.route_by_header
             if route and route.serving not in self.servings:

@@ -60,6 +60,7 @@ class BucketVolume(pulumi.ComponentResource):
 
     claim_name: pulumi.Output[str]
     sub_path: str
+    read_only: bool
 
     def __init__(self, name: str, args: BucketVolumeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:datasets:BucketVolume", name, None, opts)

@@ -59,10 +59,10 @@ class Registration:
 
 def _cloud_outputs(type_: str, name: str) -> dict:
     """Outputs the cloud computes for the few types the program reads back."""
-    if type_ == "alicloud:ram/accessKey:AccessKey":
+    if type_ in ("alicloud:ram/accessKey:AccessKey", "aws:iam/accessKey:AccessKey"):
         return {"secret": COMPUTED}
-    if type_ == "aws:iam/accessKey:AccessKey":
-        return {"secret": COMPUTED}
+    if type_ == "random:index/randomPassword:RandomPassword":
+        return {"result": COMPUTED}
     if type_ == "aws:eks/cluster:Cluster":
         return {"endpoint": COMPUTED, "certificateAuthority": {"data": COMPUTED}, "arn": COMPUTED}
     if type_ == "aws:iam/role:Role":
@@ -82,6 +82,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             name = args.inputs.get("name") or args.name
             return name, {"name": name, "outputs": self.stack_outputs.get(name, {}), "secretOutputNames": []}
         state = {**args.inputs, **_cloud_outputs(args.typ, args.name)}
+        if args.resource_id and args.typ == "kubernetes:core/v1:Service":  # reading back a load balancer
+            state["status"] = {"loadBalancer": {"ingress": [{"hostname": COMPUTED}]}}
         return args.resource_id or f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

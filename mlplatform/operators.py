@@ -5,6 +5,8 @@
   so the chart runs with `ambassador.version: v2`) or Istio (a Gateway Seldon's VirtualServices bind to).
 - The Kubeflow training-operator v1.9.x: it publishes no Helm chart, so its own kustomize overlay is
   applied from the release tag (`manifests/overlays/standalone?ref=v1.9.x`), the install its README gives.
+- Kubeflow's notebook controller, from its standalone overlay at the release tag, for Notebook resources
+  (without Kubeflow's gateway: notebooks keep Jupyter's own authentication, see mlplatform/notebook.py).
 - On EKS, the NVIDIA device plugin, with time-slicing when a pool shares GPUs. ACK installs its
   GPU device plugin itself, and cGPU comes with the `ack-ai-installer` cluster add-on.
 """
@@ -24,6 +26,9 @@ EMISSARY_REPO = "https://app.getambassador.io"
 ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
 ISTIO_VERSION = "1.23.4"
 NVIDIA_REPO = "https://nvidia.github.io/k8s-device-plugin"
+NOTEBOOK_CONTROLLER_OVERLAY = (
+    "https://github.com/kubeflow/notebooks//components/notebook-controller/config/overlays/standalone?ref={version}"
+)
 TRAINING_OPERATOR_OVERLAY = "https://github.com/kubeflow/trainer//manifests/overlays/standalone?ref={version}"
 EMISSARY_CRDS = "https://app.getambassador.io/yaml/emissary/{app_version}/emissary-crds.yaml"
 
@@ -76,7 +81,12 @@ class Operators(pulumi.ComponentResource):
             directory=TRAINING_OPERATOR_OVERLAY.format(version=args.operators.training_operator.version),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.ready: list[pulumi.Resource] = [self.seldon, self.training_operator, *ingress]
+        self.notebook_controller = k8s.kustomize.v2.Directory(
+            f"{name}-notebook-controller",
+            directory=NOTEBOOK_CONTROLLER_OVERLAY.format(version=args.operators.notebook_controller_version),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ready: list[pulumi.Resource] = [self.seldon, self.training_operator, self.notebook_controller, *ingress]
         if args.install_gpu_plugin:
             self.ready.append(self._nvidia_device_plugin())
         self.ingress_url = ingress_service_url(seldon)

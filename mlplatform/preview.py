@@ -304,7 +304,7 @@ def format_tree(result: PreviewResult) -> str:
     lines += [f" {marker}  {kind:<{type_width}}{name:<{name_width}}{plan}" for marker, kind, name, plan in rows]
     lines += ["", "Outputs:"]
     for key, value in sorted(result.outputs.items()):
-        lines.append(f"    {key}: {json.dumps(conceal(value))}")
+        lines.append(f"    {key}: {json.dumps(conceal(value), sort_keys=True)}")
     counts = Counter("read" if r[0] == ">-" else "create" for r in rows)
     lines += ["", "Resources:", f"    + {counts['create']} to create"]
     if counts["read"]:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
 
 from mlplatform import config, stackfiles
 from mlplatform.config import NAMESPACE, ConfigError, Serving, StackConfig
@@ -102,6 +104,31 @@ def _fresh_copy(node):
     return copy
 
 
+def _last_entry(node: CommentedMap) -> tuple[CommentedMap, str]:
+    """The mapping and key of the last line under `node`: ruamel keeps the comments after it there."""
+    key = list(node)[-1]
+    if isinstance(node[key], dict) and node[key]:
+        return _last_entry(node[key])
+    return node, key
+
+
+def _move_following_comments(previous: CommentedMap, appended: CommentedMap) -> None:
+    """Comment lines after the old last item introduce what follows the list: keep them after the new one."""
+    mapping, key = _last_entry(previous)
+    token = (mapping.ca.items.get(key) or [None, None, None])[2]
+    if token is None:
+        return
+    own, _, following = token.value.partition("\n")
+    if not following:
+        return
+    if own:  # the line's own end-of-line comment stays
+        token.value = own + "\n"
+    else:
+        del mapping.ca.items[key]
+    mapping, key = _last_entry(appended)
+    mapping.ca.items[key] = [None, None, CommentToken("\n" + following, CommentMark(0), None), None]
+
+
 class StackEdit:
     """One pending edit of Pulumi.<stack>.yaml: decisions read the typed config, edits go to the YAML."""
 
@@ -149,6 +176,7 @@ class StackEdit:
         for key, value in template.items():
             if key not in OWN_SETTINGS:
                 node[key] = _fresh_copy(value)
+        _move_following_comments(predictors[-1], node)
         predictors.append(node)
         index = len(predictors) - 1
         for parts, value in _leaves(("servings", serving, "predictors", index), node):

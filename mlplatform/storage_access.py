@@ -30,7 +30,14 @@ def _alicloud_policy(buckets: list[str]) -> str:
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Action": ["oss:GetObject", "oss:PutObject", "oss:ListObjects", "oss:GetBucketInfo"],
+                    # ossfs renames by copy-then-delete; checkpoints rename files.
+                    "Action": [
+                        "oss:GetObject",
+                        "oss:PutObject",
+                        "oss:DeleteObject",
+                        "oss:ListObjects",
+                        "oss:GetBucketInfo",
+                    ],
                     "Resource": resources,
                 }
             ],
@@ -46,7 +53,7 @@ def _aws_policy(buckets: list[str]) -> str:
                 {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{b}" for b in buckets]},
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                     "Resource": [f"arn:aws:s3:::{b}/*" for b in buckets],
                 },
             ],

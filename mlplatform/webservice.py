@@ -74,7 +74,5 @@ class WebService(pulumi.ComponentResource):
 
 def _load_balancer(status, in_cluster: str) -> str:
     """The load balancer's IP or hostname; the in-cluster name until the cloud has assigned one."""
-    load_balancer = getattr(status, "load_balancer", None)
-    for ingress in getattr(load_balancer, "ingress", None) or []:
-        return ingress.ip or ingress.hostname or in_cluster
-    return in_cluster
+    ingresses = getattr(getattr(status, "load_balancer", None), "ingress", None)
+    return (ingresses[0].ip or ingresses[0].hostname or in_cluster) if ingresses else in_cluster

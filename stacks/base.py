@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -15,7 +17,6 @@ from mlplatform.storage_access import StorageAccess, StorageAccessArgs
 from mlplatform.workspace import Workspace, WorkspaceArgs
 from stacks.context import Platform
 
-WORKLOAD_NAMESPACES = ("training", "models", "notebooks")
 EKS_CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")
 # Keep the ingress load balancer inside the VPC unless a policy allow-list says otherwise.
 INTERNAL_LB_ANNOTATIONS = {
@@ -134,7 +135,7 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
     workspace = Workspace(
         f"{stack}-workspace",
         WorkspaceArgs(
-            namespaces=list(WORKLOAD_NAMESPACES),
+            namespaces=list(get_args(cfg.WorkloadNamespace)),
             storage_credentials=storage_credentials(settings, access.access_key_id, access.access_key_secret),
             labels={"app.kubernetes.io/part-of": "ml-platform"},
         ),

@@ -33,7 +33,8 @@ def test_iam_user_may_only_touch_the_platform_buckets(plan):
     monitor = plan(_program("aws"))
     statements = json.loads(monitor.named("workloads-buckets").inputs["policy"])["Statement"]
     assert statements[0]["Resource"] == ["arn:aws:s3:::data", "arn:aws:s3:::models"]
-    assert "s3:DeleteObject" not in statements[1]["Action"]
+    assert "s3:DeleteBucket" not in statements[1]["Action"]
+    assert all(resource.startswith("arn:aws:s3:::") for s in statements for resource in s["Resource"])
 
 
 def test_every_workload_namespace_gets_the_storage_secret_as_a_secret(plan):

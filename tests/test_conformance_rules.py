@@ -97,14 +97,48 @@ def test_a_field_the_api_server_would_prune_fails():
     ]
 
 
-def test_preserved_unknown_fields_are_kept():
-    isvc = {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": "color"},
-        "spec": {"predictor": {"model": {"modelFormat": {"name": "tensorflow"}, "storageUri": "s3://m/color"}}},
-    }
-    assert conformance.validate(isvc) == []
+EXTENSIONS_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.io}
+spec:
+  group: example.io
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                port: {x-kubernetes-int-or-string: true}
+                extra: {type: object, x-kubernetes-preserve-unknown-fields: true, properties: {known: {type: string}}}
+                template: {type: object, x-kubernetes-embedded-resource: true, properties: {spec: {type: object}}}
+"""
+
+
+def widget(**spec) -> dict:
+    return {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec}
+
+
+def test_kubernetes_schema_extensions(monkeypatch, tmp_path):
+    (tmp_path / "example.io_widgets.yaml").write_text(EXTENSIONS_CRD)
+    monkeypatch.setenv(conformance.CRDS_DIR_ENV, str(tmp_path))
+    embedded = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}
+    assert conformance.validate(widget(port=80, extra={"anything": [1]}, template=embedded)) == []
+    assert conformance.validate(widget(port="http")) == []
+    assert "spec.port" in conformance.validate(widget(port=1.5))[0]
+    assert "'kind' is a required property" in conformance.validate(widget(template={"apiVersion": "v1"}))[0]
+    (problem,) = conformance.validate(widget(extra={"known": 1}))
+    assert "spec.extra.known: 1 is not of type 'string'" in problem
+    assert conformance.validate(widget(template={**embedded, "status": {}})) == [
+        "Widget/w: spec.template.status: not in the schema, the API server would prune it"
+    ]
 
 
 def test_crds_dir_can_be_overridden(monkeypatch, tmp_path):
@@ -156,7 +190,9 @@ def test_kinds_without_a_schema_only_fail_in_strict_mode():
 def test_validate_all_groups_problems_by_object():
     bad = seldon_deployment(protocol="grpc")
     assert conformance.validate_all([seldon_deployment(), deployment(2), bad]) == {
-        "SeldonDeployment/color": ["SeldonDeployment/color: spec.protocol: invalid protocol 'grpc' (seldon, tensorflow, kfserving, v2)"]
+        "SeldonDeployment/color": [
+            "SeldonDeployment/color: spec.protocol: invalid protocol 'grpc' (seldon, tensorflow, kfserving, v2)"
+        ]
     }
 
 

@@ -36,6 +36,11 @@ def test_training_operator_from_its_pinned_release_overlay(plan):
     assert directory == "https://github.com/kubeflow/trainer//manifests/overlays/standalone?ref=v1.9.4"
 
 
+def test_notebook_controller_from_its_pinned_release_overlay(plan):
+    directory = _plan(plan).component("ops-notebook-controller").inputs["directory"]
+    assert directory.endswith("/components/notebook-controller/config/overlays/standalone?ref=v1.11.0")
+
+
 def test_istio_ingress_installs_istio_and_the_gateway_seldon_binds_to(plan):
     monitor = _plan(plan, seldon={"ingress": "istio"})
     seldon = monitor.named("ops-seldon-core").inputs["values"]

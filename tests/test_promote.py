@@ -171,17 +171,19 @@ def test_promote_adds_the_version_with_the_settings_of_the_busiest_predictor(pro
     publish(project, "color:v3")
     edit(project, "prod", "traffic: 90\n", "traffic: 90  # the stable version\n")
     edit(project, "prod", "maxBatchSize: 32\n", "maxBatchSize: 32  # tuned on T4\n")
+    edit(project, "prod", "    style:\n", "    # the style-transfer A/B test\n    style:\n")
     original_text = (project / "Pulumi.prod.yaml").read_text()
     original = namespace_values(project, "prod")
 
     code, out, err = run(project, capsys, "promote", "--model", "color:v3", "--from", "dev", "--to", "prod")
 
     assert (code, err) == (0, "")
-    # Only the two rebalanced traffic lines change, and the new predictor is appended as the last one;
-    # the header comment, inline comments, quoting and every other line stay byte for byte.
+    # Only the two rebalanced traffic lines change, and the new predictor is appended as the last one,
+    # before the comment that introduces the next serving; the header comment, inline comments (not
+    # copied with the settings), quoting and every other line stay byte for byte.
     expected = replace_once(original_text, "traffic: 90  # the stable version\n", "traffic: 81  # the stable version\n")
     expected = replace_once(expected, "          traffic: 10\n", "          traffic: 9\n")
-    expected = replace_once(expected, "    style:\n", V3_PREDICTOR + "    style:\n")
+    expected = replace_once(expected, "    # the style-transfer", V3_PREDICTOR + "    # the style-transfer")
     assert (project / "Pulumi.prod.yaml").read_text() == expected
     assert expected.startswith("# prod: a managed ACK cluster")
     assert 'header: "style: transfer"' in expected

@@ -51,7 +51,10 @@ def test_internal_by_default_with_an_in_cluster_endpoint(plan):
     service = monitor.named("color-client-service").inputs
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"] == [{"name": "http", "port": 3333, "targetPort": "http", "protocol": "TCP"}]
-    assert service["spec"]["selector"] == monitor.named("color-client-deployment").inputs["spec"]["selector"]["matchLabels"]
+    assert (
+        service["spec"]["selector"]
+        == monitor.named("color-client-deployment").inputs["spec"]["selector"]["matchLabels"]
+    )
     stack = monitor.of_type("pulumi:pulumi:Stack")[0]
     assert stack.outputs["endpoint"] == "tcp://color-client.models.svc.cluster.local:3333"
 

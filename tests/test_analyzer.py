@@ -1,0 +1,130 @@
+"""The policy pack started through its real entry point and queried over gRPC, as the Pulumi CLI does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlplatform.analyzer import PolicyPackError, run_policy_pack, wire_value
+
+PACK = Path(__file__).resolve().parents[1] / "policies"
+PROJECT = "ml-platform"
+SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+SECRET = {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}
+POLICIES = {
+    "serving-traffic-split",
+    "images-pinned",
+    "container-resources",
+    "bucket-security",
+    "prod-protection",
+    "prod-serving-availability",
+    "notebook-access",
+    "prod-private-endpoints",
+    "kubernetes-version",
+    "gpu-node-cap",
+    "no-plaintext-secrets",
+    "promoted-model-versions",
+}
+
+
+def record(stack: str, type_: str, name: str, inputs: dict, outputs: dict | None = None) -> dict:
+    """A resource as the offline preview writes it in stack.json (deployment v3)."""
+    return {
+        "urn": f"urn:pulumi:{stack}::{PROJECT}::mlplatform:serving:Serving${type_}::{name}",
+        "type": type_,
+        "custom": True,
+        "id": "",
+        "parent": "",
+        "inputs": inputs,
+        "outputs": outputs if outputs is not None else inputs,
+        "protect": False,
+        "retainOnDelete": False,
+        "dependencies": [],
+        "provider": "",
+        "propertyDependencies": {},
+    }
+
+
+def color_serving(stack: str, image: str, env: list | None = None) -> dict:
+    model = {
+        "name": "model",
+        "image": image,
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        "env": env or [],
+    }
+    predictor = {
+        "name": "v1",
+        "traffic": 100,
+        "replicas": 2,
+        "annotations": {"mlplatform.io/model-version": "color:v1"},
+        "graph": {"name": "model", "type": "MODEL", "modelUri": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},
+        "componentSpecs": [{"hpaSpec": {"minReplicas": 2, "maxReplicas": 4}, "spec": {"containers": [model]}}],
+    }
+    props = {"metadata": {"name": "color", "namespace": "models"}, "spec": {"predictors": [predictor]}}
+    return record(stack, "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment", "color", props)
+
+
+def dev_reference(stack: str) -> dict:
+    name = "organization/ml-platform/dev"
+    outputs = {"name": name, "outputs": {"modelVersions": ["color:v1", "color:v2"]}, "secretOutputNames": []}
+    return record(stack, "pulumi:pulumi:StackReference", name, {"name": name}, outputs)
+
+
+@pytest.fixture(scope="module")
+def prod_with_latest():
+    return run_policy_pack(PACK, "prod", PROJECT, [dev_reference("prod"), color_serving("prod", "team/color:latest")])
+
+
+def test_the_pack_lists_every_policy_mandatory_in_prod(prod_with_latest):
+    assert {p.name for p in prod_with_latest.policies} == POLICIES
+    assert {p.enforcement_level for p in prod_with_latest.policies} == {"mandatory"}
+    assert prod_with_latest.config["prod-serving-availability"] == {"enforcementLevel": "mandatory", "minReplicas": 2}
+
+
+def test_an_image_tagged_latest_in_prod_is_a_mandatory_violation(prod_with_latest):
+    [violation] = prod_with_latest.violations
+    assert (violation.policy_name, violation.enforcement_level) == ("images-pinned", "mandatory")
+    assert violation.resource_name == "color"
+    assert "image 'team/color:latest' uses the moving tag 'latest'" in violation.message
+    assert prod_with_latest.has_mandatory
+    assert prod_with_latest.format().splitlines()[:3] == [
+        "Policies:",
+        "    ❌ ml-platform-policies@v0.1.0 (local: policies)",
+        "        - [mandatory]  images-pinned  (kubernetes:machinelearning.seldon.io/v1:SeldonDeployment: color)",
+    ]
+    assert prod_with_latest.to_json()["violations"][0]["policy_name"] == "images-pinned"
+
+
+def test_a_compliant_prod_serving_has_no_violation():
+    report = run_policy_pack(PACK, "prod", PROJECT, [dev_reference("prod"), color_serving("prod", "team/color:v1")])
+    assert report.violations == []
+    assert not report.has_mandatory
+    assert report.format().splitlines()[1] == "    ✅ ml-platform-policies@v0.1.0 (local: policies)"
+
+
+def test_dev_reports_advisory_and_a_config_can_raise_or_disable_policies():
+    resources = [color_serving("dev", "team/color:latest", env=[{"name": "AWS_SECRET_ACCESS_KEY", "value": SECRET}])]
+    report = run_policy_pack(PACK, "dev", PROJECT, resources, config={"images-pinned": "mandatory"})
+    levels = {v.policy_name: v.enforcement_level for v in report.violations}
+    assert levels == {"images-pinned": "mandatory", "no-plaintext-secrets": "advisory"}
+    report = run_policy_pack(PACK, "dev", PROJECT, resources, config={"all": "disabled"})
+    assert report.violations == []
+
+
+def test_config_the_schema_rejects_is_an_error():
+    with pytest.raises(PolicyPackError, match="prod-serving-availability: 0 is less than the minimum of 1"):
+        run_policy_pack(PACK, "prod", PROJECT, [], config={"prod-serving-availability": {"minReplicas": 0}})
+
+
+def test_a_pack_that_fails_to_start_surfaces_its_stderr(tmp_path):
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 0.0.1\n")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('no policies here')\n")
+    with pytest.raises(PolicyPackError, match=r"(?s)exited with code 1 before printing its port.*no policies here"):
+        run_policy_pack(tmp_path, "dev", PROJECT, [])
+
+
+def test_secrets_from_stack_json_go_to_the_pack_as_secret_values():
+    assert wire_value({"data": SECRET}) == {"data": {SIG_KEY: SECRET_SIG, "value": "[secret]"}}
+    shown = {SIG_KEY: SECRET_SIG, "plaintext": '{"user": "admin"}'}
+    assert wire_value([shown]) == [{SIG_KEY: SECRET_SIG, "value": {"user": "admin"}}]
