@@ -9,8 +9,8 @@ Everything is validated before any resource is registered; a bad value becomes a
 from __future__ import annotations
 
 import json
-from graphlib import CycleError, TopologicalSorter
 import re
+from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Any, Literal, get_origin
 
 import pulumi
