@@ -25,10 +25,8 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from mlplatform.offline import plain_json
+from mlplatform.offline import SECRET_SIG, SIG_KEY, plain_json
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -154,10 +152,15 @@ def _provider(resource: dict, by_urn: dict[str, dict]) -> analyzer_pb2.AnalyzerP
 
 
 def analyze_requests(resources: list[dict]) -> list[analyzer_pb2.AnalyzeRequest]:
-    """One Analyze call per resource, on its inputs, as the engine sends them before each step."""
+    """One Analyze call per registered resource, on its inputs, as the engine sends them before each step.
+
+    Reads (`external`) are not registrations the program asks for: the engine only shows them to AnalyzeStack.
+    """
     by_urn = {r["urn"]: r for r in resources}
     requests = []
     for resource in resources:
+        if resource.get("external"):
+            continue
         type_, name = _urn_parts(resource["urn"])
         request = analyzer_pb2.AnalyzeRequest(
             urn=resource["urn"],
@@ -307,8 +310,8 @@ class _PackProcess:
 
 def _pack_python(pack_dir: Path) -> str:
     """The interpreter of the pack's own virtualenv (PulumiPolicy.yaml `virtualenv`) if it exists, else ours."""
-    options = _pack_project(pack_dir).get("runtime", {})
-    virtualenv = options.get("options", {}).get("virtualenv") if isinstance(options, dict) else None
+    runtime = _pack_project(pack_dir).get("runtime")
+    virtualenv = runtime.get("options", {}).get("virtualenv") if isinstance(runtime, dict) else None
     python = pack_dir / virtualenv / "bin" / "python" if virtualenv else None
     return str(python) if python is not None and python.exists() else sys.executable
 

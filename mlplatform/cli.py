@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mlplatform.analyzer import PolicyPackError
 from mlplatform.config import ConfigError
 from mlplatform.stackfiles import UsageError
 
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser("diff", help="compare two previews as a reviewer reads them")
     diff.add_argument("base", help="a stack name or a preview folder (build/dev)")
     diff.add_argument("head", help="a stack name or a preview folder")
-    diff.add_argument("--out", type=Path, default=Path("build"))
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
     return parser
 
 
@@ -60,6 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         from mlplatform.diff import diff_command
 
         return diff_command(args)
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, UsageError, PolicyPackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -19,7 +19,9 @@ STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"
 SECRET_SHOWN = "[secret]"
-LONG_VALUE = 120  # text output shortens longer strings (certificates, scripts); --json keeps them whole
+# Text output shortens longer strings (certificates, scripts) and lists longer objects leaf by leaf;
+# --json keeps every value whole.
+LONG_VALUE = 120
 
 
 def property_path(parts: tuple | list) -> str:
@@ -52,9 +54,13 @@ class Change:
     """One changed value: marker '+' (added), '-' (removed) or '~' (changed), secrets already masked."""
 
     marker: str
-    path: str
+    parts: tuple
     old: Any = None
     new: Any = None
+
+    @property
+    def path(self) -> str:
+        return property_path(self.parts)
 
     def as_json(self) -> dict:
         return {"change": self.marker, "path": self.path, "old": self.old, "new": self.new}
@@ -222,13 +228,13 @@ def value_changes(old: Any, new: Any, parts: tuple = ()) -> list[Change]:
             for index in range(length)
         ]
     else:
-        return [Change("~", property_path(parts), masked(old), masked(new))]
+        return [Change("~", parts, masked(old), masked(new))]
     changes = []
     for key, old_item, new_item in pairs:
         if old_item is _ABSENT:
-            changes.append(Change("+", property_path((*parts, key)), new=masked(new_item)))
+            changes.append(Change("+", (*parts, key), new=masked(new_item)))
         elif new_item is _ABSENT:
-            changes.append(Change("-", property_path((*parts, key)), old=masked(old_item)))
+            changes.append(Change("-", (*parts, key), old=masked(old_item)))
         else:
             changes.extend(value_changes(old_item, new_item, (*parts, key)))
     return changes
@@ -239,7 +245,7 @@ def resource_changes(old: dict, new: dict) -> list[Change]:
     changes = value_changes(old.get("inputs") or {}, new.get("inputs") or {})
     for flag in ("protect", "retainOnDelete"):
         if bool(old.get(flag)) != bool(new.get(flag)):
-            changes.append(Change("~", flag, bool(old.get(flag)), bool(new.get(flag))))
+            changes.append(Change("~", (flag,), bool(old.get(flag)), bool(new.get(flag))))
     return changes
 
 
@@ -275,12 +281,22 @@ def shown(value: Any) -> str:
     return text
 
 
-def change_line(change: Change) -> str:
-    if change.marker == "+":
-        return f"+ {change.path}: {shown(change.new)}"
-    if change.marker == "-":
-        return f"- {change.path}: {shown(change.old)}"
-    return f"~ {change.path}: {shown(change.old)} -> {shown(change.new)}"
+def _leaves(parts: tuple, value: Any) -> list[tuple[tuple, Any]]:
+    if isinstance(value, dict) and value:
+        return [leaf for key, item in value.items() for leaf in _leaves((*parts, key), item)]
+    if isinstance(value, list) and value:
+        return [leaf for index, item in enumerate(value) for leaf in _leaves((*parts, index), item)]
+    return [(parts, value)]
+
+
+def change_lines(change: Change) -> list[str]:
+    """One line per change; an added or removed object too long for a line is listed leaf by leaf."""
+    if change.marker == "~":
+        return [f"~ {change.path}: {shown(change.old)} -> {shown(change.new)}"]
+    value = change.new if change.marker == "+" else change.old
+    if len(json.dumps(value, ensure_ascii=False)) <= LONG_VALUE:
+        return [f"{change.marker} {change.path}: {shown(value)}"]
+    return [f"{change.marker} {property_path(parts)}: {shown(leaf)}" for parts, leaf in _leaves(change.parts, value)]
 
 
 def render_text(comparison: Comparison) -> str:
@@ -300,10 +316,10 @@ def render_text(comparison: Comparison) -> str:
         lines += ["", f"Resources to change ({len(comparison.changed)}):"]
         for item in comparison.changed:
             lines.append(f"  ~ {item.type}  {item.name}")
-            lines += [f"      {change_line(change)}" for change in item.changes]
+            lines += [f"      {line}" for change in item.changes for line in change_lines(change)]
     if comparison.outputs:
         lines += ["", f"Stack outputs ({len(comparison.outputs)} changed):"]
-        lines += [f"  {change_line(change)}" for change in comparison.outputs]
+        lines += [f"  {line}" for change in comparison.outputs for line in change_lines(change)]
     counts = comparison.summary()
     lines += [
         "",
@@ -316,7 +332,7 @@ def render_text(comparison: Comparison) -> str:
 def diff_command(args) -> int:
     """Exit 0 whether or not the sides differ, like `pulumi preview`; errors raise UsageError (exit 2)."""
     comparison = compare(load_side(args.base, args.project_dir), load_side(args.head, args.project_dir))
-    if getattr(args, "json", False):
+    if args.json:
         print(json.dumps(comparison.as_json(), indent=2, ensure_ascii=False))
     else:
         print(render_text(comparison))

@@ -96,8 +96,11 @@ def test_an_image_tagged_latest_in_prod_is_a_mandatory_violation(prod_with_lates
     assert prod_with_latest.to_json()["violations"][0]["policy_name"] == "images-pinned"
 
 
-def test_a_compliant_prod_serving_has_no_violation():
-    report = run_policy_pack(PACK, "prod", PROJECT, [dev_reference("prod"), color_serving("prod", "team/color:v1")])
+def test_a_compliant_prod_serving_has_no_violation_and_reads_are_not_analyzed():
+    public = {"metadata": {"name": "ingress"}, "spec": {"type": "LoadBalancer"}}
+    read = record("prod", "kubernetes:core/v1:Service", "ingress", public) | {"external": True}
+    resources = [dev_reference("prod"), color_serving("prod", "team/color:v1"), read]
+    report = run_policy_pack(PACK, "prod", PROJECT, resources)
     assert report.violations == []
     assert not report.has_mandatory
     assert report.format().splitlines()[1] == "    ✅ ml-platform-policies@v0.1.0 (local: policies)"

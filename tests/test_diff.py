@@ -138,6 +138,7 @@ def previews(tmp_path: Path) -> Path:
             "environment": "prod",
             "kubeconfig": secret("kc1"),
             "endpoints": {"color": "http://prod/seldon/models/color", "style": "http://prod/seldon/models/style"},
+            "modelUris": {"color:v3": "oss://mlp-prod-models-hz/color/v3/"},
         },
     )
     write_stack_json(
@@ -181,14 +182,19 @@ Resources to change (3):
   ~ kubernetes:machinelearning.seldon.io/v1:SeldonDeployment  color
       ~ spec.predictors[0].traffic: 90 -> 81
       ~ spec.predictors[1].traffic: 10 -> 9
-      + spec.predictors[2]: {"name": "v3", "traffic": 10, "replicas": 2, "graph": {"name": "model", "modelUri": "oss://mlp-prod-models-hz/color/v3"}}
+      + spec.predictors[2].name: "v3"
+      + spec.predictors[2].traffic: 10
+      + spec.predictors[2].replicas: 2
+      + spec.predictors[2].graph.name: "model"
+      + spec.predictors[2].graph.modelUri: "oss://mlp-prod-models-hz/color/v3"
   ~ kubernetes:core/v1:Secret  models-storage
       ~ stringData: "[secret]" -> "[secret]"
 
-Stack outputs (1 changed):
+Stack outputs (2 changed):
   + endpoints.style: "http://prod/seldon/models/style"
+  + modelUris: {"color:v3": "oss://mlp-prod-models-hz/color/v3/"}
 
-Summary: 1 to add, 1 to remove, 3 to change, 2 unchanged; 1 stack output changes
+Summary: 1 to add, 1 to remove, 3 to change, 2 unchanged; 2 stack output changes
 """
     )
     assert "AAAA" not in out and "BBBB" not in out and "kc1" not in out
@@ -226,7 +232,7 @@ def test_diff_as_json(previews, capsys):
     assert diff_command(args) == 0
     report = json.loads(capsys.readouterr().out)
 
-    assert report["summary"] == {"added": 1, "removed": 1, "changed": 3, "unchanged": 2, "outputsChanged": 1}
+    assert report["summary"] == {"added": 1, "removed": 1, "changed": 3, "unchanged": 2, "outputsChanged": 2}
     assert report["removed"][0]["protect"] is True
     seldon_changes = next(item for item in report["changed"] if item["name"] == "color")["changes"]
     assert seldon_changes[0] == {"change": "~", "path": "spec.predictors[0].traffic", "old": 90, "new": 81}

@@ -1,6 +1,5 @@
 """bucket-security, prod-protection, prod-private-endpoints, kubernetes-version and gpu-node-cap."""
 
-from conftest import UNKNOWN, check, check_stack, resource_args, stack_resource
 from mlpolicies.infrastructure import (
     bucket_security,
     gpu_node_cap,
@@ -8,6 +7,7 @@ from mlpolicies.infrastructure import (
     prod_private_endpoints,
     prod_protection,
 )
+from policy_harness import UNKNOWN, check, check_stack, resource_args, stack_resource
 
 OSS_BUCKET = "alicloud:oss/bucket:Bucket"
 S3_BUCKET = "aws:s3/bucket:Bucket"

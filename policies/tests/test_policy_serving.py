@@ -1,7 +1,7 @@
 """serving-traffic-split, prod-serving-availability and promoted-model-versions."""
 
-from conftest import UNKNOWN, check, check_stack, predictor, resource_args, seldon, stack_resource
 from mlpolicies.serving import prod_serving_availability, promoted_model_versions, serving_traffic_split
+from policy_harness import UNKNOWN, check, check_stack, predictor, resource_args, seldon, stack_resource
 
 SELDON = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"

@@ -1,7 +1,7 @@
 """images-pinned, container-resources, notebook-access and no-plaintext-secrets on engine-shaped resources."""
 
-from conftest import UNKNOWN, check, container, deployment, predictor, resource_args, secret, seldon
 from mlpolicies.workloads import container_resources, images_pinned, no_plaintext_secrets, notebook_access
+from policy_harness import UNKNOWN, check, container, deployment, predictor, resource_args, secret, seldon
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SELDON = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
@@ -136,6 +136,11 @@ def test_a_pulumi_secret_in_an_env_value_still_lands_in_plain_text_in_the_pod_sp
     env = [{"name": "OSS_ACCESS_KEY_SECRET", "value": secret("s3cr3t")}]
     [message] = check(no_plaintext_secrets, resource_args(DEPLOYMENT, deployment(container(env=env)), name="web"))
     assert "sets OSS_ACCESS_KEY_SECRET as a plain env value" in message and "secretKeyRef" in message
+
+
+def test_a_credential_unknown_during_preview_is_not_reported():
+    env = [{"name": "AWS_SECRET_ACCESS_KEY", "value": UNKNOWN}]
+    assert check(no_plaintext_secrets, resource_args(DEPLOYMENT, deployment(container(env=env)))) == []
 
 
 def test_credentials_in_a_config_map_are_reported():
