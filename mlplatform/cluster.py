@@ -17,6 +17,12 @@ import pulumi_aws as aws
 from mlplatform import config as cfg
 
 EKS_CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+# Each ACK cluster kind takes its add-ons through its own input type.
+ACK_ADDON_ARGS = {
+    "managed": alicloud.cs.ManagedKubernetesAddonArgs,
+    "serverless": alicloud.cs.ServerlessKubernetesAddonArgs,
+    "edge": alicloud.cs.EdgeKubernetesAddonArgs,
+}
 FARGATE_POLICIES = ("AmazonEKSFargatePodExecutionRolePolicy",)
 
 
@@ -196,7 +202,7 @@ class Cluster(pulumi.ComponentResource):
             deletion_protection=self._args.protect,
             enable_rrsa=True,
             tags=self._args.tags,
-            addons=[alicloud.cs.ManagedKubernetesAddonArgs(name=addon) for addon in self._args.addons] or None,
+            addons=[ACK_ADDON_ARGS[spec.kind](name=addon) for addon in self._args.addons] or None,
             opts=self._kept,
         )
         if spec.kind == "managed":
@@ -209,9 +215,6 @@ class Cluster(pulumi.ComponentResource):
                 **common,
             )
         elif spec.kind == "serverless":
-            common["addons"] = [
-                alicloud.cs.ServerlessKubernetesAddonArgs(name=addon) for addon in self._args.addons
-            ] or None
             cluster = alicloud.cs.ServerlessKubernetes(
                 self._name,
                 cluster_spec="ack.pro.small",
@@ -221,8 +224,7 @@ class Cluster(pulumi.ComponentResource):
                 **common,
             )
         else:
-            common.pop("enable_rrsa")
-            common["addons"] = [alicloud.cs.EdgeKubernetesAddonArgs(name=addon) for addon in self._args.addons] or None
+            common.pop("enable_rrsa")  # ACK@Edge has no RRSA
             cluster = alicloud.cs.EdgeKubernetes(
                 self._name,
                 worker_vswitch_ids=self.subnet_ids,
