@@ -237,3 +237,82 @@ def test_command_line_exit_codes():
     assert ok.returncode == 2 and ok.stderr == "error: unknown stack 'nope': the stacks are dev, prod\n"
     usage = subprocess.run([sys.executable, "-m", "mlplatform", "preview"], cwd=ROOT, capture_output=True, text=True)
     assert usage.returncode == 2 and "--stack" in usage.stderr
+
+
+def test_prod_serves_an_unpublished_version_only_when_the_config_says_so(project, capsys):
+    def serve_v7(servings):
+        style = servings["style"]
+        return {**servings, "style": {**style, "predictors": [{**style["predictors"][0], "model": "style:v7"}]}}
+
+    edit(project, "prod", "servings", serve_v7)
+    edit(project, "prod", "promotion", lambda p: {**p, "allowUnpublished": ["style:v7"]})
+    code, _, err = preview(project, "prod", capsys)
+    assert (code, err) == (0, "")
+
+
+def to_aws(project: Path, stack: str, instance_types: dict[str, list[str]]) -> None:
+    """The same stack on AWS: EKS instead of ACK, S3 instead of OSS, time-slicing instead of cGPU."""
+    edit(project, stack, "cloud", lambda _: "aws")
+    edit(project, stack, "region", lambda _: "eu-west-1")
+    edit(
+        project,
+        stack,
+        "cluster",
+        lambda c: {
+            **c,
+            "kubernetesVersion": "1.31",
+            "network": {
+                "cidr": "10.0.0.0/16",
+                "zones": [{"zone": "eu-west-1a", "cidr": "10.0.1.0/24"}, {"zone": "eu-west-1b", "cidr": "10.0.2.0/24"}],
+            },
+        },
+    )
+    if instance_types:
+        edit(
+            project,
+            stack,
+            "nodePools",
+            lambda pools: {
+                name: {
+                    **pool,
+                    "instanceTypes": instance_types[name],
+                    **({"gpuSharing": "timeSlicing"} if pool.get("gpuSharing") else {}),
+                }
+                for name, pool in pools.items()
+            },
+        )
+
+
+def test_both_stacks_plan_on_aws(project, capsys):
+    to_aws(project, "dev", {})
+    to_aws(project, "prod", {"system": ["m6i.xlarge"], "gpu": ["g5.xlarge", "g5.2xlarge"]})
+    edit(
+        project,
+        "prod",
+        "servings",
+        lambda s: {
+            **s,
+            "style": {
+                **s["style"],
+                "predictors": [{**s["style"]["predictors"][0], "resources": {"cpu": "2", "memory": "4Gi", "gpu": 1}}],
+            },
+        },
+    )
+    assert preview(project, "dev", capsys)[0] == 0
+    assert any(r["type"] == "aws:eks/fargateProfile:FargateProfile" for r in resources(project, "dev"))
+    assert preview(project, "prod", capsys)[0] == 0
+    records = resources(project, "prod")
+    types = {r["type"] for r in records}
+    assert {
+        "aws:eks/cluster:Cluster",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:s3/bucketVersioning:BucketVersioning",
+    } <= types
+    plugin = next(
+        r
+        for r in records
+        if r["type"] == "kubernetes:helm.sh/v3:Release" and r["inputs"]["chart"] == "nvidia-device-plugin"
+    )
+    assert "timeSlicing" in plugin["inputs"]["values"]["config"]["map"]["default"]
+    style = next(r for r in records if r["urn"].endswith("::style-seldondeployment"))
+    assert style["inputs"]["spec"]["predictors"][0]["graph"]["modelUri"] == "s3://mlp-prod-models-hz/style/v1/"
