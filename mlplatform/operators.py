@@ -65,16 +65,14 @@ class Operators(pulumi.ComponentResource):
         seldon = args.operators.seldon
         ingress = self._emissary(seldon) if seldon.ingress == "ambassador" else self._istio(seldon)
         seldon_namespace = self._namespace(SELDON_NAMESPACE)
-        self.seldon = k8s.helm.v3.Release(
-            f"{name}-seldon-core",
-            name="seldon-core",
-            chart="seldon-core-operator",
-            version=seldon.version,
-            namespace=seldon_namespace.metadata.name,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=SELDON_REPO),
-            values=self._seldon_values(seldon),
-            atomic=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=ingress),
+        self.seldon = self._release(
+            "seldon-core",
+            "seldon-core-operator",
+            seldon.version,
+            seldon_namespace.metadata.name,
+            SELDON_REPO,
+            self._seldon_values(seldon),
+            depends_on=ingress,
         )
         self.training_operator = k8s.kustomize.v2.Directory(
             f"{name}-training-operator",
@@ -97,6 +95,30 @@ class Operators(pulumi.ComponentResource):
             f"{self._name}-{namespace}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _release(
+        self,
+        release: str,
+        chart: str,
+        version: str,
+        namespace: pulumi.Input[str],
+        repo: str,
+        values: dict,
+        depends_on: list[pulumi.Resource] | None = None,
+        resource_name: str | None = None,
+    ) -> k8s.helm.v3.Release:
+        """A pinned chart from its repository, rolled back whole if it does not become ready (atomic)."""
+        return k8s.helm.v3.Release(
+            resource_name or f"{self._name}-{release}",
+            name=release,
+            chart=chart,
+            version=version,
+            namespace=namespace,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            values=values,
+            atomic=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
     @staticmethod
@@ -122,16 +144,14 @@ class Operators(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         namespace = self._namespace(EMISSARY_NAMESPACE)
-        release = k8s.helm.v3.Release(
-            f"{self._name}-emissary-ingress",
-            name="emissary-ingress",
-            chart="emissary-ingress",
-            version=seldon.emissary_chart_version,
-            namespace=namespace.metadata.name,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=EMISSARY_REPO),
-            values={"createDefaultListeners": True, "service": self._service_values()},
-            atomic=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]),
+        release = self._release(
+            "emissary-ingress",
+            "emissary-ingress",
+            seldon.emissary_chart_version,
+            namespace.metadata.name,
+            EMISSARY_REPO,
+            {"createDefaultListeners": True, "service": self._service_values()},
+            depends_on=[crds],
         )
         return [crds, release]
 
@@ -143,17 +163,17 @@ class Operators(pulumi.ComponentResource):
             ("istiod", {}),
             ("gateway", {"service": self._service_values(), "labels": {"istio": "ingressgateway"}}),
         ):
+            release_name = "istio-ingressgateway" if chart == "gateway" else f"istio-{chart}"
             installed.append(
-                k8s.helm.v3.Release(
-                    f"{self._name}-istio-{chart}",
-                    name="istio-ingressgateway" if chart == "gateway" else f"istio-{chart}",
-                    chart=chart,
-                    version=ISTIO_VERSION,
-                    namespace=namespace.metadata.name,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_REPO),
-                    values=values,
-                    atomic=True,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
+                self._release(
+                    release_name,
+                    chart,
+                    ISTIO_VERSION,
+                    namespace.metadata.name,
+                    ISTIO_REPO,
+                    values,
+                    depends_on=list(installed),
+                    resource_name=f"{self._name}-istio-{chart}",
                 )
             )
         gateway_namespace, gateway_name = seldon.istio_gateway.split("/", 1)
@@ -188,14 +208,11 @@ class Operators(pulumi.ComponentResource):
                 },
                 "default": "default",
             }
-        return k8s.helm.v3.Release(
-            f"{self._name}-nvidia-device-plugin",
-            name="nvidia-device-plugin",
-            chart="nvidia-device-plugin",
-            version=self._args.operators.nvidia_device_plugin_version,
-            namespace="kube-system",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=NVIDIA_REPO),
-            values=values,
-            atomic=True,
-            opts=pulumi.ResourceOptions(parent=self),
+        return self._release(
+            "nvidia-device-plugin",
+            "nvidia-device-plugin",
+            self._args.operators.nvidia_device_plugin_version,
+            "kube-system",
+            NVIDIA_REPO,
+            values,
         )
