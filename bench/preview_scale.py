@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
-from mlplatform.preview import run_preview
+from mlplatform.offline.preview import run_preview
 started = time.perf_counter()
 result = run_preview("dev", Path(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - started, "resources": len(result.resources),

@@ -8,13 +8,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.bucket import Bucket, BucketArgs
-from mlplatform.cluster import Cluster, ClusterArgs
-from mlplatform.nodepool import NodePool, NodePoolArgs
-from mlplatform.observability import Observability, ObservabilityArgs
-from mlplatform.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
-from mlplatform.storage_access import StorageAccess, StorageAccessArgs
-from mlplatform.workspace import Workspace, WorkspaceArgs
+from mlplatform.infra.bucket import Bucket, BucketArgs
+from mlplatform.infra.cluster import Cluster, ClusterArgs
+from mlplatform.infra.nodepool import NodePool, NodePoolArgs
+from mlplatform.infra.observability import Observability, ObservabilityArgs
+from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
+from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs
+from mlplatform.infra.workspace import Workspace, WorkspaceArgs
 from stacks.context import Platform
 
 EKS_CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")

@@ -12,14 +12,14 @@ from graphlib import TopologicalSorter
 import pulumi
 
 from mlplatform import config as cfg
-from mlplatform.datasets import BucketStorage
-from mlplatform.nodepool import GPU_NODE_LABEL
-from mlplatform.notebook import Notebook, NotebookArgs
-from mlplatform.scheduling import GpuScheduling
-from mlplatform.serving import ModelServing, ModelServingArgs, incoming_header_routes
-from mlplatform.training import TrainingJob, TrainingJobArgs
-from mlplatform.webservice import WebService, WebServiceArgs
-from mlplatform.workspace import STORAGE_SECRET
+from mlplatform.infra.nodepool import GPU_NODE_LABEL
+from mlplatform.infra.workspace import STORAGE_SECRET
+from mlplatform.workloads.notebook import Notebook, NotebookArgs
+from mlplatform.workloads.scheduling import GpuScheduling
+from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
+from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
+from mlplatform.workloads.volumes import BucketStorage
+from mlplatform.workloads.webservice import WebService, WebServiceArgs
 from stacks.context import Platform
 
 

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mlplatform import offline
+from mlplatform.offline import engine as offline
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import json
 
-from mlplatform.offline import SECRET_SIG, SIG_KEY
-from mlplatform.storage_access import StorageAccess, StorageAccessArgs
-from mlplatform.workspace import STORAGE_SECRET, Workspace, WorkspaceArgs
+from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs
+from mlplatform.infra.workspace import STORAGE_SECRET, Workspace, WorkspaceArgs
+from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
 
 
 def _program(cloud):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform.analyzer import PolicyPackError, run_policy_pack, wire_value
+from mlplatform.offline.analyzer import PolicyPackError, run_policy_pack, wire_value
 
 PACK = Path(__file__).resolve().parents[1] / "policies"
 PROJECT = "ml-platform"

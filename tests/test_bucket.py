@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlplatform.bucket import Bucket, BucketArgs
+from mlplatform.infra.bucket import Bucket, BucketArgs
 
 
 def _plan(plan, cloud, **overrides):

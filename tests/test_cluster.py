@@ -5,8 +5,8 @@ import json
 import pytest
 
 from mlplatform import config as cfg
-from mlplatform.cluster import Cluster, ClusterArgs
-from mlplatform.offline import SECRET_SIG, SIG_KEY
+from mlplatform.infra.cluster import Cluster, ClusterArgs
+from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
 
 NEW_NETWORK = {
     "cidr": "10.0.0.0/16",

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from mlplatform import conformance
+from mlplatform import validation as conformance
 
 
 def seldon_deployment(**spec) -> dict:

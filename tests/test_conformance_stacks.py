@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform import conformance
-from mlplatform.preview import run_preview
+from mlplatform import validation as conformance
+from mlplatform.offline.preview import run_preview
 
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOM_KINDS = {"TFJob", "PyTorchJob", "XGBoostJob", "MPIJob", "SeldonDeployment", "Notebook"}

@@ -226,7 +226,7 @@ def test_diff_of_identical_previews(previews, capsys):
 def test_diff_as_json(previews, capsys):
     from argparse import Namespace
 
-    from mlplatform.diff import diff_command
+    from mlplatform.offline.diff import diff_command
 
     args = Namespace(project_dir=previews, base="build/prod", head="build/prod-next", json=True)
     assert diff_command(args) == 0
@@ -296,7 +296,7 @@ def test_diff_of_real_stacks(tmp_path, capsys):
 def test_long_strings_are_shortened_in_text_and_whole_in_json(tmp_path, capsys):
     from argparse import Namespace
 
-    from mlplatform.diff import diff_command
+    from mlplatform.offline.diff import diff_command
 
     script = "#!/bin/sh\n" + "echo warming the model cache\n" * 10
     for name, text in (("old", script), ("new", script + "exit 0\n")):

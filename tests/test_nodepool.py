@@ -1,7 +1,7 @@
 """Node pools: autoscaling bounds, spot, labels, GPU taints and GPU sharing on both clouds."""
 
 from mlplatform import config as cfg
-from mlplatform.nodepool import NodePool, NodePoolArgs
+from mlplatform.infra.nodepool import NodePool, NodePoolArgs
 
 
 def _plan(plan, cloud, **pool):

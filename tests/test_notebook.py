@@ -5,11 +5,12 @@ import re
 
 import pulumi
 
-from mlplatform import conformance, offline
+from mlplatform import validation as conformance
 from mlplatform.config import Notebook as NotebookConfig
-from mlplatform.notebook import Notebook, NotebookArgs
-from mlplatform.offline import SECRET_SIG, SIG_KEY
-from mlplatform.scheduling import GpuScheduling
+from mlplatform.offline import engine as offline
+from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
+from mlplatform.workloads.notebook import Notebook, NotebookArgs
+from mlplatform.workloads.scheduling import GpuScheduling
 
 GPU = GpuScheduling(taint_key="pool", taint_value="gpu", node_selector={"pool": "gpu"})
 IMAGE = "kubeflownotebookswg/jupyter-scipy:v1.9.0"

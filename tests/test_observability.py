@@ -2,7 +2,7 @@
 
 import yaml
 
-from mlplatform.observability import Observability, ObservabilityArgs
+from mlplatform.infra.observability import Observability, ObservabilityArgs
 
 
 def _plan(plan, cloud):

@@ -1,7 +1,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform.offline import SECRET_SIG, SIG_KEY
+from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
 
 
 def test_recording_keeps_options_secrets_and_integers(plan):

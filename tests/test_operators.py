@@ -1,7 +1,7 @@
 """Operators: pinned Seldon Core with a supported ingress, training-operator, the GPU plugin."""
 
 from mlplatform import config as cfg
-from mlplatform.operators import Operators, OperatorsArgs
+from mlplatform.infra.operators import Operators, OperatorsArgs
 
 
 def _plan(plan, cloud="alicloud", seldon=None, **overrides):

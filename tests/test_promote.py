@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform import cli, config, stackfiles
+from mlplatform import cli, config
+from mlplatform.offline import stackfiles
 
 REPO = Path(__file__).resolve().parents[1]
 

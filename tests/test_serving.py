@@ -2,10 +2,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from mlplatform import conformance
+from mlplatform import validation as conformance
 from mlplatform.config import ConfigError, Seldon, Serving, parse
-from mlplatform.scheduling import GpuScheduling
-from mlplatform.serving import ModelServing, ModelServingArgs, incoming_header_routes
+from mlplatform.workloads.scheduling import GpuScheduling
+from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
 
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 INGRESS_URL = "http://emissary-ingress.emissary.svc.cluster.local"

@@ -7,12 +7,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from mlplatform import conformance
+from mlplatform import validation as conformance
 from mlplatform.config import FRAMEWORK_ROLES
 from mlplatform.config import TrainingJob as TrainingJobConfig
-from mlplatform.datasets import BucketStorage
-from mlplatform.scheduling import GpuScheduling
-from mlplatform.training import TrainingJob, TrainingJobArgs
+from mlplatform.workloads.scheduling import GpuScheduling
+from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
+from mlplatform.workloads.volumes import BucketStorage
 
 OSS = BucketStorage(
     datasets_bucket="acme-datasets",

@@ -1,9 +1,9 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform import conformance
+from mlplatform import validation as conformance
 from mlplatform.config import WebService as WebServiceConfig
-from mlplatform.webservice import WebService, WebServiceArgs
+from mlplatform.workloads.webservice import WebService, WebServiceArgs
 
 SERVING_URL = "http://emissary-ingress.emissary.svc.cluster.local/seldon/models/color/v1/models/color:predict"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlplatform.stackfiles import UsageError, stack_names
+from mlplatform.offline.stackfiles import UsageError, stack_names
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 # How `pulumi stack export` marks a secret value: {SECRET_SIGNATURE_KEY: SECRET_SIGNATURE, "ciphertext": ...}.
@@ -166,7 +166,7 @@ def read_stack_json(location: Path, label: str) -> Snapshot:
 def load_side(argument: str, project_dir: Path) -> Snapshot:
     """A stack name is planned now (written nowhere, so no earlier preview is overwritten); else a preview folder."""
     if argument in stack_names(project_dir):
-        from mlplatform.preview import export_secrets, run_preview
+        from mlplatform.offline.preview import export_secrets, run_preview
 
         result = run_preview(argument, project_dir)
         # Outputs as stack.json holds them, so that a stack and its earlier preview compare equal.

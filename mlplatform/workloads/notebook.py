@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlplatform import config
-from mlplatform.scheduling import GpuScheduling, placement
+from mlplatform.workloads.scheduling import GpuScheduling, placement
 
 API_VERSION = "kubeflow.org/v1"
 HOME = "/home/jovyan"

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlplatform.analyzer import PolicyPackError
 from mlplatform.config import ConfigError
-from mlplatform.stackfiles import UsageError
+from mlplatform.offline.analyzer import PolicyPackError
+from mlplatform.offline.stackfiles import UsageError
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE = 0, 1, 2
 
@@ -51,14 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "preview":
-            from mlplatform.preview import preview_command
+            from mlplatform.offline.preview import preview_command
 
             return preview_command(args)
         if args.command in ("promote", "traffic"):
-            from mlplatform import promote
+            from mlplatform.cli import promote
 
             return promote.promote_command(args) if args.command == "promote" else promote.traffic_command(args)
-        from mlplatform.diff import diff_command
+        from mlplatform.offline.diff import diff_command
 
         return diff_command(args)
     except (ConfigError, UsageError, PolicyPackError) as error:

@@ -15,7 +15,7 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
 from mlplatform import config as cfg
-from mlplatform.cluster import aws_role
+from mlplatform.infra.cluster import aws_role
 
 GPU_NODE_LABEL = ("mlplatform.io/accelerator", "nvidia-gpu")
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")

@@ -43,7 +43,7 @@ FieldPath = tuple  # keys and list indexes
 
 
 def crds_dir() -> Path:
-    return Path(os.environ.get(CRDS_DIR_ENV) or Path(__file__).parents[2] / "shared" / "crds")
+    return Path(os.environ.get(CRDS_DIR_ENV) or Path(__file__).parents[3] / "shared" / "crds")
 
 
 # ---------------------------------------------------------------- schemas

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.scheduling import GpuScheduling, placement
+from mlplatform.workloads.scheduling import GpuScheduling, placement
 
 
 @dataclass

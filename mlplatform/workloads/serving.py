@@ -38,7 +38,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import Batching, Predictor, Seldon, Serving
-from mlplatform.scheduling import GpuScheduling, placement
+from mlplatform.workloads.scheduling import GpuScheduling, placement
 
 MODEL_VERSION_ANNOTATION = "mlplatform.io/model-version"
 # Where Seldon's storage initializer puts the model for the server (DefaultModelLocalMountPath).

@@ -27,7 +27,8 @@ import pulumi
 import yaml
 
 from mlplatform import config as cfg
-from mlplatform import offline, stackfiles
+from mlplatform.offline import engine as offline
+from mlplatform.offline import stackfiles
 
 SECRET_TEXT = "[secret]"
 # Installs that a provider renders from a chart or repository at apply time.
@@ -323,7 +324,7 @@ def preview_command(args) -> int:
     )
     if args.no_policy:
         return 0
-    from mlplatform.analyzer import run_policy_pack
+    from mlplatform.offline.analyzer import run_policy_pack
 
     report = run_policy_pack(args.project_dir / "policies", result.stack, result.project, result.resources)
     (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config
-from mlplatform.datasets import BucketStorage, BucketVolume, BucketVolumeArgs
-from mlplatform.scheduling import GpuScheduling, placement
+from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
 API_VERSION = "kubeflow.org/v1"
 DATA_DIR = "/data"

@@ -22,10 +22,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from mlplatform import config, stackfiles
+from mlplatform import config
 from mlplatform.config import NAMESPACE, ConfigError, Serving, StackConfig
-from mlplatform.diff import property_path
-from mlplatform.stackfiles import UsageError
+from mlplatform.offline import stackfiles
+from mlplatform.offline.diff import property_path
+from mlplatform.offline.stackfiles import UsageError
 
 MODEL_VERSION = re.compile(r"^(?P<model>[a-z][-a-z0-9]*):(?P<version>[A-Za-z0-9][-A-Za-z0-9._]*)$")
 # Settings a new predictor does not take from the predictor it is modelled on.
