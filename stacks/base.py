@@ -8,51 +8,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
+from mlplatform import rules
 from mlplatform.infra.bucket import Bucket, BucketArgs
 from mlplatform.infra.cluster import Cluster, ClusterArgs
 from mlplatform.infra.nodepool import NodePool, NodePoolArgs
 from mlplatform.infra.observability import Observability, ObservabilityArgs
 from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
-from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs
+from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs, storage_credentials, storage_endpoint
 from mlplatform.infra.workspace import Workspace, WorkspaceArgs
+from mlplatform.workloads.addresses import load_balancer_address
 from stacks.context import Platform
 
 EKS_CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")
-# Keep the ingress load balancer inside the VPC unless a policy allow-list says otherwise.
-INTERNAL_LB_ANNOTATIONS = {
-    "alicloud": {"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet"},
-    "aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
-}
-
-
-def storage_endpoint(settings: cfg.StackConfig) -> str:
-    if settings.cloud == "alicloud":
-        return f"https://oss-{settings.region}-internal.aliyuncs.com"
-    return f"https://s3.{settings.region}.amazonaws.com"
-
-
-def storage_credentials(settings: cfg.StackConfig, key_id, key_secret) -> dict[str, pulumi.Input[str]]:
-    """The Secret entries each consumer of the buckets reads, under the names it expects.
-
-    Seldon's rclone storage initializer: RCLONE_CONFIG_<SCHEME>_*; ACK's OSS CSI driver: akId/akSecret;
-    training code and the S3 CSI driver: the AWS SDK variables.
-    """
-    scheme = "OSS" if settings.cloud == "alicloud" else "S3"
-    rclone = {
-        f"RCLONE_CONFIG_{scheme}_TYPE": "s3",
-        f"RCLONE_CONFIG_{scheme}_PROVIDER": "Alibaba" if settings.cloud == "alicloud" else "AWS",
-        f"RCLONE_CONFIG_{scheme}_ENV_AUTH": "false",
-        f"RCLONE_CONFIG_{scheme}_ACCESS_KEY_ID": key_id,
-        f"RCLONE_CONFIG_{scheme}_SECRET_ACCESS_KEY": key_secret,
-        f"RCLONE_CONFIG_{scheme}_ENDPOINT": storage_endpoint(settings),
-    }
-    return {
-        **rclone,
-        "akId": key_id,
-        "akSecret": key_secret,
-        "AWS_ACCESS_KEY_ID": key_id,
-        "AWS_SECRET_ACCESS_KEY": key_secret,
-    }
 
 
 def bucket_name(stack: str, kind: str, bucket: cfg.Bucket) -> str:
@@ -128,7 +95,7 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
             operators=settings.operators,
             time_slicing_replicas=time_slicing,
             install_gpu_plugin=settings.cloud == "aws" and settings.has_gpu_pool,
-            internal_lb_annotations=INTERNAL_LB_ANNOTATIONS[settings.cloud],
+            internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
         ),
         opts=on_cluster,
     )
@@ -175,10 +142,4 @@ def _ingress_host(
         service_id,
         opts=pulumi.ResourceOptions(provider=provider, depends_on=operators.ready),
     )
-    return service.status.apply(
-        lambda status: (
-            next((i.hostname or i.ip for i in (status.load_balancer.ingress or []) if i.hostname or i.ip), "pending")
-            if status and status.load_balancer
-            else "pending"
-        )
-    )
+    return service.status.apply(load_balancer_address)

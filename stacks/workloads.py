@@ -12,8 +12,8 @@ from graphlib import TopologicalSorter
 import pulumi
 
 from mlplatform import config as cfg
-from mlplatform.infra.nodepool import GPU_NODE_LABEL
-from mlplatform.infra.workspace import STORAGE_SECRET
+from mlplatform import rules
+from mlplatform.conventions import GPU_NODE_LABEL, STORAGE_SECRET
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
@@ -24,8 +24,9 @@ from stacks.context import Platform
 
 
 def model_uri(platform: Platform, version: str) -> pulumi.Output[str]:
-    model, tag = version.split(":", 1)
-    return pulumi.Output.concat(platform.bucket_scheme, "://", platform.models_bucket, f"/{model}/{tag}/")
+    return pulumi.Output.concat(
+        platform.bucket_scheme, "://", platform.models_bucket, f"/{rules.model_prefix(version)}/"
+    )
 
 
 def creation_order(settings: cfg.StackConfig) -> list[str]:
@@ -53,9 +54,8 @@ def deploy(platform: Platform) -> None:
         credentials_secret=STORAGE_SECRET,
     )
     created: dict[str, pulumi.Resource] = {}
-    model_uris = {version: model_uri(platform, version) for version in sorted(settings.known_versions())}
-    for _, version in settings.served_versions():
-        model_uris.setdefault(version, model_uri(platform, version))
+    versions = settings.known_versions() | {version for _, version in settings.served_versions()}
+    model_uris = {version: model_uri(platform, version) for version in sorted(versions)}
     endpoints: dict[str, pulumi.Output[str]] = {}
     public_endpoints: dict[str, pulumi.Output[str]] = {}
     clients: dict[str, pulumi.Output[str]] = {}

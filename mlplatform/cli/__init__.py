@@ -9,6 +9,7 @@ from pathlib import Path
 from mlplatform.config import ConfigError
 from mlplatform.offline.analyzer import PolicyPackError
 from mlplatform.offline.stackfiles import UsageError
+from mlplatform.validation import CrdsMissing, InvalidObjects
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE = 0, 1, 2
 
@@ -44,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("base", help="a stack name or a preview folder (build/dev)")
     diff.add_argument("head", help="a stack name or a preview folder")
     diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    crds = commands.add_parser("crds", help="the upstream CRDs the preview validates custom resources against")
+    crds.add_argument(
+        "action", choices=["where", "download"], help="where: the folder in use; download: fill the cache"
+    )
     return parser
 
 
@@ -58,9 +64,24 @@ def main(argv: list[str] | None = None) -> int:
             from mlplatform.cli import promote
 
             return promote.promote_command(args) if args.command == "promote" else promote.traffic_command(args)
+        if args.command == "crds":
+            return _crds(args.action)
         from mlplatform.offline.diff import diff_command
 
         return diff_command(args)
-    except (ConfigError, UsageError, PolicyPackError) as error:
+    except (ConfigError, UsageError, PolicyPackError, CrdsMissing, InvalidObjects) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _crds(action: str) -> int:
+    from mlplatform.validation import crds
+
+    if action == "download":
+        written = crds.download()
+        print(f"Downloaded {len(written)} pinned upstream CRDs (sha256 checked) into {crds.cache_dir()}.")
+        if crds.crds_dir() != crds.cache_dir():
+            print(f"The preview uses {crds.crds_dir()} first; unset ${crds.CRDS_DIR_ENV} or move it to use the cache.")
+        return EXIT_OK
+    print(crds.crds_dir())
+    return EXIT_OK

@@ -22,13 +22,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
-from mlplatform import config
+from mlplatform import config, rules
 from mlplatform.config import NAMESPACE, ConfigError, Serving, StackConfig
+from mlplatform.conventions import property_path
 from mlplatform.offline import stackfiles
-from mlplatform.offline.diff import property_path
 from mlplatform.offline.stackfiles import UsageError
 
-MODEL_VERSION = re.compile(r"^(?P<model>[a-z][-a-z0-9]*):(?P<version>[A-Za-z0-9][-A-Za-z0-9._]*)$")
 # Settings a new predictor does not take from the predictor it is modelled on.
 OWN_SETTINGS = ("name", "model", "traffic", "shadow")
 
@@ -236,7 +235,7 @@ def _serving_of(stack_config: StackConfig, model: str, stack: str) -> str:
 
 def promote_command(args) -> int:
     """Serve a version published by the source stack in the target stack, at --traffic percent."""
-    match = MODEL_VERSION.match(args.model)
+    match = rules.MODEL_VERSION.match(args.model)
     if not match:
         raise UsageError(f"--model {args.model!r} is not a model version (name:version, e.g. color:v2)")
     if not 1 <= args.traffic <= 100:

@@ -15,6 +15,7 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
 from mlplatform import config as cfg
+from mlplatform.infra.aws_iam import service_role
 
 EKS_CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 # Each ACK cluster kind takes its add-ons through its own input type.
@@ -37,30 +38,6 @@ class ClusterArgs:
     # EKS control-plane log types sent to CloudWatch (observability).
     control_plane_logs: tuple[str, ...] = ()
     tags: dict[str, str] | None = None
-
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-        }
-    )
-
-
-def aws_role(name: str, service: str, policies: tuple[str, ...], parent: pulumi.Resource) -> aws.iam.Role:
-    """An IAM role a service assumes, with AWS-managed policies attached: EKS, Fargate and node groups use it."""
-    role = aws.iam.Role(
-        name, assume_role_policy=assume_role_policy(service), opts=pulumi.ResourceOptions(parent=parent)
-    )
-    for policy in policies:
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{policy}",
-            role=role.name,
-            policy_arn=f"arn:aws:iam::aws:policy/{policy}",
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-    return role
 
 
 def eks_kubeconfig(cluster_name: pulumi.Input[str], endpoint, certificate_authority) -> pulumi.Output[str]:
@@ -243,7 +220,7 @@ class Cluster(pulumi.ComponentResource):
 
     def _eks(self) -> None:
         spec = self._args.cluster
-        role = aws_role(f"{self._name}-cluster-role", "eks.amazonaws.com", EKS_CLUSTER_POLICIES, self)
+        role = service_role(f"{self._name}-cluster-role", "eks.amazonaws.com", EKS_CLUSTER_POLICIES, self)
         cluster = aws.eks.Cluster(
             self._name,
             name=self._name,
@@ -264,7 +241,9 @@ class Cluster(pulumi.ComponentResource):
             opts=self._kept,
         )
         if spec.kind == "serverless":
-            pod_role = aws_role(f"{self._name}-fargate-role", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES, self)
+            pod_role = service_role(
+                f"{self._name}-fargate-role", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES, self
+            )
             aws.eks.FargateProfile(
                 f"{self._name}-fargate",
                 cluster_name=cluster.name,

@@ -15,11 +15,9 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
 from mlplatform import config as cfg
-from mlplatform.infra.cluster import aws_role
+from mlplatform.conventions import CGPU_LABEL, GPU_NODE_LABEL, GPU_TAINT
+from mlplatform.infra.aws_iam import service_role
 
-GPU_NODE_LABEL = ("mlplatform.io/accelerator", "nvidia-gpu")
-GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
-CGPU_LABEL = ("ack.node.gpu.schedule", "cgpu")
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 
 
@@ -73,7 +71,7 @@ class NodePool(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         else:
-            role = aws_role(f"{name}-node-role", "ec2.amazonaws.com", NODE_POLICIES, self)
+            role = service_role(f"{name}-node-role", "ec2.amazonaws.com", NODE_POLICIES, self)
             resource = aws.eks.NodeGroup(
                 name,
                 cluster_name=args.cluster_id,

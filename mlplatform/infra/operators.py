@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.infra.nodepool import GPU_NODE_LABEL, GPU_TAINT
+from mlplatform.conventions import GPU_NODE_LABEL, GPU_TAINT
 
 SELDON_REPO = "https://storage.googleapis.com/seldon-charts"
 EMISSARY_REPO = "https://app.getambassador.io"

@@ -15,6 +15,8 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
+from mlplatform.config import StackConfig
+
 
 @dataclass(frozen=True)
 class StorageAccessArgs:
@@ -94,3 +96,33 @@ class StorageAccess(pulumi.ComponentResource):
         self.access_key_id = key.id
         self.access_key_secret = pulumi.Output.secret(key.secret)
         self.register_outputs({"access_key_id": self.access_key_id, "access_key_secret": self.access_key_secret})
+
+
+def storage_endpoint(settings: StackConfig) -> str:
+    if settings.cloud == "alicloud":
+        return f"https://oss-{settings.region}-internal.aliyuncs.com"
+    return f"https://s3.{settings.region}.amazonaws.com"
+
+
+def storage_credentials(settings: StackConfig, key_id, key_secret) -> dict[str, pulumi.Input[str]]:
+    """The Secret entries each consumer of the buckets reads, under the names it expects.
+
+    Seldon's rclone storage initializer: RCLONE_CONFIG_<SCHEME>_*; ACK's OSS CSI driver: akId/akSecret;
+    training code and the S3 CSI driver: the AWS SDK variables.
+    """
+    scheme = "OSS" if settings.cloud == "alicloud" else "S3"
+    rclone = {
+        f"RCLONE_CONFIG_{scheme}_TYPE": "s3",
+        f"RCLONE_CONFIG_{scheme}_PROVIDER": "Alibaba" if settings.cloud == "alicloud" else "AWS",
+        f"RCLONE_CONFIG_{scheme}_ENV_AUTH": "false",
+        f"RCLONE_CONFIG_{scheme}_ACCESS_KEY_ID": key_id,
+        f"RCLONE_CONFIG_{scheme}_SECRET_ACCESS_KEY": key_secret,
+        f"RCLONE_CONFIG_{scheme}_ENDPOINT": storage_endpoint(settings),
+    }
+    return {
+        **rclone,
+        "akId": key_id,
+        "akSecret": key_secret,
+        "AWS_ACCESS_KEY_ID": key_id,
+        "AWS_SECRET_ACCESS_KEY": key_secret,
+    }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-STORAGE_SECRET = "model-storage"
+from mlplatform.conventions import STORAGE_SECRET
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from mlplatform.offline.engine import SECRET_SIG, SIG_KEY, plain_json
+from mlplatform.conventions import SECRET_SIG, SIG_KEY, plain_json
 
 LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",

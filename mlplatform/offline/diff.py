@@ -12,32 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlplatform.conventions import SECRET_TEXT, is_secret, property_path
 from mlplatform.offline.stackfiles import UsageError, stack_names
 
 STACK_TYPE = "pulumi:pulumi:Stack"
-# How `pulumi stack export` marks a secret value: {SECRET_SIGNATURE_KEY: SECRET_SIGNATURE, "ciphertext": ...}.
-SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"
-SECRET_SHOWN = "[secret]"
 # Text output shortens longer strings (certificates, scripts) and lists longer objects leaf by leaf;
 # --json keeps every value whole.
 LONG_VALUE = 120
-
-
-def property_path(parts: tuple | list) -> str:
-    """('spec', 'predictors', 0, 'app.kubernetes.io/name') -> spec.predictors[0]["app.kubernetes.io/name"]
-
-    The notation of Pulumi property paths, as `pulumi config set --path` reads them.
-    """
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part and not any(char in part for char in '.[]"'):
-            text += f".{part}" if text else part
-        else:
-            text += f"[{json.dumps(part)}]"
-    return text
 
 
 @dataclass(frozen=True)
@@ -184,14 +165,10 @@ def load_side(argument: str, project_dir: Path) -> Snapshot:
 _ABSENT = object()  # a key or list item one side lacks (None is a value)
 
 
-def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_SIGNATURE_KEY) == SECRET_SIGNATURE
-
-
 def masked(value: Any) -> Any:
     """The value with every secret replaced by [secret], so no secret reaches the output."""
     if is_secret(value):
-        return SECRET_SHOWN
+        return SECRET_TEXT
     if isinstance(value, dict):
         return {key: masked(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -7,30 +7,26 @@ preview can write a `pulumi stack export`-shaped plan and tests can assert on re
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 from google.protobuf import json_format
-from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime import mocks, settings
 from pulumi.runtime.sync_await import _sync_await
 
-SECRET_SIG = rpc._special_secret_sig
-SIG_KEY = rpc._special_sig_key
-# What a value only the cloud can tell (an address, a generated key) looks like in the plan.
-COMPUTED = "(known after apply)"
+from mlplatform.conventions import COMPUTED, SECRET_SIG, SIG_KEY, plain_json
 
-
-def plain_json(value: Any) -> Any:
-    """Numbers the mock runtime turned into floats back to integers, recursively."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: plain_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain_json(item) for item in value]
-    return value
+__all__ = [
+    "COMPUTED",
+    "SECRET_SIG",
+    "SIG_KEY",
+    "PlanMocks",
+    "RecordingMonitor",
+    "Registration",
+    "plain_json",
+    "run_program",
+    "start",
+]
 
 
 def _struct_to_json(struct) -> dict:

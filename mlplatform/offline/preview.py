@@ -7,7 +7,9 @@ It plans what `pulumi up` would create for a stack, with the config of `Pulumi.y
 - `releases.yaml`: the Helm releases and kustomize/manifest installs, which need their chart or
   repository to render and are therefore listed as they are asked for;
 - `policy.json`: the policy pack's verdicts.
-Secret values are never written: they appear as `[secret]`.
+Secret values are never written: they appear as `[secret]`. Before anything is written, every
+Kubernetes object is validated (`mlplatform.validation`): an object the API server or an operator's
+webhook would refuse is a `validation.InvalidObjects` error, exit code 2.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ import pulumi
 import yaml
 
 from mlplatform import config as cfg
+from mlplatform import validation
+from mlplatform.conventions import SECRET_TEXT
 from mlplatform.offline import engine as offline
 from mlplatform.offline import stackfiles
 
-SECRET_TEXT = "[secret]"
 # Installs that a provider renders from a chart or repository at apply time.
 PACKAGE_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:kustomize/v2:Directory", "kubernetes:yaml/v2:ConfigFile")
 
@@ -43,6 +46,7 @@ class PreviewResult:
     outputs: dict
     manifests: list[dict] = field(default_factory=list)
     packages: list[dict] = field(default_factory=list)
+    validation: validation.Validation | None = None
     seconds: float = 0.0
 
     def deployment(self) -> dict:
@@ -230,17 +234,28 @@ def run_preview(stack: str, project_dir: Path | None = None) -> PreviewResult:
     planned = [r for r in monitor.registrations.values() if not r.external]
     kubernetes = [r for r in planned if r.type.startswith("kubernetes:")]
     stack_record = next(r for r in monitor.registrations.values() if r.type == "pulumi:pulumi:Stack")
+    manifests = [_manifest(r) for r in kubernetes if r.custom and r.type not in PACKAGE_TYPES]
+    checked = validation.check_all(manifests, _kubernetes_minor(files))
+    if checked.problems:
+        raise validation.InvalidObjects(checked.problems)
     return PreviewResult(
         stack=stack,
         project=files.project,
         resources=records,
         outputs=stack_record.outputs,
-        manifests=[_manifest(r) for r in kubernetes if r.custom and r.type not in PACKAGE_TYPES],
+        manifests=manifests,
         packages=[
             {"resource": r.name, "type": r.type, **conceal(r.inputs)} for r in kubernetes if r.type in PACKAGE_TYPES
         ],
+        validation=checked,
         seconds=time.perf_counter() - started,
     )
+
+
+def _kubernetes_minor(files: stackfiles.StackFiles) -> str:
+    """The cluster's Kubernetes minor version ('1.31' of '1.31.1-aliyun.1'), as validated config gives it."""
+    version = str(files.namespace_values()["cluster"]["kubernetesVersion"])
+    return ".".join(version.split("-")[0].split(".")[:2])
 
 
 # ---------------------------------------------------------------- output
@@ -318,6 +333,7 @@ def preview_command(args) -> int:
     result = run_preview(args.stack, args.project_dir)
     folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
     print(format_tree(result))
+    print(f"\n{result.validation.summary()}.")
     print(
         f"\nWrote {folder}/stack.json, {len(result.manifests)} manifests and {len(result.packages)} releases "
         f"in {result.seconds:.1f}s."

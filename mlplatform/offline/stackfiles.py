@@ -9,14 +9,11 @@ from pathlib import Path
 import yaml
 
 from mlplatform.config import ENVIRONMENTS, NAMESPACE
+from mlplatform.conventions import SECRET_TEXT
 
 
 class UsageError(Exception):
     """A command-line or project-file mistake: printed on one line, exit code 2."""
-
-
-# Offline there is no key to decrypt `secure:` values: they stay secret and are planned with this stand-in.
-SECRET_PLACEHOLDER = "[secret]"
 
 
 @dataclass(frozen=True)
@@ -78,7 +75,7 @@ def _flatten(key: str, value: object, secret_keys: list[str]) -> str:
             if set(node) == {"secure"}:
                 if key not in secret_keys:
                     secret_keys.append(key)
-                return SECRET_PLACEHOLDER
+                return SECRET_TEXT  # offline there is no key to decrypt `secure:` values
             return {k: reveal(v) for k, v in node.items()}
         if isinstance(node, list):
             return [reveal(v) for v in node]

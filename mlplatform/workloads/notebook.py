@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlplatform import config
+from mlplatform.workloads.addresses import load_balancer_address
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 
 API_VERSION = "kubeflow.org/v1"
@@ -138,10 +139,4 @@ class Notebook(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return service.status.apply(_load_balancer_address)
-
-
-def _load_balancer_address(status) -> str:
-    """The first ingress address of a LoadBalancer Service; empty until the cloud has assigned one."""
-    ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
-    return next((entry.ip or entry.hostname for entry in ingress), "")
+        return service.status.apply(load_balancer_address)

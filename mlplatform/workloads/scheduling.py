@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlplatform.config import Resources
-from mlplatform.infra.nodepool import GPU_NODE_LABEL, GPU_TAINT
+from mlplatform.conventions import GPU_NODE_LABEL, GPU_TAINT
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import Batching, Predictor, Seldon, Serving
+from mlplatform.rules import MODEL_VERSION_ANNOTATION
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 
-MODEL_VERSION_ANNOTATION = "mlplatform.io/model-version"
 # Where Seldon's storage initializer puts the model for the server (DefaultModelLocalMountPath).
 MODEL_PATH = "/mnt/models"
 # Seldon's executor (the predictor service's port) and the ports it gives TensorFlow Serving.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform import config
+from mlplatform import config, rules
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
@@ -76,9 +76,9 @@ class TrainingJob(pulumi.ComponentResource):
         super().__init__("mlplatform:training:TrainingJob", name, None, opts)
         job = args.job
         framework = FRAMEWORKS[job.framework]
-        model, version = job.model.split(":", 1)
+        model, version = rules.parse_model_version(job.model)
         self.model_version = job.model
-        version_prefix = f"{model}/{version}/"
+        version_prefix = f"{rules.model_prefix(job.model)}/"
         self.model_uri = args.storage.uri(args.storage.models_bucket, version_prefix)
         child = pulumi.ResourceOptions(parent=self)
         dataset = BucketVolume(

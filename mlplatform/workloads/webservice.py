@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
+from mlplatform.workloads.addresses import load_balancer_address
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 
 
@@ -62,17 +63,10 @@ class WebService(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        in_cluster = pulumi.Output.concat(name, ".", args.namespace, ".svc.cluster.local")
         address = (
-            pulumi.Output.all(self.service.status, in_cluster).apply(lambda parts: _load_balancer(*parts))
+            self.service.status.apply(load_balancer_address)
             if service_config.expose
-            else in_cluster
+            else pulumi.Output.concat(name, ".", args.namespace, ".svc.cluster.local")
         )
         self.endpoint = pulumi.Output.concat("tcp://", address, f":{service_config.port}")
         self.register_outputs({"endpoint": self.endpoint})
-
-
-def _load_balancer(status, in_cluster: str) -> str:
-    """The load balancer's IP or hostname; the in-cluster name until the cloud has assigned one."""
-    ingresses = getattr(getattr(status, "load_balancer", None), "ingress", None)
-    return (ingresses[0].ip or ingresses[0].hostname or in_cluster) if ingresses else in_cluster

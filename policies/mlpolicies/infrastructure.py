@@ -26,6 +26,7 @@ from mlpolicies.props import (
     setting,
     whole_number,
 )
+from mlpolicies.rules import GPU_INSTANCE_PREFIXES, INTERNAL_LOAD_BALANCER, is_internal_load_balancer
 
 CLUSTERS = (
     "alicloud:cs/managedKubernetes:ManagedKubernetes",
@@ -193,21 +194,15 @@ ENDPOINTS_SCHEMA = {
         "description": "Helm charts whose `service` values make a load balancer (type defaults to LoadBalancer).",
     },
 }
-INTERNAL_LB_ANNOTATIONS = {
-    "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": ("intranet",),
-    "service.beta.kubernetes.io/aws-load-balancer-scheme": ("internal",),
-    "service.beta.kubernetes.io/aws-load-balancer-internal": ("true", "0.0.0.0/0"),
-}
 
 
 def is_internal(annotations: dict) -> bool | None:
     """Whether load-balancer annotations keep it on the private network; None when unknown."""
     if annotations is UNKNOWN:
         return None
-    values = [annotations.get(key) for key in INTERNAL_LB_ANNOTATIONS]
-    if UNKNOWN in values:
+    if UNKNOWN in [annotations.get(key) for key, _ in INTERNAL_LOAD_BALANCER.values()]:
         return None
-    return any(str(annotations.get(key)).lower() in allowed for key, allowed in INTERNAL_LB_ANNOTATIONS.items())
+    return is_internal_load_balancer(annotations)
 
 
 def _public_load_balancer(args: ResourceValidationArgs, props: dict, charts: list[str]) -> tuple[str, list] | None:
@@ -242,7 +237,7 @@ def _validate_endpoints(args: ResourceValidationArgs, report: ReportViolation) -
         return
     report(
         f"{label(args.resource_type, args.name)} makes {what} reachable from the internet; annotate it as internal "
-        "(alibaba-cloud-loadbalancer-address-type: intranet / aws-load-balancer-scheme: internal) or add "
+        '(alibaba-cloud-loadbalancer-address-type: intranet / aws-load-balancer-internal: "true") or add '
         f"{args.name!r} to the policy's allowedPublicEndpoints."
     )
 
@@ -329,22 +324,7 @@ CAP_SCHEMA = {
     "gpuInstanceTypePrefixes": {
         "type": "array",
         "items": {"type": "string"},
-        "default": [
-            "ecs.gn",
-            "ecs.ebmgn",
-            "ecs.sgn",
-            "ecs.vgn",
-            "p3.",
-            "p4d.",
-            "p4de.",
-            "p5.",
-            "p5e.",
-            "g4dn.",
-            "g5.",
-            "g6.",
-            "g6e.",
-            "gr6.",
-        ],
+        "default": [prefix for prefixes in GPU_INSTANCE_PREFIXES.values() for prefix in prefixes],
         "description": "Instance type prefixes that carry GPUs.",
     },
 }

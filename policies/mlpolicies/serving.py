@@ -23,8 +23,7 @@ from mlpolicies.props import (
     setting,
     whole_number,
 )
-
-MODEL_VERSION_ANNOTATION = "mlplatform.io/model-version"
+from mlpolicies.rules import MODEL_VERSION_ANNOTATION, traffic_problem
 
 
 def _predictors(props: dict) -> list[dict]:
@@ -54,13 +53,13 @@ def _validate_traffic(args: ResourceValidationArgs, report: ReportViolation) -> 
             return
         if not _is_shadow(predictor):
             live.append((str(name), percent))
-    total = sum(percent for _, percent in live)
-    if len(live) > 1 and total != 100:
-        split = " + ".join(f"{name}={percent}" for name, percent in live)
-        report(f"{who}: the traffic of its predictors {split} sums to {total}; make it sum to 100.")
-    elif len(live) == 1 and total not in (0, 100):
+    problem = traffic_problem(live)
+    if problem and problem.kind == "sum":
+        report(f"{who}: the traffic of its predictors {problem.split} sums to {problem.total}; make it sum to 100.")
+    elif problem:
         report(
-            f"{who}: its only live predictor {live[0][0]} gets {total}% of traffic; give it 100 (or leave it unset)."
+            f"{who}: its only live predictor {live[0][0]} gets {problem.total}% of traffic; "
+            "give it 100 (or leave it unset)."
         )
 
 

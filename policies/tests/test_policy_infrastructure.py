@@ -110,8 +110,15 @@ def emissary(annotations: dict) -> dict:
 def test_internal_load_balancers_pass():
     service = {"metadata": {"name": "api", "annotations": INTRANET}, "spec": {"type": "LoadBalancer"}}
     assert check(prod_private_endpoints, resource_args(SERVICE, service)) == []
-    internal = {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+    internal = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
     assert check(prod_private_endpoints, resource_args(RELEASE, emissary(internal))) == []
+
+
+def test_the_scheme_annotation_alone_leaves_an_eks_load_balancer_public():
+    # Only the AWS Load Balancer Controller reads aws-load-balancer-scheme; the platform does not install it.
+    scheme_only = {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}
+    [message] = check(prod_private_endpoints, resource_args(RELEASE, emissary(scheme_only), name="emissary"))
+    assert "reachable from the internet" in message and 'aws-load-balancer-internal: "true"' in message
 
 
 def test_public_ingress_is_reported_unless_allow_listed():

@@ -9,7 +9,7 @@ import yaml
 
 from mlplatform.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from mlplatform import cli, config
 from mlplatform.offline import stackfiles
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------- helpers shared with test_traffic.py

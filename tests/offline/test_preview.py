@@ -11,7 +11,7 @@ import yaml
 
 from mlplatform.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

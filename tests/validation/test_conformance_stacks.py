@@ -8,7 +8,7 @@ import pytest
 from mlplatform import validation as conformance
 from mlplatform.offline.preview import run_preview
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CUSTOM_KINDS = {"TFJob", "PyTorchJob", "XGBoostJob", "MPIJob", "SeldonDeployment", "Notebook"}
 
 

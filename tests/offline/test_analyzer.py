@@ -8,7 +8,7 @@ import pytest
 
 from mlplatform.offline.analyzer import PolicyPackError, run_policy_pack, wire_value
 
-PACK = Path(__file__).resolve().parents[1] / "policies"
+PACK = Path(__file__).resolve().parents[2] / "policies"
 PROJECT = "ml-platform"
 SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 SECRET = {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}

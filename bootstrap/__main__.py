@@ -1,0 +1,477 @@
+"""The cloud side of CI: GitHub's OIDC tokens trusted by AWS IAM and Alibaba Cloud RAM, and the roles CI assumes.
+
+No long-lived key is created. For each cloud that a configured stack runs on:
+- an OIDC provider for https://token.actions.githubusercontent.com (or an existing one, by ARN), with the
+  cloud's STS audience (sts.amazonaws.com, sts.aliyuncs.com);
+- one read-only preview role, trusted for `repo:OWNER/REPO:pull_request` (the pull-request workflow's
+  `pulumi preview`);
+- per stack, one deploy role, trusted for `repo:OWNER/REPO:environment:<stack>` only (the deploy job runs
+  in the GitHub environment named after its stack), with the services the platform manages, and denied
+  any change to these CI roles and providers.
+
+Config (namespace `ml-platform-ci`; see docs/ci.md and Pulumi.example.yaml):
+  repository          OWNER/REPO of the GitHub repository (required)
+  ownerId, repositoryId  numeric ids, for repositories that emit immutable `sub` claims (both or neither)
+  stacks              {stack: {cloud: alicloud|aws, region: ...}} (required); region restricts AWS deploys
+  namePrefix          prefix of every role and policy name (default ml-platform-ci)
+  maxSessionDuration  seconds (default 3600)
+  aws                 {oidcProviderArn, previewPolicyArns, deployServices, attachablePolicyArns}, all optional
+  alicloud            {oidcProviderArn, oidcFingerprints, previewPolicies, deployPolicies}; oidcFingerprints is
+                      required unless oidcProviderArn names an existing provider
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_aws as aws
+
+ISSUER = "token.actions.githubusercontent.com"
+ISSUER_URL = f"https://{ISSUER}"
+AWS_AUDIENCE = "sts.amazonaws.com"
+ALICLOUD_AUDIENCE = "sts.aliyuncs.com"
+CLOUDS = ("alicloud", "aws")
+
+AWS_READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+# What `pulumi up` of an EKS stack manages: VPC and subnets, EKS, S3 buckets, CloudWatch logs, managed Prometheus.
+AWS_DEPLOY_SERVICES = ("ec2", "eks", "s3", "logs", "aps")
+# The AWS-managed policies the platform attaches to its cluster, Fargate and node roles: nothing else.
+AWS_ATTACHABLE_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSFargatePodExecutionRolePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+)
+AWS_PASS_ROLE_TO = ("eks.amazonaws.com", "eks-fargate-pods.amazonaws.com", "ec2.amazonaws.com")
+AWS_SERVICE_LINKED_ROLES = (
+    "eks.amazonaws.com",
+    "eks-nodegroup.amazonaws.com",
+    "eks-fargate.amazonaws.com",
+    "autoscaling.amazonaws.com",
+    "scraper.aps.amazonaws.com",
+)
+# The platform's own IAM roles (cluster, Fargate, nodes) and its bucket-access user with an inline policy.
+AWS_IAM_MANAGE = (
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:CreateUser",
+    "iam:DeleteUser",
+    "iam:TagUser",
+    "iam:UntagUser",
+    "iam:PutUserPolicy",
+    "iam:DeleteUserPolicy",
+    "iam:CreateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:UpdateAccessKey",
+)
+
+ALICLOUD_READ_ONLY = "ReadOnlyAccess"
+# What `pulumi up` of an ACK stack manages: VPC, ECS and scaling groups (node pools), ACK, OSS, SLS, ARMS.
+ALICLOUD_DEPLOY_POLICIES = (
+    "AliyunVPCFullAccess",
+    "AliyunECSFullAccess",
+    "AliyunESSFullAccess",
+    "AliyunCSFullAccess",
+    "AliyunOSSFullAccess",
+    "AliyunLogFullAccess",
+    "AliyunARMSFullAccess",
+)
+# The platform's bucket-access RAM user, its custom policy and its access key; reading roles (ACK checks them).
+ALICLOUD_RAM_MANAGE = (
+    "ram:CreateUser",
+    "ram:GetUser",
+    "ram:UpdateUser",
+    "ram:DeleteUser",
+    "ram:ListUsers",
+    "ram:ListGroupsForUser",
+    "ram:CreatePolicy",
+    "ram:GetPolicy",
+    "ram:DeletePolicy",
+    "ram:ListPolicies",
+    "ram:CreatePolicyVersion",
+    "ram:GetPolicyVersion",
+    "ram:DeletePolicyVersion",
+    "ram:ListPolicyVersions",
+    "ram:SetDefaultPolicyVersion",
+    "ram:AttachPolicyToUser",
+    "ram:DetachPolicyFromUser",
+    "ram:ListPoliciesForUser",
+    "ram:ListEntitiesForPolicy",
+    "ram:CreateAccessKey",
+    "ram:DeleteAccessKey",
+    "ram:UpdateAccessKey",
+    "ram:ListAccessKeys",
+    "ram:GetRole",
+    "ram:ListRoles",
+)
+
+REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
+STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class BootstrapConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    cloud: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    repository: str
+    subject_repository: str  # the repository as the `sub` claim names it
+    stacks: tuple[Stack, ...]
+    name_prefix: str
+    max_session_duration: int
+    aws: dict
+    alicloud: dict
+
+    def clouds(self) -> list[str]:
+        return [cloud for cloud in CLOUDS if any(s.cloud == cloud for s in self.stacks)]
+
+    def stacks_on(self, cloud: str) -> list[Stack]:
+        return [s for s in self.stacks if s.cloud == cloud]
+
+
+def subject_for_environment(settings: Settings, environment: str) -> str:
+    return f"repo:{settings.subject_repository}:environment:{environment}"
+
+
+def subject_for_pull_requests(settings: Settings) -> str:
+    return f"repo:{settings.subject_repository}:pull_request"
+
+
+def load_settings(config: pulumi.Config) -> Settings:
+    repository = config.require("repository")
+    if not REPOSITORY.match(repository):
+        raise BootstrapConfigError(f"repository: expected OWNER/REPO, got {repository!r}")
+    owner_id, repository_id = config.get("ownerId"), config.get("repositoryId")
+    if (owner_id is None) != (repository_id is None):
+        raise BootstrapConfigError("ownerId and repositoryId: set both (immutable sub claims) or neither")
+    owner, repo = repository.split("/")
+    subject_repository = f"{owner}@{owner_id}/{repo}@{repository_id}" if owner_id else repository
+
+    stacks = []
+    for name, spec in (config.require_object("stacks") or {}).items():
+        spec = {"cloud": spec} if isinstance(spec, str) else dict(spec or {})
+        if not STACK_NAME.match(name):
+            raise BootstrapConfigError(f"stacks.{name}: not a plain stack name")
+        if spec.get("cloud") not in CLOUDS:
+            raise BootstrapConfigError(f"stacks.{name}.cloud: one of {', '.join(CLOUDS)}, got {spec.get('cloud')!r}")
+        stacks.append(Stack(name=name, cloud=spec["cloud"], region=spec.get("region")))
+    if not stacks:
+        raise BootstrapConfigError("stacks: name at least one stack")
+
+    alicloud_settings = config.get_object("alicloud") or {}
+    if any(s.cloud == "alicloud" for s in stacks) and not (
+        alicloud_settings.get("oidcProviderArn") or alicloud_settings.get("oidcFingerprints")
+    ):
+        raise BootstrapConfigError(
+            "alicloud.oidcFingerprints: the SHA-1 fingerprint(s) of the issuer's certificate chain (docs/ci.md), "
+            "or alicloud.oidcProviderArn to use an existing provider"
+        )
+    return Settings(
+        repository=repository,
+        subject_repository=subject_repository,
+        stacks=tuple(stacks),
+        name_prefix=config.get("namePrefix") or "ml-platform-ci",
+        max_session_duration=config.get_int("maxSessionDuration") or 3600,
+        aws=config.get_object("aws") or {},
+        alicloud=alicloud_settings,
+    )
+
+
+# --- policy documents (plain functions of plain values, so the tests read them as the clouds will) ---
+
+
+def aws_trust_policy(provider_arn: str, subject: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {f"{ISSUER}:aud": AWS_AUDIENCE, f"{ISSUER}:sub": subject},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def alicloud_trust_policy(provider_arn: str, subject: str) -> str:
+    return json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": [provider_arn]},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"oidc:iss": ISSUER_URL, "oidc:aud": ALICLOUD_AUDIENCE, "oidc:sub": subject},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def aws_deploy_policy(settings: Settings, region: str) -> str:
+    """Least privilege for `pulumi up` of one EKS stack: its services in its region, its own IAM, nothing of CI's."""
+    services = settings.aws.get("deployServices") or AWS_DEPLOY_SERVICES
+    attachable = settings.aws.get("attachablePolicyArns") or AWS_ATTACHABLE_POLICIES
+    prefix = settings.name_prefix
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PlatformServicesInTheStackRegion",
+                    "Effect": "Allow",
+                    "Action": [f"{service}:*" for service in services],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+                },
+                {"Sid": "ReadIam", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
+                {
+                    "Sid": "PlatformRolesAndBucketUser",
+                    "Effect": "Allow",
+                    "Action": list(AWS_IAM_MANAGE),
+                    "Resource": ["arn:aws:iam::*:role/*", "arn:aws:iam::*:user/*"],
+                },
+                {
+                    "Sid": "AttachOnlyTheEksManagedPolicies",
+                    "Effect": "Allow",
+                    "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                    "Resource": "arn:aws:iam::*:role/*",
+                    "Condition": {"ArnEquals": {"iam:PolicyARN": list(attachable)}},
+                },
+                {
+                    "Sid": "PassPlatformRolesToEks",
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": "arn:aws:iam::*:role/*",
+                    "Condition": {"StringEquals": {"iam:PassedToService": list(AWS_PASS_ROLE_TO)}},
+                },
+                {
+                    "Sid": "ServiceLinkedRoles",
+                    "Effect": "Allow",
+                    "Action": "iam:CreateServiceLinkedRole",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"iam:AWSServiceName": list(AWS_SERVICE_LINKED_ROLES)}},
+                },
+                {
+                    "Sid": "NeverTheCiTrust",
+                    "Effect": "Deny",
+                    "Action": "iam:*",
+                    "Resource": [f"arn:aws:iam::*:role/{prefix}-*", f"arn:aws:iam::*:oidc-provider/{ISSUER}"],
+                },
+            ],
+        }
+    )
+
+
+def alicloud_deploy_ram_policy(settings: Settings) -> str:
+    """The RAM part of `pulumi up` of an ACK stack (its bucket-access user and key), and nothing of CI's."""
+    prefix = settings.name_prefix.lower()
+    return json.dumps(
+        {
+            "Version": "1",
+            "Statement": [
+                {"Effect": "Allow", "Action": list(ALICLOUD_RAM_MANAGE), "Resource": "*"},
+                # ACK creates clusters with the account's Alibaba Cloud service roles (AliyunCS*).
+                {"Effect": "Allow", "Action": "ram:PassRole", "Resource": "acs:ram:*:*:role/aliyun*"},
+                {
+                    "Effect": "Deny",
+                    "Action": "ram:*",
+                    "Resource": [
+                        f"acs:ram:*:*:role/{prefix}-*",
+                        f"acs:ram:*:*:policy/{prefix}-*",
+                        "acs:ram:*:*:oidc-provider/*",
+                    ],
+                },
+            ],
+        }
+    )
+
+
+def ram_name(*parts: str) -> str:
+    """RAM role and policy names: letters, digits, periods and hyphens, at most 64 characters."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", "-".join(parts))[:64]
+
+
+def iam_name(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", "-".join(parts))[:64]
+
+
+# --- resources ---
+
+
+def aws_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
+    prefix = settings.name_prefix
+    provider_arn = settings.aws.get("oidcProviderArn")
+    if not provider_arn:
+        provider = aws.iam.OpenIdConnectProvider(
+            "github-actions",
+            url=ISSUER_URL,
+            client_id_lists=[AWS_AUDIENCE],
+            tags={"purpose": f"GitHub Actions OIDC for {settings.repository}"},
+        )
+        provider_arn = provider.arn
+    arns: dict[str, pulumi.Output[str]] = {"oidcProvider": pulumi.Output.from_input(provider_arn)}
+
+    preview = aws.iam.Role(
+        "aws-preview",
+        name=iam_name(prefix, "preview"),
+        description=f"pulumi preview of {settings.repository}'s pull requests: read-only",
+        assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+            lambda arn: aws_trust_policy(arn, subject_for_pull_requests(settings))
+        ),
+        max_session_duration=settings.max_session_duration,
+    )
+    for policy_arn in settings.aws.get("previewPolicyArns") or [AWS_READ_ONLY]:
+        aws.iam.RolePolicyAttachment(
+            f"aws-preview-{policy_arn.rsplit('/', 1)[-1]}", role=preview.name, policy_arn=policy_arn
+        )
+    arns["preview"] = preview.arn
+
+    default_region = pulumi.Config("aws").get("region")
+    for stack in settings.stacks_on("aws"):
+        region = stack.region or default_region
+        if not region:
+            raise BootstrapConfigError(f"stacks.{stack.name}.region: set it, or aws:region")
+        role = aws.iam.Role(
+            f"aws-deploy-{stack.name}",
+            name=iam_name(prefix, "deploy", stack.name),
+            description=f"pulumi up of {settings.repository}'s {stack.name} stack, from its GitHub environment",
+            assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+                lambda arn, s=stack.name: aws_trust_policy(arn, subject_for_environment(settings, s))
+            ),
+            max_session_duration=settings.max_session_duration,
+        )
+        aws.iam.RolePolicy(
+            f"aws-deploy-{stack.name}",
+            role=role.name,
+            name="deploy-platform",
+            policy=aws_deploy_policy(settings, region),
+        )
+        arns[stack.name] = role.arn
+    return arns
+
+
+def alicloud_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
+    prefix = settings.name_prefix
+    provider_arn = settings.alicloud.get("oidcProviderArn")
+    if not provider_arn:
+        provider = alicloud.ims.OidcProvider(
+            "github-actions",
+            oidc_provider_name=ram_name(prefix, "github"),
+            issuer_url=ISSUER_URL,
+            client_ids=[ALICLOUD_AUDIENCE],
+            fingerprints=list(settings.alicloud["oidcFingerprints"]),
+            description=f"GitHub Actions OIDC for {settings.repository}",
+        )
+        provider_arn = provider.arn
+    arns: dict[str, pulumi.Output[str]] = {"oidcProvider": pulumi.Output.from_input(provider_arn)}
+
+    preview = alicloud.ram.Role(
+        "alicloud-preview",
+        role_name=ram_name(prefix, "preview"),
+        description=f"pulumi preview of {settings.repository}'s pull requests: read-only",
+        assume_role_policy_document=pulumi.Output.from_input(provider_arn).apply(
+            lambda arn: alicloud_trust_policy(arn, subject_for_pull_requests(settings))
+        ),
+        max_session_duration=settings.max_session_duration,
+    )
+    for policy in settings.alicloud.get("previewPolicies") or [ALICLOUD_READ_ONLY]:
+        alicloud.ram.RolePolicyAttachment(
+            f"alicloud-preview-{policy}", role_name=preview.role_name, policy_name=policy, policy_type="System"
+        )
+    arns["preview"] = preview.arn
+
+    deploy_stacks = settings.stacks_on("alicloud")
+    ram_policy = alicloud.ram.Policy(
+        "alicloud-deploy-ram",
+        policy_name=ram_name(prefix, "deploy-ram"),
+        description="The RAM actions of pulumi up of an ACK stack: its bucket-access user and key only",
+        policy_document=alicloud_deploy_ram_policy(settings),
+    )
+    system_policies = settings.alicloud.get("deployPolicies") or ALICLOUD_DEPLOY_POLICIES
+    for stack in deploy_stacks:
+        role = alicloud.ram.Role(
+            f"alicloud-deploy-{stack.name}",
+            role_name=ram_name(prefix, "deploy", stack.name),
+            description=f"pulumi up of {settings.repository}'s {stack.name} stack, from its GitHub environment",
+            assume_role_policy_document=pulumi.Output.from_input(provider_arn).apply(
+                lambda arn, s=stack.name: alicloud_trust_policy(arn, subject_for_environment(settings, s))
+            ),
+            max_session_duration=settings.max_session_duration,
+        )
+        for policy in system_policies:
+            alicloud.ram.RolePolicyAttachment(
+                f"alicloud-deploy-{stack.name}-{policy}",
+                role_name=role.role_name,
+                policy_name=policy,
+                policy_type="System",
+            )
+        alicloud.ram.RolePolicyAttachment(
+            f"alicloud-deploy-{stack.name}-ram",
+            role_name=role.role_name,
+            policy_name=ram_policy.policy_name,
+            policy_type="Custom",
+        )
+        arns[stack.name] = role.arn
+    return arns
+
+
+def main() -> None:
+    settings = load_settings(pulumi.Config())
+    roles = {}
+    if "aws" in settings.clouds():
+        roles["aws"] = aws_roles(settings)
+    if "alicloud" in settings.clouds():
+        roles["alicloud"] = alicloud_roles(settings)
+
+    # What to set in GitHub (docs/ci.md): repository variables, and each stack's environment variables.
+    repository_variables = {}
+    if "aws" in roles:
+        repository_variables["AWS_PREVIEW_ROLE_ARN"] = roles["aws"]["preview"]
+    if "alicloud" in roles:
+        repository_variables["ALIBABA_CLOUD_PREVIEW_ROLE_ARN"] = roles["alicloud"]["preview"]
+        repository_variables["ALIBABA_CLOUD_OIDC_PROVIDER_ARN"] = roles["alicloud"]["oidcProvider"]
+    environment_variables = {
+        stack.name: {
+            "AWS_ROLE_ARN" if stack.cloud == "aws" else "ALIBABA_CLOUD_ROLE_ARN": roles[stack.cloud][stack.name]
+        }
+        for stack in settings.stacks
+    }
+    pulumi.export("repositoryVariables", repository_variables)
+    pulumi.export("environmentVariables", environment_variables)
+    pulumi.export(
+        "trust",
+        {
+            "pullRequests": subject_for_pull_requests(settings),
+            "environments": {s.name: subject_for_environment(settings, s.name) for s in settings.stacks},
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

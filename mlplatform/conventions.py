@@ -1,0 +1,66 @@
+"""Contracts between the layers: labels, names and wire markers that more than one layer must agree on.
+
+Imports nothing of ours, so config, components, offline tools and tests can all depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+NAMESPACE = "ml-platform"  # the stack config namespace: `ml-platform:servings`
+
+# GPU nodes: the label our pools carry and workloads select, and the taint that keeps other pods off.
+GPU_NODE_LABEL = ("mlplatform.io/accelerator", "nvidia-gpu")
+GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
+# ACK shared-GPU (cGPU) node label, read by ack-ai-installer's scheduler plugins.
+CGPU_LABEL = ("ack.node.gpu.schedule", "cgpu")
+
+# The Secret in each workload namespace that holds the bucket credentials the CSI volumes use.
+STORAGE_SECRET = "model-storage"
+
+# What a value only the cloud can tell (an address, a generated key) looks like in the offline plan.
+COMPUTED = "(known after apply)"
+# How a secret value is shown: never its contents.
+SECRET_TEXT = "[secret]"
+# How the Pulumi engine (and `pulumi stack export`) marks a secret value: {SIG_KEY: SECRET_SIG, ...}.
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def plain_json(value: Any) -> Any:
+    """Numbers the mock runtime turned into floats back to integers, recursively."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    return value
+
+
+def property_path(parts: tuple | list) -> str:
+    """('servings', 'color', 'predictors', 1, 'traffic') -> servings.color.predictors[1].traffic
+
+    The notation of Pulumi property paths, as `pulumi config set --path` reads them: keys holding
+    '.', '[', ']' or '"' are quoted (`labels["app.kubernetes.io/name"]`).
+    """
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part and not any(char in part for char in '.[]"'):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
+def config_key(parts: tuple | list) -> str:
+    """The full config key of a path: ('servings', 'color') -> ml-platform:servings.color"""
+    return f"{NAMESPACE}:{property_path(parts)}"

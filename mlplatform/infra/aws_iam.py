@@ -1,0 +1,47 @@
+"""IAM roles that AWS services assume (EKS, Fargate, EC2 nodes), ready only once their policies are attached.
+
+After pulumi-eks `servicerole.ts`: a consumer that takes `ServiceRole.arn` depends on every attachment, so
+EKS never sees a role whose permissions are still being attached (a common first-deploy failure).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ServiceRole:
+    role: aws.iam.Role
+    # The role's ARN, resolved only after every policy attachment exists.
+    arn: pulumi.Output[str]
+
+
+def service_role(name: str, service: str, policies: tuple[str, ...], parent: pulumi.Resource) -> ServiceRole:
+    """An IAM role `service` assumes, with AWS-managed `policies` attached."""
+    role = aws.iam.Role(
+        name, assume_role_policy=assume_role_policy(service), opts=pulumi.ResourceOptions(parent=parent)
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{policy}",
+            role=role.name,
+            policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for policy in policies
+    ]
+    ready = pulumi.Output.all(role.arn, *(attachment.id for attachment in attachments)).apply(lambda values: values[0])
+    return ServiceRole(role, ready)

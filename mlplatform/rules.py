@@ -1,0 +1,137 @@
+"""Rules stated once, for config validation, rendering, offline validation and the policy pack alike.
+
+Standard library only, on purpose: the Pulumi CLI runs the policy pack from its own folder with its own
+requirements, so `policies/mlpolicies/rules.py` is a byte-identical copy of this file, and
+`tests/test_rules.py` fails when the two differ. Change a rule here, then copy the file there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# ---------------------------------------------------------------- model versions
+
+# `color:v2`: a model name (a DNS label) and a version tag, as training jobs write and servings read them.
+MODEL_VERSION = re.compile(r"^(?P<model>[a-z][-a-z0-9]*):(?P<version>[A-Za-z0-9][-A-Za-z0-9._]*)$")
+MODEL_VERSION_FORM = "name:version, e.g. color:v2 (a lowercase name, a colon, then letters, digits, '-', '.' or '_')"
+
+
+def parse_model_version(reference: str) -> tuple[str, str] | None:
+    """('color', 'v2') for 'color:v2'; None for anything that is not a model version."""
+    match = MODEL_VERSION.match(reference) if isinstance(reference, str) else None
+    return (match["model"], match["version"]) if match else None
+
+
+def model_prefix(reference: str) -> str:
+    """Where a model version lives in its environment's models bucket: 'color:v2' -> 'color/v2'."""
+    parsed = parse_model_version(reference)
+    if parsed is None:
+        raise ValueError(f"{reference!r} is not a model version ({MODEL_VERSION_FORM})")
+    return "/".join(parsed)
+
+
+# ---------------------------------------------------------------- traffic splits
+
+
+class TrafficProblem(NamedTuple):
+    """Why a split over live (non-shadow) predictors cannot be served: `kind` is 'sum' or 'single'."""
+
+    kind: str
+    split: str  # "v1=80 + v2=10"
+    total: int
+
+
+def traffic_problem(live: list[tuple[str, int]]) -> TrafficProblem | None:
+    """Several live predictors split 100% between them; a single one takes all (0 = unset, or 100)."""
+    total = sum(percent for _, percent in live)
+    split = " + ".join(f"{name}={percent}" for name, percent in live)
+    if len(live) > 1 and total != 100:
+        return TrafficProblem("sum", split, total)
+    if len(live) == 1 and total not in (0, 100):
+        return TrafficProblem("single", split, total)
+    return None
+
+
+# ---------------------------------------------------------------- distributed training roles
+
+# The replica types each Kubeflow training-operator v1 job kind accepts (its webhooks, v1.9).
+FRAMEWORK_ROLES = {
+    "tensorflow": ("PS", "Chief", "Master", "Worker", "Evaluator"),
+    "pytorch": ("Master", "Worker"),
+    "xgboost": ("Master", "Worker"),
+    "mpi": ("Launcher", "Worker"),
+}
+# Roles that coordinate a job: exactly one replica each.
+SINGLE_REPLICA_ROLES = ("Chief", "Master", "Launcher")
+# Roles a job cannot run without.
+REQUIRED_ROLES = {"tensorflow": (), "pytorch": ("Master",), "xgboost": ("Master",), "mpi": ("Launcher",)}
+
+
+def role_problems(framework: str, roles: dict[str, int]) -> list[tuple[tuple, str]]:
+    """(path below `roles`, reason) for each way `roles` (role -> replicas) breaks the framework's rules."""
+    allowed = FRAMEWORK_ROLES[framework]
+    problems: list[tuple[tuple, str]] = []
+    for role, replicas in roles.items():
+        if role not in allowed:
+            problems.append(((role,), f"{framework} has no role {role!r}; its roles: {', '.join(allowed)}"))
+        elif role in SINGLE_REPLICA_ROLES and replicas != 1:
+            problems.append(((role, "replicas"), f"{role} runs exactly 1 replica, not {replicas}"))
+    if framework == "tensorflow" and {"Chief", "Master"} <= set(roles):
+        problems.append(((), "a TFJob has at most one of Chief and Master"))
+    if framework == "tensorflow" and not {"Chief", "Master", "Worker"} & set(roles):
+        problems.append(((), "a TFJob needs a Chief, Master or Worker: PS and Evaluator alone never finish"))
+    for role in REQUIRED_ROLES[framework]:
+        if role not in roles:
+            problems.append(((), f"a {framework} job needs a {role} role"))
+    return problems
+
+
+# ---------------------------------------------------------------- GPU instance types
+
+# Instance type prefixes of the NVIDIA GPU families each cloud sells.
+# Alibaba: ECS instance families, "GPU-accelerated compute-optimized / visualization" (gn*, ebmgn*, sgn*, vgn*),
+# help.aliyun.com/zh/ecs/user-guide/gpu-accelerated-compute-optimized-and-vgpu-accelerated-instance-families-1
+# AWS: EC2 accelerated computing instances (P and G families with NVIDIA GPUs),
+# docs.aws.amazon.com/ec2/latest/instancetypes/ac.html
+GPU_INSTANCE_PREFIXES = {
+    "alicloud": ("ecs.gn", "ecs.ebmgn", "ecs.sgn", "ecs.vgn"),
+    "aws": ("p3.", "p3dn.", "p4d.", "p4de.", "p5.", "p5e.", "p5en.", "p6-", "g4dn.", "g5.", "g6.", "g6e.", "gr6."),
+}
+
+
+def is_gpu_instance_type(instance_type: str, cloud: str | None = None) -> bool:
+    """Does this instance type carry NVIDIA GPUs (on `cloud`, or on any cloud we support)?"""
+    clouds = [cloud] if cloud else list(GPU_INSTANCE_PREFIXES)
+    return any(instance_type.startswith(GPU_INSTANCE_PREFIXES[each]) for each in clouds)
+
+
+# ---------------------------------------------------------------- wire markers the pack reads
+
+# The model version a serving's predictor runs, on the SeldonDeployment's predictor annotations.
+MODEL_VERSION_ANNOTATION = "mlplatform.io/model-version"
+
+
+# ---------------------------------------------------------------- private load balancers
+
+# The annotation that keeps a LoadBalancer Service on the private network, as each cloud's own
+# controller reads it (the platform installs no other load-balancer controller):
+# - Alibaba Cloud Controller Manager: `address-type: intranet`,
+#   help.aliyun.com/zh/ack/ack-managed-and-ack-dedicated/user-guide/add-annotations-to-the-yaml-file-of-a-service-to-configure-clb-instances
+# - AWS, kubernetes/cloud-provider-aws (legacy in-tree service controller): `aws-load-balancer-internal: "true"`,
+#   github.com/kubernetes/cloud-provider-aws/blob/master/pkg/providers/v1/aws.go (ServiceAnnotationLoadBalancerInternal).
+#   `aws-load-balancer-scheme` is read only by the AWS Load Balancer Controller: on its own it leaves the LB public.
+INTERNAL_LOAD_BALANCER = {
+    "alicloud": ("service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type", ("intranet",)),
+    "aws": ("service.beta.kubernetes.io/aws-load-balancer-internal", ("true", "0.0.0.0/0")),
+}
+
+
+def internal_load_balancer_annotations(cloud: str) -> dict[str, str]:
+    key, values = INTERNAL_LOAD_BALANCER[cloud]
+    return {key: values[0]}
+
+
+def is_internal_load_balancer(annotations: dict) -> bool:
+    """Do these Service annotations keep its load balancer off the internet, on any cloud we support?"""
+    return any(str(annotations.get(key, "")).lower() in values for key, values in INTERNAL_LOAD_BALANCER.values())
