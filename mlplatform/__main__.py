@@ -1,4 +1,4 @@
-"""`python -m mlplatform ...`: the offline commands (preview, promote, traffic, diff)."""
+"""`python -m mlplatform ...`, the same as the `mlp` command: preview, diff, endpoints, promote, traffic, schema."""
 
 import sys
 

@@ -16,6 +16,14 @@ GPU_NODE_LABEL = ("mlplatform.io/accelerator", "nvidia-gpu")
 GPU_TAINT = ("nvidia.com/gpu", "present", "NoSchedule")
 # ACK shared-GPU (cGPU) node label, read by ack-ai-installer's scheduler plugins.
 CGPU_LABEL = ("ack.node.gpu.schedule", "cgpu")
+# The label the NVIDIA device plugin chart's default affinity accepts on nodes without node-feature-discovery
+# ("We allow a GPU deployment to be forced by setting the following label to 'true'", chart values.yaml at
+# NVIDIA/k8s-device-plugin v0.20.0): EKS GPU pools carry it, or the plugin runs on no node.
+NVIDIA_GPU_PRESENT_LABEL = ("nvidia.com/gpu.present", "true")
+
+# The StorageClass the platform creates on every cluster and every claim it renders names: no claim relies on
+# a default class (ASK has none; ACK's and EKS's are not marked default).
+DISK_STORAGE_CLASS = "ml-platform-disk"
 
 # The Secret in each workload namespace that holds the bucket credentials the CSI volumes use.
 STORAGE_SECRET = "model-storage"
@@ -64,3 +72,39 @@ def property_path(parts: tuple | list) -> str:
 def config_key(parts: tuple | list) -> str:
     """The full config key of a path: ('servings', 'color') -> ml-platform:servings.color"""
     return f"{NAMESPACE}:{property_path(parts)}"
+
+
+def mirrored(image: str, registry: str | None) -> str:
+    """`image` as pulled through the mirror `registry` (a host with an optional path); unchanged without one.
+
+    The source registry host is dropped and the repository path kept, the layout registry mirrors and
+    image-sync tools use: `docker.io/seldonio/seldon-core-operator:1.17.1` ->
+    `<registry>/seldonio/seldon-core-operator:1.17.1`, `nvcr.io/nvidia/k8s-device-plugin` ->
+    `<registry>/nvidia/k8s-device-plugin`, and a Docker Hub official image `busybox` -> `<registry>/library/busybox`.
+    """
+    if not registry:
+        return image
+    registry = registry.rstrip("/")
+    if image.startswith(registry + "/"):
+        return image
+    first, _, rest = image.partition("/")
+    if not rest:
+        path = f"library/{image}"
+    elif "." in first or ":" in first or first == "localhost":
+        path = rest
+    else:
+        path = image
+    return f"{registry}/{path}"
+
+
+def sls_log_env(project: str, logstore: str) -> list[dict[str, str]]:
+    """Pod env vars that make Alibaba Cloud collect a container's stdout into `project`/`logstore`.
+
+    How ACK Serverless (ASK, no nodes for the logtail DaemonSet) collects logs, through the
+    `alibaba-log-controller` add-on: `aliyun_logs_{key}=stdout` plus `aliyun_logs_{key}_project`
+    (SLS "Use pod environment variables to collect application logs", cited in docs/cloud-rules.md).
+    """
+    return [
+        {"name": f"aliyun_logs_{logstore}", "value": "stdout"},
+        {"name": f"aliyun_logs_{logstore}_project", "value": project},
+    ]

@@ -1,4 +1,8 @@
-"""Per-environment stack composition: what differs between dev and prod beyond config values."""
+"""Per-environment stack composition: what differs between dev and prod beyond config values.
+
+A stack's role comes from `ml-platform:environment`, so `dev-aws` or `prod-eu` compose like dev or prod;
+a stack named dev or prod may leave it out.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,43 @@ import pulumi
 from mlplatform.config import ENVIRONMENTS, ConfigError, StackConfig
 
 
+def environment_of(stack: str, settings: StackConfig) -> str:
+    if settings.environment:
+        return settings.environment
+    if stack in ENVIRONMENTS:
+        return stack
+    raise ConfigError(
+        "ml-platform:environment",
+        f"stack {stack!r} needs an environment: set it to one of {', '.join(ENVIRONMENTS)}",
+    )
+
+
+def with_region(settings: StackConfig) -> StackConfig:
+    """The region comes from the cloud provider's config, so provider and platform cannot disagree."""
+    provider_key = f"{settings.cloud}:region"
+    region = pulumi.Config(settings.cloud).get("region")
+    if settings.region and region and settings.region != region:
+        raise ConfigError(
+            "ml-platform:region", f"{settings.region!r} differs from {provider_key} {region!r}: set the region once"
+        )
+    if not (settings.region or region):
+        raise ConfigError(provider_key, f"the region is not set: pulumi config set {provider_key} <region>")
+    return settings.model_copy(update={"region": settings.region or region})
+
+
 async def compose(stack: str, settings: StackConfig) -> None:
-    """Plan the stack `stack` from validated config; an unknown stack is a config error."""
-    if stack == "dev":
+    """Plan the stack `stack` from validated config, composed as its environment says."""
+    environment = environment_of(stack, settings)
+    settings = with_region(settings)
+    if environment == "dev":
         from stacks import dev
 
-        dev.compose(settings)
-    elif stack == "prod":
+        dev.compose(stack, settings)
+    else:
         from stacks import prod
 
-        await prod.compose(settings)
-    else:
-        raise ConfigError("stack", f"unknown stack {stack!r}: the stacks are {', '.join(ENVIRONMENTS)}")
-    pulumi.export("environment", stack)
+        await prod.compose(stack, settings)
+    pulumi.export("environment", environment)
+    from stacks.cost import BASIS_OUTPUT, cost_basis
+
+    pulumi.export(BASIS_OUTPUT, cost_basis(stack, settings))

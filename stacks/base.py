@@ -11,10 +11,15 @@ from mlplatform import config as cfg
 from mlplatform import rules
 from mlplatform.infra.bucket import Bucket, BucketArgs
 from mlplatform.infra.cluster import Cluster, ClusterArgs
-from mlplatform.infra.nodepool import NodePool, NodePoolArgs
+from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
+from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
+from mlplatform.infra.keda import Keda, KedaArgs
+from mlplatform.infra.kserve import GATEWAY_SERVICE, KSERVE_NAMESPACE, KServe, KServeArgs
+from mlplatform.infra.nodepool import KarpenterNodes, NodePool, NodePoolArgs
 from mlplatform.infra.observability import Observability, ObservabilityArgs
 from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
 from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs, storage_credentials, storage_endpoint
+from mlplatform.infra.trainer import Trainer, TrainerArgs
 from mlplatform.infra.workspace import Workspace, WorkspaceArgs
 from mlplatform.workloads.addresses import load_balancer_address
 from stacks.context import Platform
@@ -26,9 +31,14 @@ def bucket_name(stack: str, kind: str, bucket: cfg.Bucket) -> str:
     return bucket.name or f"ml-platform-{stack}-{kind}"
 
 
-def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Platform:
-    """Plan the infrastructure layer of `stack` and return what the workloads layer needs from it."""
-    tags = {"project": "ml-platform", "environment": stack}
+def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> Platform:
+    """Plan the infrastructure layer of `stack` (a dev or prod environment) for the workloads layer.
+
+    Resource names start with the stack's name (`dev-cluster`, `prod-aws-cluster`); what differs between
+    environments (protection, NAT redundancy) follows `environment`.
+    """
+    protect = environment == "prod"
+    tags = {"project": "ml-platform", "environment": environment, "stack": stack}
     buckets = {
         kind: Bucket(
             f"{stack}-{kind}",
@@ -56,22 +66,12 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
             addons=("ack-ai-installer",) if uses_cgpu else (),
             protect=protect,
             control_plane_logs=EKS_CONTROL_PLANE_LOGS if settings.observability.enabled else (),
+            nat_per_zone=_nat_per_zone(environment, settings.cluster.network),
             tags=tags,
         ),
     )
-    pools = [
-        NodePool(
-            f"{stack}-{name}",
-            NodePoolArgs(
-                cloud=settings.cloud,
-                pool=pool,
-                cluster_id=cluster.cluster_id if settings.cloud == "alicloud" else cluster.cluster_name,
-                subnet_ids=cluster.subnet_ids,
-                tags=tags,
-            ),
-        )
-        for name, pool in settings.node_pools.items()
-    ]
+    provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
+    pools = _capacity(stack, settings, cluster, provider, [b.bucket_name for b in buckets.values()], tags)
     if settings.observability.enabled:
         Observability(
             f"{stack}-observability",
@@ -82,10 +82,12 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
                 cluster_arn=cluster.cluster_arn,
                 subnet_ids=cluster.subnet_ids,
                 log_retention_days=settings.observability.log_retention_days,
-                control_plane_logs=EKS_CONTROL_PLANE_LOGS,
+                cluster_kind=settings.cluster.kind,
+                vpc_id=cluster.vpc_id,
+                security_group_id=cluster.security_group_id,
+                depends_on=tuple(pools),
             ),
         )
-    provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=pools)
     time_slicing = next((p.gpu_replicas for p in settings.node_pools.values() if p.gpu_sharing == "timeSlicing"), None)
     operators = Operators(
@@ -102,6 +104,7 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
     workspace = Workspace(
         f"{stack}-workspace",
         WorkspaceArgs(
+            cloud=settings.cloud,
             namespaces=list(get_args(cfg.WorkloadNamespace)),
             storage_credentials=storage_credentials(settings, access.access_key_id, access.access_key_secret),
             labels={"app.kubernetes.io/part-of": "ml-platform"},
@@ -112,8 +115,11 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("buckets", {kind: b.uri for kind, b in buckets.items()})
     ingress_host = _ingress_host(stack, settings, provider, operators)
+    serving_and_training = _serving_and_training_operators(stack, settings, provider, on_cluster, operators)
     return Platform(
+        **serving_and_training,
         stack=stack,
+        environment=environment,
         config=settings,
         provider=provider,
         datasets_bucket=buckets["datasets"].bucket_name,
@@ -126,7 +132,71 @@ def build_platform(stack: str, settings: cfg.StackConfig, protect: bool) -> Plat
         namespaces=workspace.namespaces,
         ingress_url=operators.ingress_url,
         ingress_host=ingress_host,
+        cluster_id=cluster.cluster_id,
+        cluster_name=cluster.cluster_name,
     )
+
+
+def _nat_per_zone(environment: str, network: cfg.Network) -> bool:
+    """prod keeps egress through a zone outage with a NAT gateway per zone; dev shares one."""
+    return (network.nat_gateways or ("perZone" if environment == "prod" else "single")) == "perZone"
+
+
+def _capacity(
+    stack: str,
+    settings: cfg.StackConfig,
+    cluster: Cluster,
+    provider: k8s.Provider,
+    bucket_names: list[pulumi.Output[str]],
+    tags: dict[str, str],
+) -> list[pulumi.Resource]:
+    """The node pools, and on EKS the add-ons and Karpenter that give them nodes: what workloads wait for."""
+    if settings.cloud == "alicloud":
+        return [
+            NodePool(
+                f"{stack}-{name}",
+                NodePoolArgs(
+                    cloud="alicloud", pool=pool, cluster_id=cluster.cluster_id, subnet_ids=cluster.subnet_ids, tags=tags
+                ),
+            )
+            for name, pool in settings.node_pools.items()
+        ]
+    addons = EksAddons(
+        f"{stack}-addons",
+        EksAddonsArgs(cluster_name=cluster.cluster_name, bucket_names=bucket_names, depends_on=[cluster.system_nodes]),
+    )
+    karpenter = Karpenter(
+        f"{stack}-karpenter",
+        KarpenterArgs(
+            cluster_name=cluster.cluster_name,
+            cluster_arn=cluster.cluster_arn,
+            region=settings.region,
+            depends_on=addons.ready,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
+    )
+    nodes = KarpenterNodes(
+        node_role_name=karpenter.node_role_name,
+        subnet_ids=cluster.subnet_ids,
+        security_group_id=cluster.security_group_id,
+        cluster_name=cluster.cluster_name,
+    )
+    pools = [
+        NodePool(
+            f"{stack}-{name}",
+            NodePoolArgs(
+                cloud="aws",
+                pool=pool,
+                cluster_id=cluster.cluster_name,
+                subnet_ids=cluster.subnet_ids,
+                tags=tags,
+                karpenter=nodes,
+            ),
+            opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[karpenter.release]),
+        )
+        for name, pool in settings.node_pools.items()
+    ]
+    return [*addons.ready, karpenter.release, *pools]
 
 
 def _ingress_host(
@@ -143,3 +213,47 @@ def _ingress_host(
         opts=pulumi.ResourceOptions(provider=provider, depends_on=operators.ready),
     )
     return service.status.apply(load_balancer_address)
+
+
+def _serving_and_training_operators(
+    stack: str,
+    settings: cfg.StackConfig,
+    provider: k8s.Provider,
+    on_cluster: pulumi.ResourceOptions,
+    operators: Operators,
+) -> dict:
+    """KServe, Kubeflow Trainer v2 and KEDA, each installed only when the stack's workloads use it."""
+    installed: dict = {}
+    servings = settings.servings.values()
+    if any(serving.backend == "kserve" for serving in servings):
+        istio_there = settings.operators.seldon.ingress == "istio"
+        kserve = KServe(
+            f"{stack}-kserve",
+            KServeArgs(
+                install_istio=not istio_there,
+                internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
+                local_model_cache=any(serving.llm and serving.llm.cache for serving in servings),
+                depends_on=operators.ready if istio_there else (),
+            ),
+            opts=on_cluster,
+        )
+        service = k8s.core.v1.Service.get(
+            f"{stack}-kserve-gateway-service",
+            f"{KSERVE_NAMESPACE}/{GATEWAY_SERVICE}",
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=kserve.ready),
+        )
+        installed.update(
+            kserve=kserve.ready,
+            kserve_ingress_url=kserve.ingress_url,
+            kserve_ingress_host=service.status.apply(load_balancer_address),
+        )
+    # An LLM serving whose replicas vary (down to zero, or up to more than its minimum) is scaled by KEDA.
+    if any(serving.llm and serving.llm.scaling.min_replicas < serving.llm.scaling.max_replicas for serving in servings):
+        installed["keda"] = Keda(f"{stack}-keda", KedaArgs(), opts=on_cluster).ready
+    v2_jobs = [job for job in settings.training_jobs.values() if job.api == "v2"]
+    if v2_jobs:
+        trainer = Trainer(
+            f"{stack}-trainer", TrainerArgs(runtimes=tuple(job.trainer_runtime for job in v2_jobs)), opts=on_cluster
+        )
+        installed["trainer"] = trainer.ready
+    return installed

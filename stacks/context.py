@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -14,7 +14,8 @@ from mlplatform.config import StackConfig
 class Platform:
     """The planned infrastructure a workload lands on."""
 
-    stack: str  # the environment: dev or prod
+    stack: str  # the stack's name, which names its resources: dev, prod-aws
+    environment: str  # its role: dev or prod
     config: StackConfig
     provider: k8s.Provider
     # Bucket names; model version `color:v2` lives at <scheme>://<models_bucket>/color/v2/.
@@ -34,7 +35,17 @@ class Platform:
     ingress_url: str
     # External hostname or address of the ingress (an Output), for the public endpoint outputs.
     ingress_host: pulumi.Output[str]
+    # The cluster's id and name, for the console links among the stack outputs (`dashboards`).
+    cluster_id: pulumi.Output[str] | None = None
+    cluster_name: pulumi.Output[str] | None = None
+    # KServe (when a serving asks for it): its installs, its Gateway in-cluster and its external address.
+    kserve: list[pulumi.Resource] = field(default_factory=list)
+    kserve_ingress_url: str = ""
+    kserve_ingress_host: pulumi.Output[str] | None = None
+    # Kubeflow Trainer v2 (when a job has api: v2) and KEDA (when an LLM serving scales), for what depends on them.
+    trainer: list[pulumi.Resource] = field(default_factory=list)
+    keda: list[pulumi.Resource] = field(default_factory=list)
 
     @property
     def protect(self) -> bool:
-        return self.stack == "prod"
+        return self.environment == "prod"

@@ -25,6 +25,11 @@ def check_shape(settings: cfg.StackConfig) -> None:
         raise cfg.ConfigError("ml-platform:cluster.kind", "prod runs a managed (or edge) cluster, not serverless")
     if settings.promotion is None:
         raise cfg.ConfigError("ml-platform:promotion", "prod needs promotion: the stack whose model versions it serves")
+    if "0.0.0.0/0" in settings.cluster.api_access_cidrs:
+        raise cfg.ConfigError(
+            "ml-platform:cluster.apiAccessCidrs",
+            "prod's API endpoint is never open to 0.0.0.0/0: name your runners' CIDRs",
+        )
     for name, serving in settings.servings.items():
         for index, predictor in enumerate(serving.predictors):
             if not predictor.shadow and predictor.replicas < MIN_REPLICAS:
@@ -55,9 +60,9 @@ def check_promoted(settings: cfg.StackConfig, source: str, published: set[str]) 
             )
 
 
-async def compose(settings: cfg.StackConfig) -> None:
+async def compose(stack: str, settings: cfg.StackConfig) -> None:
     check_shape(settings)
     source, published = await published_versions(settings.promotion)
     check_promoted(settings, source, published)
-    platform = build_platform("prod", settings, protect=True)
+    platform = build_platform(stack, "prod", settings)
     workloads.deploy(platform)

@@ -14,10 +14,14 @@ import pulumi
 from mlplatform import config as cfg
 from mlplatform import rules
 from mlplatform.conventions import GPU_NODE_LABEL, STORAGE_SECRET
+from mlplatform.infra import consoles
+from mlplatform.workloads.kserve import KServeServing, KServeServingArgs, StorageCredentials
+from mlplatform.workloads.llm import LlmServing, LlmServingArgs
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.scheduling import GpuScheduling
-from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
+from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes, predictor_traffic
 from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
+from mlplatform.workloads.trainjob import TrainJob, TrainJobArgs
 from mlplatform.workloads.volumes import BucketStorage
 from mlplatform.workloads.webservice import WebService, WebServiceArgs
 from stacks.context import Platform
@@ -41,6 +45,41 @@ def creation_order(settings: cfg.StackConfig) -> list[str]:
     return list(TopologicalSorter(graph).static_order())
 
 
+def dashboards(platform: Platform) -> pulumi.Output[dict] | None:
+    """Console links for the cluster's metrics and logs, when the stack has observability."""
+    settings = platform.config
+    if not settings.observability.enabled or platform.cluster_id is None or platform.cluster_name is None:
+        return None
+    return pulumi.Output.all(platform.cluster_id, platform.cluster_name).apply(
+        lambda ids: consoles.dashboards(
+            settings.cloud, settings.region, f"{platform.stack}-observability", str(ids[0]), str(ids[1])
+        )
+    )
+
+
+def serving_output(serving: cfg.Serving, component: ModelServing, links: pulumi.Output[dict] | None) -> dict:
+    """What a user needs to call a serving: its URLs, the header that selects it (A/B), where its metrics are.
+
+    `url` is the in-cluster URL; `externalUrl` is the ingress load balancer's (intranet unless the ingress
+    is made public). A header-routed serving answers at its target's URL only for requests carrying
+    `header: value`; without the header the target answers.
+    """
+    output: dict = {
+        "url": component.endpoint,
+        "externalUrl": component.public_endpoint,
+        "traffic": {p.name: predictor_traffic(serving, p) for p in serving.predictors if not p.shadow},
+    }
+    route = serving.route_by_header
+    if route:
+        header, _, value = route.header.partition(":")
+        output["header"] = {"name": header.strip(), "value": value.strip()}
+        output["sharesUrlWith"] = route.serving
+    if links is not None:
+        output["metrics"] = links.apply(lambda urls: urls["metrics"])
+        output["logs"] = links.apply(lambda urls: urls["logs"])
+    return output
+
+
 def deploy(platform: Platform) -> None:
     """Plan every workload of the stack config and export their endpoints."""
     settings = platform.config
@@ -58,13 +97,35 @@ def deploy(platform: Platform) -> None:
     model_uris = {version: model_uri(platform, version) for version in sorted(versions)}
     endpoints: dict[str, pulumi.Output[str]] = {}
     public_endpoints: dict[str, pulumi.Output[str]] = {}
+    servings: dict[str, dict] = {}
+    links = dashboards(platform)
     clients: dict[str, pulumi.Output[str]] = {}
 
     def after(workload) -> list[pulumi.Resource]:
         return [*platform.operators, *(created[name] for name in workload.depends_on)]
 
     for name in creation_order(settings):
-        if name in settings.training_jobs:
+        if name in settings.training_jobs and settings.training_jobs[name].api == "v2":
+            job = settings.training_jobs[name]
+            created[name] = TrainJob(
+                name,
+                TrainJobArgs(
+                    job=job,
+                    namespace=platform.namespaces["training"].metadata.name,
+                    storage=storage,
+                    gpu=gpu,
+                    depends_on=[*after(job), *platform.trainer],
+                ),
+                opts=on_cluster,
+            )
+        elif name in settings.servings and settings.servings[name].backend == "kserve":
+            serving = settings.servings[name]
+            component = _kserve_serving(platform, name, serving, model_uris, gpu, after(serving), on_cluster)
+            created[name] = component
+            endpoints[name] = component.endpoint
+            public_endpoints[name] = component.public_endpoint
+            servings[name] = serving_output(serving, component, links)
+        elif name in settings.training_jobs:
             job = settings.training_jobs[name]
             created[name] = TrainingJob(
                 name,
@@ -98,6 +159,7 @@ def deploy(platform: Platform) -> None:
             created[name] = component
             endpoints[name] = component.endpoint
             public_endpoints[name] = component.public_endpoint
+            servings[name] = serving_output(serving, component, links)
         else:
             service = settings.web_services[name]
             env = dict(service.env)
@@ -129,7 +191,65 @@ def deploy(platform: Platform) -> None:
     }
     pulumi.export("endpoints", endpoints)
     pulumi.export("publicEndpoints", public_endpoints)
+    pulumi.export("servings", servings)
     pulumi.export("webServices", clients)
-    pulumi.export("notebooks", {name: notebook.port_forward for name, notebook in notebooks.items()})
+    pulumi.export("notebooks", {name: notebook.url for name, notebook in notebooks.items()})
+    pulumi.export(
+        "notebookAccess",
+        {name: notebook.port_forward for name, notebook in notebooks.items() if not settings.notebooks[name].expose},
+    )
+    if links is not None:
+        pulumi.export("dashboards", links)
     pulumi.export("notebookTokens", pulumi.Output.secret({name: n.token for name, n in notebooks.items()}))
     pulumi.export("modelUris", model_uris)
+
+
+def _kserve_serving(
+    platform: Platform,
+    name: str,
+    serving: cfg.Serving,
+    model_uris: dict[str, pulumi.Output[str]],
+    gpu: GpuScheduling,
+    after: list[pulumi.Resource],
+    opts: pulumi.ResourceOptions,
+) -> KServeServing | LlmServing:
+    """A serving on KServe: an LLM (Hugging Face server, vLLM) or predictors of a prepackaged server or image."""
+    credentials = StorageCredentials(
+        access_key_id=platform.access_key_id,
+        secret_access_key=platform.access_key_secret,
+        endpoint=platform.storage_endpoint,
+        virtual_bucket=platform.bucket_scheme == "oss",
+    )
+    namespace = platform.namespaces[serving.namespace].metadata.name
+    depends_on = [*after, *platform.kserve]
+    if serving.kind == "llm":
+        return LlmServing(
+            name,
+            LlmServingArgs(
+                serving=serving,
+                namespace=namespace,
+                model_uris=model_uris,
+                credentials=credentials,
+                ingress_url=platform.kserve_ingress_url,
+                ingress_host=platform.kserve_ingress_host,
+                gpu=gpu,
+                depends_on=[*depends_on, *platform.keda],
+            ),
+            opts=opts,
+        )
+    route = serving.route_by_header
+    return KServeServing(
+        name,
+        KServeServingArgs(
+            serving=serving,
+            namespace=namespace,
+            model_uris=model_uris,
+            credentials=credentials,
+            ingress_url=platform.kserve_ingress_url,
+            ingress_host=platform.kserve_ingress_host,
+            gpu=gpu,
+            route_target=platform.config.servings[route.serving] if route else None,
+            depends_on=depends_on,
+        ),
+        opts=opts,
+    )

@@ -10,18 +10,29 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "mlplatform.rules": set(),
     "mlplatform.conventions": set(),
-    "mlplatform.config": {"mlplatform.rules", "mlplatform.conventions"},
+    "mlplatform.catalog": set(),
+    "mlplatform.pins": set(),
+    "mlplatform.cost": set(),  # standard library only: the policy pack carries a copy of cost/pricing.py
+    "mlplatform.config": {"mlplatform.rules", "mlplatform.conventions", "mlplatform.catalog", "mlplatform.pins"},
     "mlplatform.validation": {"mlplatform.rules", "mlplatform.conventions"},
     "mlplatform.infra": {
         "mlplatform.config",
+        "mlplatform.pins",
         "mlplatform.rules",
         "mlplatform.conventions",
         "mlplatform.workloads.addresses",
     },
     "mlplatform.workloads": {"mlplatform.config", "mlplatform.rules", "mlplatform.conventions"},
-    "mlplatform.offline": {"mlplatform.config", "mlplatform.validation", "mlplatform.rules", "mlplatform.conventions"},
+    "mlplatform.offline": {
+        "mlplatform.config",
+        "mlplatform.validation",
+        "mlplatform.rules",
+        "mlplatform.conventions",
+        "mlplatform.cost",
+    },
     "mlplatform.cli": {
         "mlplatform.offline",
+        "mlplatform.cost",
         "mlplatform.config",
         "mlplatform.validation",
         "mlplatform.rules",
@@ -29,6 +40,7 @@ ALLOWED = {
     },
     "stacks": {
         "mlplatform.config",
+        "mlplatform.cost",
         "mlplatform.infra",
         "mlplatform.workloads",
         "mlplatform.rules",

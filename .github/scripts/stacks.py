@@ -3,7 +3,7 @@
 Standard library only (it runs on the runner's own python3, before any install), and it never imports the
 program. Each stack is `{"stack", "cloud", "region", "stage"}`:
 
-- `cloud` is the stack's `ml-platform:cloud` (alicloud or aws), `region` its `ml-platform:region`;
+- `cloud` is the stack's `ml-platform:cloud` (alicloud or aws), `region` its provider region (`alicloud:region` / `aws:region`);
 - `stage` orders deploys: `prod` for `prod` and `prod-<anything>` (deployed after approval), `dev` for every
   other stack (deployed first). The GitHub environment of a stack's deploy job is named after the stack.
 
@@ -66,7 +66,7 @@ def discover(project_dir: Path) -> list[dict[str, str]]:
             raise StackFileError(f"{path.name}: ml-platform:cloud must be one of {', '.join(CLOUDS)}, got {cloud!r}")
         region = config.get("ml-platform:region") or config.get(f"{cloud}:region")
         if not region:
-            raise StackFileError(f"{path.name}: no ml-platform:region")
+            raise StackFileError(f"{path.name}: no {cloud}:region")
         stacks.append({"stack": name, "cloud": cloud, "region": region, "stage": stage_of(name)})
     if not stacks:
         raise StackFileError(f"no Pulumi.<stack>.yaml in {project_dir}")

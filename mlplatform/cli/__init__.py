@@ -1,87 +1,137 @@
-"""Command line of the offline tools. Exit codes: 0 success, 1 a mandatory policy violated, 2 usage or config error."""
+"""`mlp` (also `python -m mlplatform`): the offline commands around the stack files.
+
+Exit codes: 0 success, 1 a mandatory policy violated, 2 usage or config error, 3 an unexpected error
+(one line; `--debug` shows the traceback). Never a traceback otherwise.
+
+Each subcommand is a module of this package named in COMMANDS: it defines `add_parser(commands, common)`,
+which adds its parser (with `common` among its parents) and sets `handler` to a function of the parsed
+arguments that returns the exit code. A new command is one module and one line here.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
+from mlplatform.cli.output import COLOR_CHOICES, Style, wants_color
 from mlplatform.config import ConfigError
-from mlplatform.offline.analyzer import PolicyPackError
-from mlplatform.offline.stackfiles import UsageError
-from mlplatform.validation import CrdsMissing, InvalidObjects
 
-EXIT_OK, EXIT_POLICY, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_UNEXPECTED = 0, 1, 2, 3
+PROG = "mlp"
+
+# name -> module; the order is the order of `mlp --help`.
+COMMANDS: dict[str, str] = {
+    "preview": "mlplatform.cli.preview",
+    "diff": "mlplatform.cli.diff",
+    "cost": "mlplatform.cli.cost",
+    "endpoints": "mlplatform.cli.endpoints",
+    "promote": "mlplatform.cli.promote",
+    "traffic": "mlplatform.cli.traffic",
+    "schema": "mlplatform.cli.schema",
+    "crds": "mlplatform.cli.crds",
+}
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's own exit code is 2 as well; keep the message to one line
-        self.exit(EXIT_USAGE, f"error: {message}\n")
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options taken before or after the command (`mlp --color never preview ...` or `mlp preview --color never`)."""
+
+    def default(value):
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "-C", "--project-dir", type=Path, default=default(Path.cwd()), help="folder holding Pulumi.yaml (default: here)"
+    )
+    parser.add_argument(
+        "--color",
+        choices=COLOR_CHOICES,
+        default=default("auto"),
+        help="colour and emoji: auto (on a terminal, unless NO_COLOR is set), always or never",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=default(False), help="show the traceback of an unexpected error"
+    )
+
+
+def add_stack_option(
+    parser: argparse.ArgumentParser, required: bool = True, help: str = "the stack (dev, prod)"
+) -> None:
+    """`-s/--stack`, as Pulumi's commands take it."""
+    parser.add_argument("-s", "--stack", required=required, help=help)
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON (machine-readable)")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m mlplatform", description=__doc__)
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder holding Pulumi.yaml")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    preview = commands.add_parser("preview", help="plan a stack offline, as `pulumi preview` would")
-    preview.add_argument("--stack", required=True)
-    preview.add_argument("--out", type=Path, default=Path("build"), help="where stack.json and manifests go")
-    preview.add_argument("--no-policy", action="store_true", help="skip the policy pack")
-
-    promote = commands.add_parser("promote", help="serve a model version from one stack in another")
-    promote.add_argument("--model", required=True, help="model version, e.g. color:v2")
-    promote.add_argument("--from", dest="source", required=True, help="stack that published the version")
-    promote.add_argument("--to", dest="target", required=True, help="stack whose config is edited")
-    promote.add_argument("--traffic", type=int, default=10, help="percent of traffic for the new version")
-    promote.add_argument("--serving", help="serving to add it to (default: the one serving this model)")
-
-    traffic = commands.add_parser("traffic", help="set a serving's traffic split")
-    traffic.add_argument("--stack", required=True)
-    traffic.add_argument("--serving", required=True)
-    traffic.add_argument("split", nargs="+", metavar="PREDICTOR=PERCENT")
-
-    diff = commands.add_parser("diff", help="compare two previews as a reviewer reads them")
-    diff.add_argument("base", help="a stack name or a preview folder (build/dev)")
-    diff.add_argument("head", help="a stack name or a preview folder")
-    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
-
-    crds = commands.add_parser("crds", help="the upstream CRDs the preview validates custom resources against")
-    crds.add_argument(
-        "action", choices=["where", "download"], help="where: the folder in use; download: fill the cache"
+    parser = Parser(
+        prog=PROG,
+        description="Offline tools for the ml-platform Pulumi project: plan, compare, promote, find endpoints.",
+        epilog="Exit codes: 0 ok, 1 a mandatory policy violated, 2 usage or config error, 3 unexpected error.",
     )
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    for module in COMMANDS.values():
+        importlib.import_module(module).add_parser(commands, common)
     return parser
+
+
+def _located(error: ConfigError, args: argparse.Namespace) -> ConfigError:
+    """A config error raised without its file (a cross-check of the program) located in the command's stack file."""
+    stack = getattr(args, "stack", None)
+    if error.located or not stack or not isinstance(stack, str):
+        return error
+    from mlplatform.config.loading import ConfigSource
+
+    source = ConfigSource.of(args.project_dir, stack)
+    return error.locate(source.where) if source.stack_file.is_file() else error
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None and not args.debug:
+        # Run as a command: an event loop of the Pulumi runtime left open by a failed run would complain at exit.
+        sys.unraisablehook = lambda unraisable: None
+    style = Style(wants_color(args.color))
+    args.style = style
+    from mlplatform.offline.stackfiles import UsageError
+
+    expected: tuple[type[BaseException], ...] = (UsageError,)
     try:
-        if args.command == "preview":
-            from mlplatform.offline.preview import preview_command
+        from mlplatform.offline.analyzer import PolicyPackError
+        from mlplatform.validation import CrdsMissing, InvalidObjects
 
-            return preview_command(args)
-        if args.command in ("promote", "traffic"):
-            from mlplatform.cli import promote
-
-            return promote.promote_command(args) if args.command == "promote" else promote.traffic_command(args)
-        if args.command == "crds":
-            return _crds(args.action)
-        from mlplatform.offline.diff import diff_command
-
-        return diff_command(args)
-    except (ConfigError, UsageError, PolicyPackError, CrdsMissing, InvalidObjects) as error:
-        print(f"error: {error}", file=sys.stderr)
+        expected += (PolicyPackError, CrdsMissing, InvalidObjects)
+        return args.handler(args)
+    except ConfigError as error:
+        for problem in _located(error, args).problems:
+            print(style.error(str(problem)), file=sys.stderr)
         return EXIT_USAGE
-
-
-def _crds(action: str) -> int:
-    from mlplatform.validation import crds
-
-    if action == "download":
-        written = crds.download()
-        print(f"Downloaded {len(written)} pinned upstream CRDs (sha256 checked) into {crds.cache_dir()}.")
-        if crds.crds_dir() != crds.cache_dir():
-            print(f"The preview uses {crds.crds_dir()} first; unset ${crds.CRDS_DIR_ENV} or move it to use the cache.")
-        return EXIT_OK
-    print(crds.crds_dir())
-    return EXIT_OK
+    except expected as error:
+        print(style.error(str(error)), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(style.error("interrupted"), file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        detail = str(error).strip().splitlines()
+        print(
+            style.error(
+                f"unexpected {type(error).__name__}"
+                + (f": {detail[0]}" if detail else "")
+                + f" (rerun with --debug for the traceback: {PROG} --debug {args.command} ...)"
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_UNEXPECTED

@@ -1,7 +1,8 @@
 """`promote` and `traffic`: reviewed edits of a serving's predictors in Pulumi.<stack>.yaml.
 
 The file is edited in place with ruamel.yaml's round trip, so comments, key order, quoting and layout
-survive and the PR shows only the lines that changed. Every edit is validated as a whole StackConfig
+survive and the PR shows only the lines that changed. The file's own indentation is detected (2 or 4
+spaces, dashes indented or not) and written back the same way. Every edit is validated as a whole StackConfig
 before anything is written; on any error the file is left as it was, byte for byte. Each edit is
 printed as a unified diff and as the equivalent `pulumi config set --path` commands.
 """
@@ -15,6 +16,7 @@ import re
 import shlex
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -32,24 +34,61 @@ from mlplatform.offline.stackfiles import UsageError
 OWN_SETTINGS = ("name", "model", "traffic", "shadow")
 
 
-def _yaml() -> YAML:
-    """Round-trip YAML with our files' layout: mappings indented by 2, sequences by 4 with the dash at 2."""
+# (mapping indent, sequence indent, dash offset): ruamel.yaml's `indent()` arguments.
+Layout = tuple[int, int, int]
+DEFAULT_LAYOUT: Layout = (2, 4, 2)
+
+
+def _yaml(layout: Layout = DEFAULT_LAYOUT) -> YAML:
+    """Round-trip YAML with a file's layout (ours: mappings indented by 2, sequences by 4 with the dash at 2)."""
     yaml = YAML()
     yaml.preserve_quotes = True
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    mapping, sequence, offset = layout
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     yaml.width = 4096  # never fold a long value onto a second line
     return yaml
 
 
-def _dump(document) -> str:
+def _dump(document, layout: Layout = DEFAULT_LAYOUT) -> str:
     stream = io.StringIO()
-    _yaml().dump(document, stream)
+    _yaml(layout).dump(document, stream)
     return stream.getvalue()
+
+
+def _layouts(text: str):
+    """Layouts to try, the guess from the text first: 2 or 4 spaces (or 3), dashes flush or indented."""
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    try:
+        _, indent, dash = load_yaml_guess_indent(text)
+    except Exception:
+        indent, dash = None, None
+    if indent:
+        yield (indent, (dash or 0) + 2, dash or 0)
+        yield (indent, indent, max(indent - 2, 0))
+    for mapping in (2, 4, 3):
+        for offset in range(0, mapping + 1):
+            yield (mapping, offset + 2, offset)
+
+
+def detect_layout(text: str, name: str) -> tuple[object, Layout]:
+    """The document and the layout that writes it back byte for byte; a UsageError if no layout does."""
+    for layout in dict.fromkeys(_layouts(text)):
+        try:
+            document = _yaml(layout).load(text)
+        except Exception as error:
+            raise UsageError(f"{name}: not YAML the tool can edit: {error}") from None
+        if _dump(document, layout) == text:
+            return document, layout
+    raise UsageError(
+        f"{name}: cannot be written back unchanged (its indentation or spacing is not uniform); "
+        "make it uniform or edit it with `pulumi config set --path`"
+    )
 
 
 def read_stack_config(project_dir: Path, stack: str) -> StackConfig:
     """The stack's `ml-platform:` config as the preview reads it (Pulumi.yaml defaults included)."""
-    return config.parse(stackfiles.load(project_dir, stack).namespace_values())
+    return stackfiles.load(project_dir, stack).settings()
 
 
 def largest_remainder(weights: list[int], total: int) -> list[int]:
@@ -138,12 +177,7 @@ class StackEdit:
         self.path = stackfiles.stack_file(project_dir, stack)
         self.config = read_stack_config(project_dir, stack)
         self.original = self.path.read_text()
-        self.document = _yaml().load(self.original)
-        if _dump(self.document) != self.original:
-            raise UsageError(
-                f"{self.path.name}: rewriting it would change its layout (this tool writes mappings indented by 2, "
-                "sequences by 4 with the dash at 2); edit it with `pulumi config set --path` instead"
-            )
+        self.document, self.layout = detect_layout(self.original, self.path.name)
         self.commands: list[str] = []
 
     def serving(self, name: str) -> Serving:
@@ -169,12 +203,15 @@ class StackEdit:
         )
 
     def add_predictor(self, serving: str, name: str, model: str, template_index: int) -> int:
-        """Append a predictor serving `model`, with the settings of the predictor at `template_index`."""
+        """Append a predictor serving `model`, with the settings of the predictor at `template_index`.
+
+        On KServe the new predictor is a canary, which runs fixed replicas: it takes no `autoscaling`."""
         predictors = self._predictors(serving)
         template = predictors[template_index]
         node = CommentedMap(name=name, model=model)
+        skipped = (*OWN_SETTINGS, "autoscaling") if self.serving(serving).backend == "kserve" else OWN_SETTINGS
         for key, value in template.items():
-            if key not in OWN_SETTINGS:
+            if key not in skipped:
                 node[key] = _fresh_copy(value)
         _move_following_comments(predictors[-1], node)
         predictors.append(node)
@@ -191,13 +228,12 @@ class StackEdit:
             try:
                 read_stack_config(Path(scratch), self.stack)
             except ConfigError as error:
-                raise ConfigError(
-                    error.path, f"{error.reason} (after the edit; {self.path.name} left unchanged)"
-                ) from None
+                after = f"(after the edit; {self.path.name} left unchanged)"
+                raise ConfigError.of([replace(p, reason=f"{p.reason} {after}") for p in error.problems]) from None
 
     def save(self) -> int:
         """Validate, print the change, then replace the file in one step."""
-        text = _dump(self.document)
+        text = _dump(self.document, self.layout)
         if text == self.original:
             print(f"{self.path.name}: already as asked, nothing to change")
             return 0
@@ -213,7 +249,8 @@ class StackEdit:
             scratch.write(text)
         os.chmod(scratch.name, self.path.stat().st_mode)
         os.replace(scratch.name, self.path)
-        print(f"\nwrote {self.path}")
+        shown = self.path.relative_to(self.project_dir) if self.path.is_relative_to(self.project_dir) else self.path
+        print(f"\nwrote {shown}")
         return 0
 
 
@@ -231,6 +268,22 @@ def _serving_of(stack_config: StackConfig, model: str, stack: str) -> str:
             f"model {model!r} is served by {', '.join(servings)} in stack {stack}; choose one with --serving"
         )
     return servings[0]
+
+
+def add_parser(commands, common) -> None:
+    parser = commands.add_parser(
+        "promote",
+        parents=[common],
+        help="serve a model version from one stack in another",
+        description="Add a model version the source stack publishes to a serving of the target stack (or set its "
+        "traffic), rebalancing the others; edits Pulumi.<target>.yaml in place.",
+    )
+    parser.add_argument("--model", required=True, help="model version, e.g. color:v2")
+    parser.add_argument("--from", dest="source", required=True, help="stack that published the version")
+    parser.add_argument("--to", dest="target", required=True, help="stack whose config is edited")
+    parser.add_argument("--traffic", type=int, default=10, help="percent of traffic for the new version")
+    parser.add_argument("--serving", help="serving to add it to (default: the one serving this model)")
+    parser.set_defaults(handler=promote_command)
 
 
 def promote_command(args) -> int:

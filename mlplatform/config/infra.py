@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from mlplatform import pins
 from mlplatform.config.base import Model, PathError
 
 
 class ZoneSubnet(Model):
     zone: str
+    """The zone (availability zone) of this subnet, e.g. cn-hangzhou-i or us-east-1a."""
     cidr: str
+    """The nodes' subnet in this zone (a private subnet behind NAT on AWS)."""
+    public_cidr: str | None = None
+    """AWS only: the public subnet of this zone, for load balancers and the NAT gateway."""
 
 
 class Network(Model):
     """A new VPC with one vswitch/subnet per zone, unless `vpcId` and `subnetIds` name existing ones."""
 
     vpc_id: str | None = None
+    """An existing VPC to use instead of creating one (needs `subnetIds`)."""
     subnet_ids: list[str] = []
+    """Existing vswitches/subnets of `vpcId` for the nodes."""
     cidr: str = "10.0.0.0/16"
+    """The CIDR of a new VPC."""
     zones: list[ZoneSubnet] = []
+    """The zones of a new VPC, one subnet (vswitch) each."""
+    nat_gateways: Literal["single", "perZone"] | None = None
+    """AWS: NAT gateways for the private subnets; by default one per zone in prod, a single one in dev."""
 
     @model_validator(mode="after")
     def _existing_or_new(self) -> Network:
@@ -33,16 +45,30 @@ class Network(Model):
 
 class Cluster(Model):
     kind: Literal["managed", "serverless", "edge"]
+    """managed (ACK or EKS with node pools), serverless (ASK or EKS on Fargate) or edge (ACK@Edge, alicloud only)."""
     kubernetes_version: str = Field(pattern=r"^1\.\d+")
+    """The Kubernetes version, e.g. 1.31.1-aliyun.1 on ACK or 1.31 on EKS."""
     network: Network
+    """The VPC and subnets the cluster runs in."""
     service_cidr: str = "172.16.0.0/16"
+    """The CIDR of Kubernetes Services; must not overlap the VPC."""
     pod_cidr: str = "172.20.0.0/16"
+    """The CIDR of pods (ACK's Flannel network); must not overlap the VPC or services."""
     public_endpoint: bool = False
-    # ACK@Edge only: the cloud worker nodes that run the edge cluster's system components.
+    """Expose the Kubernetes API on the internet. Off: the API is private and `pulumi up` runs on a runner
+    inside the VPC (docs/first-deploy.md). On EKS it needs `apiAccessCidrs`."""
+    api_access_cidrs: list[str] = []
+    """EKS: the only CIDRs the public API endpoint answers (e.g. your runners' egress addresses)."""
     edge_worker_instance_types: list[str] = ["ecs.g7.xlarge"]
+    """ACK@Edge only: the cloud worker nodes that run the edge cluster's system components."""
     edge_workers: int = Field(default=1, ge=1)
-    # EKS only: namespaces a Fargate profile runs (the serverless kind).
-    fargate_namespaces: list[str] = ["default", "models", "training"]
+    """ACK@Edge only: how many cloud workers."""
+    edge_key_pair: str | None = None
+    """ACK@Edge only: the ECS key pair that logs in to the cloud workers (the cluster requires a login)."""
+    system_instance_types: list[str] = ["m6i.large"]
+    """EKS only: the managed node group that runs CoreDNS, the operators and Karpenter."""
+    system_nodes: int = Field(default=2, ge=1)
+    """EKS only: how many system nodes."""
 
     @property
     def minor_version(self) -> int:
@@ -51,16 +77,25 @@ class Cluster(Model):
 
 class NodePool(Model):
     instance_types: list[str] = Field(min_length=1)
+    """Instance types the pool may use, e.g. ecs.g7.xlarge or m6i.large; GPU families for `gpu: true`."""
     min_size: int = Field(ge=0)
+    """The fewest nodes."""
     max_size: int = Field(ge=1)
+    """The most nodes the autoscaler adds."""
     desired_size: int | None = None
+    """Nodes to start with, between minSize and maxSize (default: minSize)."""
     gpu: bool = False
+    """A GPU pool: labelled and tainted so only pods asking for GPUs land on it."""
     spot: bool = False
+    """Use spot (preemptible) instances."""
     disk_size_gb: int = Field(default=120, ge=40)
+    """System disk size of each node, in GB (at least 40)."""
     labels: dict[str, str] = {}
+    """Kubernetes labels on the pool's nodes."""
     gpu_sharing: Literal["none", "cgpu", "timeSlicing"] = "none"
-    # time-slicing: how many pods share one physical GPU.
+    """Share GPUs between pods: cgpu (ACK GPU sharing, alicloud) or timeSlicing (NVIDIA time-slicing, aws)."""
     gpu_replicas: int = Field(default=4, ge=2, le=48)
+    """Time-slicing: how many pods share one physical GPU."""
 
     @model_validator(mode="after")
     def _sizes(self) -> NodePool:
@@ -75,36 +110,87 @@ class NodePool(Model):
 
 class Bucket(Model):
     name: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    """The bucket's name (globally unique); default `ml-platform-<stack>-<kind>`."""
     kms_key_id: str | None = None
+    """A KMS key to encrypt objects with (default: the cloud's managed key, AES256)."""
     noncurrent_version_days: int = Field(default=30, ge=1)
+    """Days an overwritten or deleted object version is kept before it expires."""
 
 
 class Buckets(Model):
     datasets: Bucket = Bucket()
+    """The bucket training jobs read datasets from (mounted read-only)."""
     models: Bucket = Bucket()
+    """The bucket model versions live in: `color:v2` is `<scheme>://<bucket>/color/v2/`."""
+
+
+# An image reference with a tag: what Seldon's prepackaged-server table composes as `image:defaultImageVersion`.
+IMAGE_WITH_TAG = r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# A registry host (optionally with a port) and an optional path, without scheme or tag.
+REGISTRY = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$"
 
 
 class Seldon(Model):
-    version: str = "1.17.1"
+    version: str = pins.SELDON.version
+    """The seldon-core-operator chart (and Seldon Core) version."""
     ingress: Literal["ambassador", "istio"] = "ambassador"
-    # The emissary-ingress chart and the Emissary release it ships (its CRDs are applied separately).
-    emissary_chart_version: str = "8.9.1"
-    emissary_version: str = "3.9.1"
+    """The ingress that fronts the models: Emissary-ingress (`ambassador`) or Istio."""
+    emissary_version: str = pins.EMISSARY.version
+    """Emissary-ingress 4.x: its chart version equals its release (the 3.x line is abandoned)."""
     istio_gateway: str = "istio-system/seldon-gateway"
+    """`namespace/name` of the Istio Gateway Seldon's VirtualServices bind to (ingress: istio)."""
+    tensorflow_server_image: str = pins.image(pins.TENSORFLOW_SERVING)
+    """The image (with its tag) of Seldon's prepackaged TENSORFLOW_SERVER; the chart's own default is a CPU-only
+    2020 build. A serving on a GPU pool can name a GPU build (`tensorflow/serving:<version>-gpu`)."""
+
+    @field_validator("emissary_version")
+    @classmethod
+    def _emissary_4(cls, value: str) -> str:
+        if not value.startswith("4.") or not value.replace(".", "").isdigit():
+            raise ValueError(f"{value!r} is not an Emissary-ingress 4.x release such as {pins.EMISSARY.version}")
+        return value
+
+    @field_validator("tensorflow_server_image")
+    @classmethod
+    def _image_with_tag(cls, value: str) -> str:
+        if not re.match(IMAGE_WITH_TAG, value):
+            raise ValueError(f"{value!r} is not an image with a tag, such as {pins.image(pins.TENSORFLOW_SERVING)}")
+        return value
 
 
 class TrainingOperator(Model):
     version: str = Field(default="v1.9.4", pattern=r"^v1\.9\.\d+$")
+    """The Kubeflow training-operator release (v1.9 line), installed from its standalone overlay."""
 
 
 class Operators(Model):
     seldon: Seldon = Seldon()
+    """Seldon Core v1 and the ingress in front of the models."""
     training_operator: TrainingOperator = TrainingOperator()
-    nvidia_device_plugin_version: str = "0.17.0"
-    # Kubeflow's notebook controller (kubeflow/notebooks release tag), for Notebook resources.
+    """The Kubeflow training-operator that runs TFJob, PyTorchJob, XGBoostJob and MPIJob."""
+    nvidia_device_plugin_version: str = pins.NVIDIA_DEVICE_PLUGIN.version
+    """The NVIDIA device plugin chart, installed on EKS when a pool has GPUs."""
     notebook_controller_version: str = "v1.11.0"
+    """Kubeflow's notebook controller (kubeflow/notebooks release tag), for Notebook resources."""
+    image_registry: str | None = None
+    """A registry mirror the operator charts' images are pulled through, e.g.
+    `registry-vpc.cn-hangzhou.aliyuncs.com/mirror` (Docker Hub pulls are unreliable in mainland China regions):
+    `docker.io/seldonio/x:1` is pulled as `<imageRegistry>/seldonio/x:1`. The mirror must hold those
+    repositories; the kustomize-installed training-operator and notebook controller keep their registries."""
+
+    @field_validator("image_registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(REGISTRY, value):
+            raise ValueError(
+                f"{value!r} is not a registry host with an optional path (no scheme, no tag), "
+                "such as registry-vpc.cn-hangzhou.aliyuncs.com/mirror"
+            )
+        return value
 
 
 class Observability(Model):
     enabled: bool = True
+    """Metrics and logs for the cluster and the servings (ARMS Prometheus and SLS on Alibaba Cloud; AMP and CloudWatch on AWS)."""
     log_retention_days: int = Field(default=30, ge=1, le=3650)
+    """How many days logs are kept (1 to 3650)."""

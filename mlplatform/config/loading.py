@@ -1,58 +1,252 @@
-"""Reading the stack config: from raw values (offline tools) or from the running Pulumi program."""
+"""Reading the stack config: from raw values (offline tools) or from the running Pulumi program.
+
+Every problem of a stack file is reported in one run, one line each, as a compiler would:
+
+    Pulumi.prod.yaml:42:9: ml-platform:servings.color.predictors[0].trafic: unknown key (did you mean 'traffic'?)
+
+The file and line come from the stack file itself (`ConfigSource`), under the offline tools and under
+`pulumi up` alike; messages say what a value should look like, never a regular expression.
+"""
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_origin
 
 import pulumi
 from pydantic import ValidationError
 
-from mlplatform.config.base import NAMESPACE, ConfigError, PathError, format_path
+from mlplatform.config import schema
+from mlplatform.config.base import NAMESPACE, ConfigError, PathError, Problem, describe_pattern, format_path, parse_path
 from mlplatform.config.stack import StackConfig
 
+# ---------------------------------------------------------------- where a key is written
 
-def _to_config_error(error: ValidationError) -> ConfigError:
-    first = error.errors()[0]
-    location = tuple(part for part in first["loc"] if part not in ("function-after",))
-    cause = first.get("ctx", {}).get("error")
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """The files a stack's config comes from: Pulumi.<stack>.yaml, then the project defaults of Pulumi.yaml."""
+
+    stack_file: Path
+    project_file: Path | None = None
+
+    @classmethod
+    def of(cls, project_dir: Path, stack: str) -> ConfigSource:
+        return cls(project_dir / f"Pulumi.{stack}.yaml", project_dir / "Pulumi.yaml")
+
+    def where(self, key: str) -> str:
+        """`Pulumi.prod.yaml:42:9` of a full config key, or as near as the file has it; the file name at least."""
+        parts = parse_path(key)
+        for path in (self.stack_file, self.project_file):
+            position = _position(path, parts) if path else None
+            if position:
+                return f"{path.name}:{position[0] + 1}:{position[1] + 1}"
+        return self.stack_file.name
+
+
+@functools.lru_cache(maxsize=8)
+def _document(path: Path, mtime: float) -> Any:
+    from ruamel.yaml import YAML
+
+    try:
+        return YAML().load(path.read_text())
+    except Exception:  # a file that does not parse has no positions to give
+        return None
+
+
+def _position(path: Path, parts: tuple) -> tuple[int, int] | None:
+    """(line, column), 0-based, of the deepest part of `parts` that `path` writes; None if not even the key."""
+    try:
+        document = _document(path, path.stat().st_mtime)
+    except OSError:
+        return None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict) or not parts:
+        return None
+    top = next((key for key in (f"{NAMESPACE}:{parts[0]}", parts[0]) if key in config), None)
+    if top is None:
+        return None
+    position = config.lc.key(top)
+    node = config[top]
+    if isinstance(node, dict) and set(node) == {"default"} and path.name == "Pulumi.yaml":
+        node = node["default"]
+    for part in parts[1:]:
+        if isinstance(node, dict) and part in node and hasattr(node, "lc"):
+            position, node = node.lc.key(part), node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node) and hasattr(node, "lc"):
+            position, node = node.lc.item(part), node[part]
+        else:
+            break
+    return position
+
+
+# ---------------------------------------------------------------- pydantic's errors as sentences
+
+
+def _suggest(word: str, choices: list) -> str:
+    texts = [str(choice) for choice in choices]
+    lowered = {text.lower(): text for text in texts}
+    match = lowered.get(str(word).lower()) if str(word) not in texts else None
+    if not match:
+        close = difflib.get_close_matches(str(word), texts, n=1, cutoff=0.6)
+        match = close[0] if close else None
+    return f" (did you mean {match!r}?)" if match else ""
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value)
+
+
+def _reason(error: dict, location: tuple) -> str:
+    kind, value, context = error["type"], error.get("input"), error.get("ctx", {})
+    if kind == "extra_forbidden":
+        return "unknown key" + _suggest(location[-1], schema.keys_at(location[:-1]))
+    if kind == "missing":
+        return "required, but not given"
+    if kind in ("literal_error", "enum"):
+        allowed = schema.choices_at(location)
+        listed = ", ".join(repr(choice) for choice in allowed) or context.get("expected", "")
+        return f"{_shown(value)} is not one of {listed}" + _suggest(value, allowed)
+    if kind == "string_pattern_mismatch":
+        return f"{_shown(value)}: {describe_pattern(context.get('pattern', ''))}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{_shown(value)} is not a whole number"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{_shown(value)} is not true or false"
+    if kind in ("string_type",):
+        return f"{_shown(value)} is not text"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping of keys to values, got {_shown(value)}"
+    if kind in ("list_type", "tuple_type"):
+        return f"expected a list, got {_shown(value)}"
+    if kind == "greater_than_equal":
+        return f"{value} is less than the minimum, {context.get('ge')}"
+    if kind == "less_than_equal":
+        return f"{value} is more than the maximum, {context.get('le')}"
+    if kind == "too_short":
+        return f"needs at least {context.get('min_length')} item(s)"
+    message = error["msg"].removeprefix("Value error, ")
+    return message.replace("Input should be", "should be").replace("String should", "text should")
+
+
+def _problem(error: dict) -> Problem:
+    location = tuple(part for part in error["loc"] if not str(part).startswith(("function-", "json-or-python")))
+    cause = error.get("ctx", {}).get("error")
     if isinstance(cause, PathError):
-        location = location + cause.path
-        reason = cause.reason
+        location, reason = location + cause.path, cause.reason
+    elif location and location[-1] == "[key]":
+        location = location[:-1]
+        reason = f"the name {location[-1]!r} is not valid: {describe_pattern(error.get('ctx', {}).get('pattern', ''))}"
+        if error["type"] != "string_pattern_mismatch":
+            reason = f"the name {location[-1]!r} is not valid: {_reason(error, location)}"
     else:
-        reason = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            reason = "unknown key"
-        elif first["type"] == "literal_error":
-            reason = f"{first['input']!r} is not allowed: {reason}"
-    return ConfigError(f"{NAMESPACE}:{format_path(location)}", reason)
+        reason = _reason(error, location)
+    return Problem(f"{NAMESPACE}:{format_path(location)}", reason)
 
 
-def parse(raw: dict[str, Any]) -> StackConfig:
-    """Validate raw config values (keys without the namespace) or raise a ConfigError."""
+def problems_of(error: ValidationError) -> list[Problem]:
+    """Every problem pydantic found, each once. A required key that is only misspelt (`imag` for `image`)
+    is reported once, as the unknown key with its suggestion, not again as missing."""
+    items = error.errors()
+    misspelt = set()
+    for item in items:
+        if item["type"] == "extra_forbidden":
+            location = tuple(item["loc"])
+            suggestion = _suggest(location[-1], schema.keys_at(location[:-1]))
+            if suggestion:
+                misspelt.add(f"{NAMESPACE}:{format_path((*location[:-1], suggestion.split(chr(39))[1]))}")
+    seen: dict[tuple[str, str], Problem] = {}
+    for item in items:
+        problem = _problem(item)
+        if item["type"] == "missing" and problem.key in misspelt:
+            continue
+        seen.setdefault((problem.key, problem.reason), problem)
+    return list(seen.values())
+
+
+def parse(raw: dict[str, Any], source: ConfigSource | None = None) -> StackConfig:
+    """Validate raw config values (keys without the namespace) or raise a ConfigError with every problem."""
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as error:
-        raise _to_config_error(error) from None
+        failure = ConfigError.of(problems_of(error))
+    raise failure.locate(source.where) if source else failure
+
+
+# ---------------------------------------------------------------- under `pulumi up`
+
+
+def _runtime_values() -> dict[str, Any]:
+    """Every `ml-platform:` key the Pulumi CLI handed the program (PULUMI_CONFIG, as the SDK reads it)."""
+    from pulumi.runtime import config as runtime_config
+
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    return {
+        key[len(prefix) :].removeprefix("config:"): value for key, value in values.items() if key.startswith(prefix)
+    }
+
+
+def _project_dir() -> Path:
+    """Where Pulumi.yaml is: the SDK's root directory, else the program's folder, else the working folder."""
+    try:
+        root = pulumi.runtime.get_root_directory()
+    except Exception:
+        root = None
+    # Under the SDK's mocks the root directory is not a folder (it reads "root_directory"): check.
+    if isinstance(root, str) and (Path(root) / "Pulumi.yaml").is_file():
+        return Path(root)
+    program = getattr(sys.modules.get("__main__"), "__file__", None)
+    if program and (Path(program).parent / "Pulumi.yaml").is_file():
+        return Path(program).parent
+    return Path.cwd()
+
+
+def _decode(key: str, value: Any) -> Any:
+    """A config value as the program sees it: text for text fields, JSON for structured ones."""
+    if not isinstance(value, str):
+        return value
+    field = StackConfig.model_fields.get(key) or next(
+        (f for f in StackConfig.model_fields.values() if f.alias == key), None
+    )
+    is_text = field is not None and (field.annotation is str or get_origin(field.annotation) is Literal)
+    if is_text:
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value  # text where a structure is expected: the model says what it wanted
 
 
 def load() -> StackConfig:
-    """Read the `ml-platform:` namespace from the running Pulumi program's config."""
-    config = pulumi.Config(NAMESPACE)
-    raw = {}
-    for field in StackConfig.model_fields.values():
-        value = config.get(field.alias)
-        if value is None:
-            continue
-        if pulumi.runtime.is_config_secret(config.full_key(field.alias)):
-            raise ConfigError(
-                f"{NAMESPACE}:{field.alias}",
-                "takes no secure value: it would reach cloud and Kubernetes inputs in plain text "
-                "(credentials are created by the stack and kept secret)",
+    """Read the whole `ml-platform:` namespace from the running Pulumi program's config and validate it.
+
+    Every key is read, so a misspelt top-level key (`servingz`) is refused like any other unknown key.
+    """
+    source = ConfigSource.of(_project_dir(), pulumi.get_stack())
+    if not source.stack_file.is_file():
+        source = None  # config from elsewhere (ESC, the service): no file positions to give
+    raw, problems = {}, []
+    for key, value in sorted(_runtime_values().items()):
+        full = f"{NAMESPACE}:{key}"
+        if pulumi.runtime.is_config_secret(full):
+            problems.append(
+                Problem(
+                    full,
+                    "takes no secure value: it would reach cloud and Kubernetes inputs in plain text "
+                    "(credentials are created by the stack and kept secret)",
+                )
             )
-        is_text = field.annotation is str or get_origin(field.annotation) is Literal
-        try:
-            raw[field.alias] = value if is_text else json.loads(value)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{NAMESPACE}:{field.alias}", f"not a structured value: {error}") from None
-    return parse(raw)
+            continue
+        raw[key] = _decode(key, value)
+    if problems:
+        failure = ConfigError.of(problems)
+        raise failure.locate(source.where) if source else failure
+    return parse(raw, source)

@@ -7,48 +7,136 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from mlplatform import rules
+from mlplatform import catalog, rules
 from mlplatform.config.base import DNS_LABEL, Model, ModelVersionRef, PathError
+from mlplatform.config.cost import Budget, CostAssumptions
 from mlplatform.config.infra import Buckets, Cluster, NodePool, Observability, Operators
 from mlplatform.config.workloads import Notebook, Promotion, Serving, TrainingJob, WebService
 
+MIN_ALICLOUD_DISK_GIB = 20
+UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "m": 1e-3}
+
+
+def gibibytes(quantity: str) -> float:
+    """A Kubernetes quantity ('20Gi', '21474836480', '30G') in GiB."""
+    number = quantity.rstrip("".join(set("".join(UNITS))))
+    return float(number) * UNITS.get(quantity[len(number) :], 1) / 2**30
+
 
 class StackConfig(Model):
+    environment: Literal["dev", "prod"] | None = None
+    """The stack's role: dev (disposable, trains, serves candidates) or prod (protected, serves what dev
+    published). Required for stacks not named dev or prod, e.g. prod-aws."""
     cloud: Literal["alicloud", "aws"]
-    region: str
+    """The cloud: alicloud (ACK, ASK, ACK@Edge) or aws (EKS)."""
+    region: str | None = None
+    """The cloud region. Set once, as the provider's `alicloud:region` / `aws:region`; this key may only repeat it."""
     cluster: Cluster
+    """The Kubernetes cluster and its network."""
     node_pools: dict[Annotated[str, Field(pattern=DNS_LABEL)], NodePool] = {}
+    """Node pools by name (a DNS label), e.g. system and gpu."""
     buckets: Buckets = Buckets()
+    """The datasets and models buckets."""
     operators: Operators = Operators()
+    """Versions and settings of the operators the platform installs."""
     observability: Observability = Observability()
-    # Model versions that exist without a training job in this stack (pretrained, imported).
+    """Metrics and logs."""
     models: list[ModelVersionRef] = []
+    """Model versions that exist without a training job in this stack (pretrained, imported)."""
     training_jobs: dict[Annotated[str, Field(pattern=DNS_LABEL)], TrainingJob] = {}
+    """Distributed training jobs by name (a DNS label)."""
     notebooks: dict[Annotated[str, Field(pattern=DNS_LABEL)], Notebook] = {}
+    """Jupyter notebooks by name (a DNS label), per user or team."""
     servings: dict[Annotated[str, Field(pattern=DNS_LABEL)], Serving] = {}
+    """Model servings by name (a DNS label): one Seldon deployment each."""
     web_services: dict[Annotated[str, Field(pattern=DNS_LABEL)], WebService] = {}
+    """Web services by name (a DNS label), e.g. a test client of a serving."""
     promotion: Promotion | None = None
+    """prod: the stack whose published model versions it serves (a StackReference)."""
+    budget: Budget | None = None
+    """The most this stack may cost a month (`monthlyMax`, in USD): the `budget` policy fails a plan whose
+    estimated maximum is higher (mandatory in prod, advisory in dev). Per team once teams exist (issue #12)."""
+    cost_assumptions: CostAssumptions = CostAssumptions()
+    """What the cost estimate assumes where the plan cannot say: bucket sizes, log volume, training hours."""
 
     @model_validator(mode="after")
     def _cross_references(self) -> StackConfig:
-        if self.cluster.kind == "edge" and self.cloud == "aws":
-            raise PathError(("cluster", "kind"), "edge clusters (ACK@Edge) exist only on alicloud")
+        self._check_cluster()
         families = rules.GPU_INSTANCE_PREFIXES[self.cloud]
         for name, pool in self.node_pools.items():
+            self._check_pool(name, pool)
             for index, instance_type in enumerate(pool.instance_types):
+                if not rules.is_instance_type_of(instance_type, self.cloud):
+                    raise PathError(
+                        ("nodePools", name, "instanceTypes", index),
+                        f"{instance_type!r} is not an instance type on {self.cloud} "
+                        f"({'ECS types start with ecs.' if self.cloud == 'alicloud' else 'EC2 types look like m6i.large'})",
+                    )
                 if pool.gpu and not rules.is_gpu_instance_type(instance_type, self.cloud):
                     raise PathError(
                         ("nodePools", name, "instanceTypes", index),
                         f"{instance_type!r} is not a GPU instance type on {self.cloud} (families: {', '.join(families)})",
                     )
-            if pool.gpu_sharing == "cgpu" and self.cloud != "alicloud":
-                raise PathError(("nodePools", name, "gpuSharing"), "cgpu is ACK's GPU sharing; use timeSlicing on aws")
-            if pool.gpu_sharing == "timeSlicing" and self.cloud != "aws":
-                raise PathError(("nodePools", name, "gpuSharing"), "timeSlicing is for EKS; use cgpu on alicloud")
         self._check_gpu_requests()
+        self._check_disks()
         self._check_dependencies()
         self._check_model_versions()
         return self
+
+    def _check_cluster(self) -> None:
+        """What each cloud's cluster API accepts: its versions, its kinds, its login and endpoint rules."""
+        cluster = self.cluster
+        if cluster.kind == "edge" and self.cloud == "aws":
+            raise PathError(("cluster", "kind"), "edge clusters (ACK@Edge) exist only on alicloud")
+        if cluster.kind == "serverless" and self.cloud == "aws":
+            raise PathError(
+                ("cluster", "kind"),
+                "EKS has no serverless kind here: Fargate cannot run the operators, notebooks or the S3 CSI driver; "
+                "use managed (a small system node group, with pools that Karpenter scales from zero)",
+            )
+        problem = catalog.version_problem(self.cloud, cluster.kubernetes_version)
+        if problem:
+            raise PathError(("cluster", "kubernetesVersion"), problem)
+        if cluster.kind == "edge" and not cluster.edge_key_pair:
+            raise PathError(("cluster", "edgeKeyPair"), "an ACK@Edge cluster needs a login: name an ECS key pair")
+        if cluster.public_endpoint and self.cloud == "aws" and not cluster.api_access_cidrs:
+            raise PathError(("cluster", "apiAccessCidrs"), "a public EKS endpoint needs the CIDRs allowed to reach it")
+        if cluster.api_access_cidrs and self.cloud != "aws":
+            raise PathError(("cluster", "apiAccessCidrs"), "CIDR-restricted API endpoints are set up for EKS only")
+        for index, zone in enumerate(cluster.network.zones):
+            if self.cloud == "aws" and not zone.public_cidr:
+                raise PathError(
+                    ("cluster", "network", "zones", index, "publicCidr"),
+                    "a new AWS VPC needs a public subnet per zone for load balancers and NAT (nodes stay private)",
+                )
+            if self.cloud != "aws" and zone.public_cidr:
+                raise PathError(("cluster", "network", "zones", index, "publicCidr"), "public subnets are for AWS VPCs")
+
+    def _check_pool(self, name: str, pool: NodePool) -> None:
+        path = ("nodePools", name)
+        if pool.gpu_sharing == "cgpu" and (self.cloud != "alicloud" or self.cluster.kind != "managed"):
+            raise PathError(
+                (*path, "gpuSharing"),
+                "cgpu (ACK shared GPU scheduling) needs a managed ACK Pro cluster; use timeSlicing on aws",
+            )
+        if pool.gpu_sharing == "timeSlicing" and self.cloud != "aws":
+            raise PathError((*path, "gpuSharing"), "timeSlicing is for EKS; use cgpu on alicloud")
+        if self.cloud == "aws" and pool.min_size > 0:
+            raise PathError(
+                (*path, "minSize"),
+                "EKS pools are Karpenter NodePools, which start nodes for pending pods and keep no minimum: use 0",
+            )
+
+    def _check_disks(self) -> None:
+        """Alibaba Cloud ESSD (PL1) disks start at 20 GiB: a smaller claim never binds."""
+        if self.cloud != "alicloud":
+            return
+        for name, notebook in self.notebooks.items():
+            if gibibytes(notebook.volume_size) < MIN_ALICLOUD_DISK_GIB:
+                raise PathError(
+                    ("notebooks", name, "volumeSize"),
+                    f"{notebook.volume_size} is below the smallest Alibaba Cloud disk (ESSD PL1): use 20Gi or more",
+                )
 
     @property
     def gpu_sharing(self) -> str:
@@ -67,6 +155,8 @@ class StackConfig(Model):
         for name, serving in self.servings.items():
             for index, predictor in enumerate(serving.predictors):
                 yield ("servings", name, "predictors", index, "resources"), predictor.resources
+            if serving.llm:
+                yield ("servings", name, "llm"), serving.llm.resources
 
     def _check_gpu_requests(self) -> None:
         for path, resources in self._gpu_requests():
@@ -74,6 +164,13 @@ class StackConfig(Model):
                 raise PathError(path, "asks for a GPU but no node pool has gpu: true")
             if resources.gpu_memory_gb and self.gpu_sharing != "cgpu":
                 raise PathError((*path, "gpuMemoryGb"), "GPU memory slices need a node pool with gpuSharing: cgpu")
+            whole_gpu_pools = [p for p in self.node_pools.values() if p.gpu and p.gpu_sharing != "cgpu"]
+            if resources.gpu and not whole_gpu_pools:
+                raise PathError(
+                    (*path, "gpu"),
+                    "the GPU pools share GPUs with cgpu, which offers aliyun.com/gpu-mem, not nvidia.com/gpu: "
+                    "ask for gpuMemoryGb",
+                )
 
     def _check_dependencies(self) -> None:
         kinds = {"trainingJobs": self.training_jobs, "servings": self.servings, "webServices": self.web_services}
@@ -114,6 +211,12 @@ class StackConfig(Model):
                 raise PathError(("servings", name, "routeByHeader", "serving"), "a serving cannot route to itself")
             # Both answer the same URL: same ingress prefix (namespace) and the same request format.
             target = self.servings.get(route.serving) if route else None
+            if target and target.backend != serving.backend:
+                raise PathError(
+                    ("servings", name, "routeByHeader", "serving"),
+                    f"{route.serving!r} is served by {target.backend}; a header route stays on one backend "
+                    f"({serving.backend}): both answer at one ingress",
+                )
             if target and (target.namespace, target.protocol) != (serving.namespace, serving.protocol):
                 raise PathError(
                     ("servings", name, "routeByHeader", "serving"),
@@ -134,6 +237,8 @@ class StackConfig(Model):
             for index, predictor in enumerate(serving.predictors):
                 if predictor.is_model_version:
                     yield ("servings", name, "predictors", index, "model"), predictor.model
+            if serving.llm:
+                yield ("servings", name, "llm", "model"), serving.llm.model
 
     def _check_model_versions(self) -> None:
         if self.promotion is not None:

@@ -7,18 +7,33 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlplatform import rules
-from mlplatform.config.base import DNS_LABEL, Model, ModelVersionRef, PathError, Quantity, WorkloadNamespace
+from mlplatform.config.base import (
+    DNS_LABEL,
+    Cpu,
+    Model,
+    ModelVersionRef,
+    PathError,
+    Quantity,
+    Size,
+    Text,
+    WorkloadNamespace,
+)
+from mlplatform.config.kserve import KSERVE_PROTOCOLS, Llm
 
 
 class Resources(Model):
-    cpu: Quantity = "1"
-    memory: Quantity = "2Gi"
-    # Limits default to the requests: a Guaranteed pod, predictable on shared GPU nodes.
-    cpu_limit: Quantity | None = None
-    memory_limit: Quantity | None = None
+    cpu: Cpu = "1"
+    """CPU request: cores (`2`, `0.5`) or millicores (`500m`)."""
+    memory: Size = "2Gi"
+    """Memory request: a Kubernetes quantity, `4Gi` (binary, 2^30 bytes each) or `4G` (10^9 bytes)."""
+    cpu_limit: Cpu | None = None
+    """CPU limit; limits default to the requests: a Guaranteed pod, predictable on shared GPU nodes."""
+    memory_limit: Size | None = None
+    """Memory limit; defaults to the request (a Guaranteed pod)."""
     gpu: int = Field(default=0, ge=0)
-    # ACK cGPU: a slice of GPU memory (GiB) instead of whole GPUs.
+    """Whole GPUs (`nvidia.com/gpu`); needs a node pool with `gpu: true`."""
     gpu_memory_gb: int = Field(default=0, ge=0)
+    """ACK cGPU: a slice of GPU memory (GiB) instead of whole GPUs; needs a pool with `gpuSharing: cgpu`."""
 
     @property
     def wants_gpu(self) -> bool:
@@ -27,45 +42,109 @@ class Resources(Model):
 
 class Replica(Model):
     replicas: int = Field(default=1, ge=1)
+    """How many pods run this role."""
     resources: Resources = Resources()
+    """Requests (and limits) of each pod of this role."""
+
+
+# The ClusterTrainingRuntime each framework runs on under Trainer v2 (kubeflow/trainer v2.3.0
+# manifests/base/runtimes); Trainer v2 has no TensorFlow runtime and runs MPI through deepspeed-distributed.
+TRAINER_RUNTIMES = {"pytorch": "torch-distributed", "xgboost": "xgboost-distributed", "mpi": "deepspeed-distributed"}
+# The ClusterTrainingRuntimes the stack can install (the chart's `runtimes.*` values, v2.3.0).
+TRAINER_BUILTIN_RUNTIMES = (
+    "torch-distributed",
+    "deepspeed-distributed",
+    "mlx-distributed",
+    "jax-distributed",
+    "xgboost-distributed",
+)
 
 
 class TrainingJob(Model):
     framework: Literal["tensorflow", "pytorch", "xgboost", "mpi"]
+    """The training framework: tensorflow (TFJob), pytorch (PyTorchJob), xgboost (XGBoostJob) or mpi (MPIJob)."""
+    api: Literal["v1", "v2"] = "v1"
+    """`v1`: a Kubeflow training-operator job (TFJob, PyTorchJob, ...); `v2`: a Trainer v2 TrainJob."""
+    runtime: str | None = None
+    """v2 only: the ClusterTrainingRuntime to run on; defaults to the framework's (torch-distributed, ...)."""
     image: str
-    # The model version this job writes: `color:v2` lands in the models bucket under color/v2/.
+    """The training container image, with its tag."""
     model: ModelVersionRef
+    """The model version this job writes: `color:v2` lands in the models bucket under color/v2/."""
     dataset: str = ""
+    """Folder of the datasets bucket mounted read-only into the job (empty: none)."""
     command: list[str] = []
+    """The container's command (entrypoint); empty keeps the image's."""
     args: list[str] = []
-    env: dict[str, str] = {}
+    """Arguments to the command."""
+    env: dict[str, Text] = {}
+    """Environment variables of every replica (numbers and booleans are passed as text)."""
     roles: dict[str, Replica] = Field(min_length=1)
+    """Replicas by role, as the framework names them (Worker, Chief, PS, Master, Launcher, ...)."""
     backoff_limit: int = Field(default=3, ge=0)
+    """How many times a failed job is retried."""
     active_deadline_minutes: int | None = Field(default=None, ge=1)
+    """Stop the job after this many minutes (unset: no limit)."""
     depends_on: list[str] = []
+    """Training jobs, servings or web services created (and, for a job, finished) before this one."""
 
     @model_validator(mode="after")
     def _roles(self) -> TrainingJob:
+        if self.api == "v2":
+            return self._v2()
+        if self.runtime is not None:
+            raise PathError(("runtime",), "runtime names a Trainer v2 ClusterTrainingRuntime: set api: v2")
         problems = rules.role_problems(self.framework, {role: r.replicas for role, r in self.roles.items()})
         if problems:
             path, reason = problems[0]
             raise PathError(("roles", *path), reason)
         return self
 
+    def _v2(self) -> TrainingJob:
+        """A TrainJob runs `numNodes` identical nodes: one role, `Worker`, whose replicas are the nodes."""
+        if self.runtime is None and self.framework not in TRAINER_RUNTIMES:
+            raise PathError(
+                ("framework",), f"Trainer v2 has no {self.framework} runtime; use api: v1 or name a runtime"
+            )
+        if self.runtime is not None and self.runtime not in TRAINER_BUILTIN_RUNTIMES:
+            raise PathError(
+                ("runtime",),
+                f"no ClusterTrainingRuntime {self.runtime!r}: the stack installs {', '.join(TRAINER_BUILTIN_RUNTIMES)}",
+            )
+        for role in self.roles:
+            if role != "Worker":
+                raise PathError(
+                    ("roles", role), "a v2 TrainJob runs identical nodes: give one role, Worker (replicas = nodes)"
+                )
+        return self
+
+    @property
+    def trainer_runtime(self) -> str:
+        """The ClusterTrainingRuntime a v2 job runs on."""
+        return self.runtime or TRAINER_RUNTIMES[self.framework]
+
 
 class Notebook(Model):
     image: str
+    """The notebook image, e.g. kubeflownotebookswg/jupyter-tensorflow-full:v1.9.2."""
     resources: Resources = Resources()
-    volume_size: Quantity = "10Gi"
-    # Off by default: a notebook is reached through `kubectl port-forward` or the Kubeflow dashboard.
+    """Requests (and limits) of the notebook's pod."""
+    volume_size: Quantity = "20Gi"
+    """The workspace disk; at least 20Gi on Alibaba Cloud, the smallest ESSD (PL1) disk."""
+    """Size of the workspace volume mounted at /home/jovyan, e.g. 10Gi."""
     expose: bool = False
+    """Give the notebook a load balancer address. Off by default: a notebook is reached through `kubectl port-forward` or the Kubeflow dashboard."""
 
 
 class Autoscaling(Model):
     min_replicas: int = Field(ge=1)
+    """The fewest replicas the autoscaler keeps."""
     max_replicas: int = Field(ge=1)
+    """The most replicas the autoscaler starts."""
     cpu_utilization: int | None = Field(default=70, ge=1, le=100)
+    """Target average CPU utilization, percent of the request."""
     memory_utilization: int | None = Field(default=None, ge=1, le=100)
+    """Target average memory utilization, percent of the request."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -80,7 +159,9 @@ class Autoscaling(Model):
 
 class Batching(Model):
     max_batch_size: int = Field(ge=1)
+    """The most requests the server batches together."""
     max_latency_ms: int = Field(default=10, ge=1)
+    """How long (ms) the server waits to fill a batch."""
 
 
 SERVERS = ("TENSORFLOW_SERVER", "SKLEARN_SERVER", "XGBOOST_SERVER", "MLFLOW_SERVER", "TRITON_SERVER")
@@ -96,16 +177,25 @@ SERVER_PROTOCOLS = {
 
 class Predictor(Model):
     name: str = Field(pattern=DNS_LABEL)
-    # A model version (`color:v2`) or a `pvc://claim/path` URI.
+    """The predictor's name (a DNS label), e.g. the model version: v1, v2, candidate."""
     model: str
+    """A model version (`color:v2`) or a `pvc://claim/path` URI."""
     server: Literal[SERVERS] | None = "TENSORFLOW_SERVER"
+    """A Seldon prepackaged model server; give `image` instead for a custom server."""
     image: str | None = None
+    """A custom model server image (instead of `server`)."""
     traffic: int = Field(default=0, ge=0, le=100)
+    """Percent of the serving's requests (integers; live predictors sum to 100). A shadow mirrors this percent (0: all)."""
     shadow: bool = False
+    """Mirror requests to this predictor without answering them (one shadow per serving)."""
     replicas: int = Field(default=1, ge=0)
+    """Replicas of the predictor (dev serves candidates on one)."""
     resources: Resources = Resources()
+    """Requests (and limits) of the model server."""
     autoscaling: Autoscaling | None = None
+    """Scale the predictor on CPU or memory (a HorizontalPodAutoscaler)."""
     batching: Batching | None = None
+    """Server-side batching (TensorFlow Serving, or MLServer with protocol v2)."""
 
     @field_validator("model")
     @classmethod
@@ -135,21 +225,54 @@ class Predictor(Model):
 class HeaderRoute(Model):
     """Answer at another serving's URL for requests carrying `header` (`style: transfer`)."""
 
-    # `name: value`; Seldon splits it at the colon, so the value cannot hold another one.
     header: str = Field(pattern=r"^[A-Za-z0-9-]+: ?[^\s:][^:]*$")
+    """`name: value`; Seldon splits it at the colon, so the value cannot hold another one."""
     serving: str
+    """The serving whose URL this one answers for requests carrying the header."""
 
 
 class Serving(Model):
+    backend: Literal["seldon", "kserve"] = "seldon"
+    """The operator that serves it: Seldon Core v1 (a SeldonDeployment) or KServe 0.20 (an InferenceService)."""
+    kind: Literal["model", "llm"] = "model"
+    """`model`: predictors of a prepackaged server or image; `llm`: a language model on GPUs (KServe only)."""
     protocol: Literal["seldon", "tensorflow", "v2"] = "seldon"
+    """The request format: seldon, tensorflow or v2 (KServe/Open Inference)."""
     namespace: WorkloadNamespace = "models"
-    predictors: list[Predictor] = Field(min_length=1)
+    """The namespace the serving runs in."""
+    predictors: list[Predictor] = []
+    """The model versions served, with their traffic split."""
+    llm: Llm | None = None
+    """kind llm: the model, its GPUs and its scaling."""
     timeout_ms: int = Field(default=30000, ge=100)
+    """Request timeout in milliseconds, at the ingress and Seldon's executor."""
     route_by_header: HeaderRoute | None = None
+    """An A/B test: answer another serving's URL for requests carrying a header."""
     depends_on: list[str] = []
+    """Training jobs, servings or web services created before this serving."""
+
+    @model_validator(mode="after")
+    def _kind(self) -> Serving:
+        if self.kind == "llm":
+            if self.backend != "kserve":
+                raise PathError(("backend",), "an llm serving runs on KServe: set backend: kserve")
+            if self.llm is None:
+                raise PathError(("llm",), "kind llm needs llm: the model version, its GPUs and scaling")
+            if self.predictors:
+                raise PathError(("predictors",), "an llm serving has no predictors; its model is llm.model")
+            if self.route_by_header:
+                raise PathError(("routeByHeader",), "an llm serving answers only its own URL")
+        else:
+            if self.llm is not None:
+                raise PathError(("llm",), "llm is for kind: llm")
+            if not self.predictors:
+                raise PathError(("predictors",), "needs at least one predictor")
+        return self
 
     @model_validator(mode="after")
     def _traffic(self) -> Serving:
+        if self.kind == "llm":
+            return self
         names = [p.name for p in self.predictors]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -170,9 +293,55 @@ class Serving(Model):
             raise PathError(("predictors", shadows[1], "shadow"), "Seldon allows one shadow predictor per serving")
         return self
 
+    @property
+    def stable(self) -> Predictor | None:
+        """KServe: the predictor that is `spec.predictor` (the first live one); the others are canaries."""
+        return next((p for p in self.predictors if not p.shadow), None)
+
+    @model_validator(mode="after")
+    def _kserve(self) -> Serving:
+        """What KServe 0.20 refuses or cannot run, with the rules of its InferenceService webhook
+        (pkg/apis/serving/v1beta1/inference_service_validation.go, validateCanarySpecs)."""
+        if self.backend != "kserve" or self.kind == "llm":
+            return self
+        if self.protocol == "seldon":
+            raise PathError(("protocol",), "KServe serves protocol tensorflow (its v1) or v2, not seldon")
+        stable = self.stable
+        for index, predictor in enumerate(self.predictors):
+            server = predictor.server
+            if server and self.protocol not in KSERVE_PROTOCOLS[server]:
+                supported = " or ".join(KSERVE_PROTOCOLS[server])
+                raise PathError(("predictors", index, "server"), f"KServe runs {server} with protocol {supported} only")
+            if predictor is not stable and predictor.autoscaling:
+                raise PathError(
+                    ("predictors", index, "autoscaling"),
+                    f"{predictor.name!r} is a KServe canary (the stable predictor is {stable.name!r}); "
+                    "canaries run fixed replicas and set no autoscaling",
+                )
+            if predictor.batching and self.protocol != "tensorflow":
+                reason = "KServe's batcher reads v1 requests (`instances`): use protocol tensorflow to batch"
+                raise PathError(("predictors", index, "batching"), reason)
+            # The controller builds a canary by merging it onto a copy of the stable predictor (mergo,
+            # WithOverride: components/predictor.go buildCanaryPredictor), so what a canary leaves out it inherits.
+            if predictor is not stable and stable.batching and not predictor.batching:
+                reason = (
+                    f"a KServe canary inherits what it leaves out from the stable predictor {stable.name!r}, "
+                    "its batcher too: give this predictor batching as well"
+                )
+                raise PathError(("predictors", index, "batching"), reason)
+            if predictor is not stable and (predictor.image is None) != (stable.image is None):
+                reason = (
+                    f"a KServe canary is merged onto the stable predictor {stable.name!r}: "
+                    "both run a prepackaged server or both a custom image"
+                )
+                raise PathError(("predictors", index, "image" if predictor.image else "server"), reason)
+        return self
+
     @model_validator(mode="after")
     def _servers(self) -> Serving:
         """Server/protocol/batching combinations Seldon cannot run fail here, before anything is planned."""
+        if self.backend != "seldon":
+            return self
         for index, predictor in enumerate(self.predictors):
             server = predictor.server
             if server and self.protocol not in SERVER_PROTOCOLS[server]:
@@ -195,21 +364,33 @@ class Serving(Model):
 
 class WebService(Model):
     image: str
+    """The container image, with its tag."""
     port: int = Field(ge=1, le=65535)
+    """The port the container serves HTTP on (also the Service's port)."""
     namespace: WorkloadNamespace = "models"
+    """The namespace the web service runs in."""
     replicas: int = Field(default=1, ge=1)
-    env: dict[str, str] = {}
-    # The serving this client calls: its in-cluster endpoint URL is passed as env SERVING_URL.
+    """How many pods run."""
+    env: dict[str, Text] = {}
+    """Environment variables (numbers and booleans are passed as text)."""
     serving: str | None = None
+    """The serving this client calls: its in-cluster endpoint URL is passed as env SERVING_URL."""
     resources: Resources = Resources(cpu="100m", memory="128Mi")
+    """Requests (and limits) of each pod."""
     expose: bool = False
+    """Give the web service a load balancer address instead of an in-cluster one."""
     depends_on: list[str] = []
+    """Training jobs, servings or web services created before this one."""
 
 
 class Promotion(Model):
     """Where prod reads the model versions dev has published (a StackReference)."""
 
     organization: str = "organization"
+    """The Pulumi organization of the source stack."""
     project: str = "ml-platform"
+    """The Pulumi project of the source stack."""
     stack: str = "dev"
+    """The stack whose published model versions (`modelVersions`) this stack may serve."""
     allow_unpublished: list[ModelVersionRef] = []
+    """Model versions served here although the source stack does not publish them."""

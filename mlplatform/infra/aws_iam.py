@@ -45,3 +45,39 @@ def service_role(name: str, service: str, policies: tuple[str, ...], parent: pul
     ]
     ready = pulumi.Output.all(role.arn, *(attachment.id for attachment in attachments)).apply(lambda values: values[0])
     return ServiceRole(role, ready)
+
+
+# EKS Pod Identity: the role trusts the pods.eks.amazonaws.com service principal with sts:AssumeRole and
+# sts:TagSession (EKS user guide, "Create an IAM role for EKS Pod Identity",
+# docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html); the eks-pod-identity-agent add-on hands the
+# credentials to the pods of the associated service account.
+POD_IDENTITY_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+)
+
+
+def pod_identity_role(
+    name: str,
+    policy_arns: tuple[str, ...] = (),
+    inline_policy: pulumi.Input[str] | None = None,
+    parent: pulumi.Resource | None = None,
+) -> aws.iam.Role:
+    """A role for one service account through EKS Pod Identity, with managed and/or inline permissions."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(name, assume_role_policy=POD_IDENTITY_TRUST, opts=opts)
+    for policy_arn in policy_arns:
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{policy_arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=policy_arn, opts=opts
+        )
+    if inline_policy is not None:
+        aws.iam.RolePolicy(name, role=role.name, policy=inline_policy, opts=opts)
+    return role

@@ -1,4 +1,4 @@
-"""A Kubernetes cluster with its network: ACK, ASK or ACK@Edge on Alibaba Cloud, EKS (with Fargate) on AWS.
+"""A Kubernetes cluster with its network: ACK, ASK or ACK@Edge on Alibaba Cloud, EKS on AWS.
 
 The kubeconfig is a secret output; the stack composition builds the `pulumi_kubernetes.Provider`
 from it, so this component creates no provider. A VPC and one vswitch/subnet per zone are created
@@ -18,13 +18,26 @@ from mlplatform import config as cfg
 from mlplatform.infra.aws_iam import service_role
 
 EKS_CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+EKS_NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 # Each ACK cluster kind takes its add-ons through its own input type.
 ACK_ADDON_ARGS = {
     "managed": alicloud.cs.ManagedKubernetesAddonArgs,
     "serverless": alicloud.cs.ServerlessKubernetesAddonArgs,
     "edge": alicloud.cs.EdgeKubernetesAddonArgs,
 }
-FARGATE_POLICIES = ("AmazonEKSFargatePodExecutionRolePolicy",)
+# Add-ons a cluster cannot run workloads without (ManagedKubernetes `addons`, pulumi-alicloud 4.0.0 docs and
+# full example): a network plugin (Terway in ENI multi-IP mode, with NetworkPolicy support for the teams'
+# default-deny policies; ACK@Edge runs flannel) and the CSI storage plugins (disk, NAS, OSS volumes).
+ACK_BASE_ADDONS: dict[str, tuple[tuple[str, dict], ...]] = {
+    "managed": (
+        ("terway-eniip", {"NetworkPolicy": "true"}),
+        ("csi-plugin", {}),
+        ("managed-csiprovisioner", {}),
+    ),
+    # ASK runs pods on ECI: no node network plugin; its disk and OSS volumes use the managed CSI provisioner.
+    "serverless": (("managed-csiprovisioner", {}),),
+    "edge": (("flannel", {}), ("csi-plugin", {}), ("managed-csiprovisioner", {})),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,8 @@ class ClusterArgs:
     protect: bool = False
     # EKS control-plane log types sent to CloudWatch (observability).
     control_plane_logs: tuple[str, ...] = ()
+    # AWS: a NAT gateway in every zone (prod: a zone outage keeps egress) or one for the VPC (dev).
+    nat_per_zone: bool = False
     tags: dict[str, str] | None = None
 
 
@@ -70,10 +85,13 @@ def eks_kubeconfig(cluster_name: pulumi.Input[str], endpoint, certificate_author
 
 
 class Cluster(pulumi.ComponentResource):
-    """Outputs: `cluster_id`, `cluster_name`, `cluster_arn` (EKS), `vpc_id`, `subnet_ids`, secret `kubeconfig`."""
+    """Outputs: `cluster_id`, `cluster_name`, `vpc_id`, `subnet_ids` (the nodes' subnets), secret `kubeconfig`;
+    on EKS also `cluster_arn`, `security_group_id` and `system_nodes` (the node group add-ons wait for)."""
 
     cluster_id: pulumi.Output[str]
     cluster_arn: pulumi.Output[str] | None = None
+    security_group_id: pulumi.Output[str] | None = None
+    system_nodes: pulumi.Resource | None = None
     cluster_name: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
     subnet_ids: pulumi.Output[list[str]]
@@ -132,40 +150,79 @@ class Cluster(pulumi.ComponentResource):
         self.subnet_ids = pulumi.Output.all(*[switch.id for switch in switches])
 
     def _aws_network(self, network: cfg.Network) -> None:
+        """Nodes in private subnets behind NAT; public subnets hold only load balancers and the NAT gateways.
+
+        Subnet tags tell Kubernetes where load balancers go: `kubernetes.io/role/elb` (internet-facing) on the
+        public subnets, `kubernetes.io/role/internal-elb` on the private ones (EKS user guide, "View Amazon EKS
+        networking requirements for VPC and subnets": docs.aws.amazon.com/eks/latest/userguide/network-reqs.html).
+        """
         child = pulumi.ResourceOptions(parent=self)
+        tags = self._args.tags or {}
         vpc = aws.ec2.Vpc(
             f"{self._name}-vpc",
             cidr_block=network.cidr,
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags={**(self._args.tags or {}), "Name": f"{self._name}-vpc"},
+            tags={**tags, "Name": f"{self._name}-vpc"},
             opts=child,
         )
-        gateway = aws.ec2.InternetGateway(f"{self._name}-igw", vpc_id=vpc.id, opts=child)
-        routes = aws.ec2.RouteTable(
-            f"{self._name}-routes",
+        gateway = aws.ec2.InternetGateway(f"{self._name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
+        public_routes = aws.ec2.RouteTable(
+            f"{self._name}-public-routes",
             vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+            tags=tags,
             opts=child,
         )
-        subnets = []
+        nats: list[aws.ec2.NatGateway] = []
+        private = []
         for zone in network.zones:
-            subnet = aws.ec2.Subnet(
-                f"{self._name}-{zone.zone}",
+            public = aws.ec2.Subnet(
+                f"{self._name}-{zone.zone}-public",
                 vpc_id=vpc.id,
                 availability_zone=zone.zone,
-                cidr_block=zone.cidr,
-                map_public_ip_on_launch=True,
-                # Lets the AWS load balancer controller place load balancers in these subnets.
-                tags={**(self._args.tags or {}), "kubernetes.io/role/elb": "1"},
+                cidr_block=zone.public_cidr,
+                tags={**tags, "Name": f"{self._name}-{zone.zone}-public", "kubernetes.io/role/elb": "1"},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{self._name}-{zone.zone}-routes", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+                f"{self._name}-{zone.zone}-public-routes",
+                subnet_id=public.id,
+                route_table_id=public_routes.id,
+                opts=child,
             )
-            subnets.append(subnet)
+            if self._args.nat_per_zone or not nats:
+                address = aws.ec2.Eip(f"{self._name}-{zone.zone}-nat-ip", domain="vpc", tags=tags, opts=child)
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{self._name}-{zone.zone}-nat",
+                        allocation_id=address.id,
+                        subnet_id=public.id,
+                        tags=tags,
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                    )
+                )
+            subnet = aws.ec2.Subnet(
+                f"{self._name}-{zone.zone}-private",
+                vpc_id=vpc.id,
+                availability_zone=zone.zone,
+                cidr_block=zone.cidr,
+                tags={**tags, "Name": f"{self._name}-{zone.zone}-private", "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
+            )
+            routes = aws.ec2.RouteTable(
+                f"{self._name}-{zone.zone}-private-routes",
+                vpc_id=vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nats[-1].id)],
+                tags=tags,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-{zone.zone}-private-routes", subnet_id=subnet.id, route_table_id=routes.id, opts=child
+            )
+            private.append(subnet)
         self.vpc_id = vpc.id
-        self.subnet_ids = pulumi.Output.all(*[subnet.id for subnet in subnets])
+        self.subnet_ids = pulumi.Output.all(*[subnet.id for subnet in private])
 
     # ------------------------------------------------------------ clusters
 
@@ -179,15 +236,20 @@ class Cluster(pulumi.ComponentResource):
             deletion_protection=self._args.protect,
             enable_rrsa=True,
             tags=self._args.tags,
-            addons=[ACK_ADDON_ARGS[spec.kind](name=addon) for addon in self._args.addons] or None,
+            addons=[
+                ACK_ADDON_ARGS[spec.kind](name=name, config=json.dumps(config) if config else None)
+                for name, config in (*ACK_BASE_ADDONS[spec.kind], *((addon, {}) for addon in self._args.addons))
+            ],
             opts=self._kept,
         )
         if spec.kind == "managed":
             cluster = alicloud.cs.ManagedKubernetes(
                 self._name,
+                # ACK Pro: required for shared GPU scheduling (cGPU) and for an SLA on the control plane.
                 cluster_spec="ack.pro.small",
-                worker_vswitch_ids=self.subnet_ids,
-                pod_cidr=spec.pod_cidr,
+                vswitch_ids=self.subnet_ids,
+                # Terway gives pods addresses from these vswitches (pod_cidr is flannel's).
+                pod_vswitch_ids=self.subnet_ids,
                 slb_internet_enabled=spec.public_endpoint,
                 **common,
             )
@@ -207,6 +269,8 @@ class Cluster(pulumi.ComponentResource):
                 worker_vswitch_ids=self.subnet_ids,
                 worker_instance_types=list(spec.edge_worker_instance_types),
                 worker_number=spec.edge_workers,
+                # EdgeKubernetes requires a login for its cloud workers (one of password, key_name, ...).
+                key_name=spec.edge_key_pair,
                 pod_cidr=spec.pod_cidr,
                 slb_internet_enabled=spec.public_endpoint,
                 **common,
@@ -230,6 +294,8 @@ class Cluster(pulumi.ComponentResource):
                 subnet_ids=self.subnet_ids,
                 endpoint_private_access=True,
                 endpoint_public_access=spec.public_endpoint,
+                # EKS opens a public endpoint to 0.0.0.0/0 unless told otherwise (ClusterVpcConfig docs).
+                public_access_cidrs=list(spec.api_access_cidrs) if spec.public_endpoint else None,
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
@@ -240,21 +306,26 @@ class Cluster(pulumi.ComponentResource):
             tags=self._args.tags,
             opts=self._kept,
         )
-        if spec.kind == "serverless":
-            pod_role = service_role(
-                f"{self._name}-fargate-role", "eks-fargate-pods.amazonaws.com", FARGATE_POLICIES, self
-            )
-            aws.eks.FargateProfile(
-                f"{self._name}-fargate",
-                cluster_name=cluster.name,
-                pod_execution_role_arn=pod_role.arn,
-                subnet_ids=self.subnet_ids,
-                selectors=[aws.eks.FargateProfileSelectorArgs(namespace=ns) for ns in spec.fargate_namespaces],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        # The nodes CoreDNS, the operators and Karpenter run on; workload pools are Karpenter NodePools.
+        node_role = service_role(f"{self._name}-system-node-role", "ec2.amazonaws.com", EKS_NODE_POLICIES, self)
+        self.system_nodes = aws.eks.NodeGroup(
+            f"{self._name}-system",
+            cluster_name=cluster.name,
+            node_group_name=f"{self._name}-system",
+            node_role_arn=node_role.arn,
+            subnet_ids=self.subnet_ids,
+            instance_types=list(spec.system_instance_types),
+            ami_type="AL2023_x86_64_STANDARD",
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=spec.system_nodes, max_size=spec.system_nodes + 1, desired_size=spec.system_nodes
+            ),
+            tags=self._args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.cluster_id = cluster.id
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
+        self.security_group_id = cluster.vpc_config.cluster_security_group_id
         self.kubeconfig = pulumi.Output.secret(
             eks_kubeconfig(cluster.name, cluster.endpoint, cluster.certificate_authority.data)
         )

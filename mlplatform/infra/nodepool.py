@@ -1,4 +1,4 @@
-"""An autoscaling CPU or GPU node pool: an ACK node pool or an EKS managed node group.
+"""An autoscaling CPU or GPU node pool: an ACK node pool, or a Karpenter NodePool on EKS.
 
 GPU pools carry a taint so that only workloads asking for a GPU land there, and a label that those
 workloads select. GPU sharing is declared on the nodes: ACK cGPU through the `ack.node.gpu.schedule`
@@ -12,86 +12,158 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_alicloud as alicloud
-import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.conventions import CGPU_LABEL, GPU_NODE_LABEL, GPU_TAINT
-from mlplatform.infra.aws_iam import service_role
+from mlplatform.conventions import CGPU_LABEL, GPU_NODE_LABEL, GPU_TAINT, NVIDIA_GPU_PRESENT_LABEL
 
-NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+
+@dataclass(frozen=True)
+class KarpenterNodes:
+    """EKS: what a Karpenter NodePool and its EC2NodeClass need from the cluster and the Karpenter install."""
+
+    node_role_name: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
 class NodePoolArgs:
     cloud: str
     pool: cfg.NodePool
-    cluster_id: pulumi.Input[str]  # ACK cluster id, or the EKS cluster name
+    cluster_id: pulumi.Input[str]  # the ACK cluster id, or the EKS cluster name
     subnet_ids: pulumi.Input[list[str]]
     tags: dict[str, str] | None = None
+    # EKS: pools are Karpenter NodePools (Kubernetes objects; give a kubernetes provider in the options).
+    karpenter: KarpenterNodes | None = None
 
 
-def node_labels(pool: cfg.NodePool) -> dict[str, str]:
+def node_labels(pool: cfg.NodePool, cloud: str) -> dict[str, str]:
     labels = dict(pool.labels)
     if pool.gpu:
         labels[GPU_NODE_LABEL[0]] = GPU_NODE_LABEL[1]
+    if pool.gpu and cloud == "aws":
+        # The NVIDIA device plugin chart's default affinity schedules it only on nodes carrying this label
+        # (or node-feature-discovery's PCI labels), values.yaml of NVIDIA/k8s-device-plugin v0.17+.
+        labels[NVIDIA_GPU_PRESENT_LABEL[0]] = NVIDIA_GPU_PRESENT_LABEL[1]
     if pool.gpu_sharing == "cgpu":
         labels[CGPU_LABEL[0]] = CGPU_LABEL[1]
     return labels
 
 
+def scaling_type(pool: cfg.NodePool) -> str:
+    """ACK's node autoscaler groups pools by kind: `gpushare` (cGPU), `gpu`, `spot` or `cpu`."""
+    if pool.gpu_sharing == "cgpu":
+        return "gpushare"
+    if pool.gpu:
+        return "gpu"
+    return "spot" if pool.spot else "cpu"
+
+
 class NodePool(pulumi.ComponentResource):
-    """Output `pool_id`: the ACK node pool id or the EKS node group id."""
+    """Output `pool_id`: the ACK node pool id, or the name of the Karpenter NodePool on EKS."""
 
     pool_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:nodepool:NodePool", name, None, opts)
-        pool = args.pool
-        desired = pool.desired_size if pool.desired_size is not None else pool.min_size
         if args.cloud == "alicloud":
-            resource = alicloud.cs.NodePool(
-                name,
-                cluster_id=args.cluster_id,
-                node_pool_name=name,
-                vswitch_ids=args.subnet_ids,
-                instance_types=list(pool.instance_types),
-                # Several instance types and spot: keep capacity when one type runs out.
-                multi_az_policy="BALANCE",
-                spot_strategy="SpotAsPriceGo" if pool.spot else "NoSpot",
-                system_disk_category="cloud_essd",
-                system_disk_size=pool.disk_size_gb,
-                scaling_config=alicloud.cs.NodePoolScalingConfigArgs(
-                    enable=True, min_size=pool.min_size, max_size=pool.max_size
-                ),
-                labels=[alicloud.cs.NodePoolLabelArgs(key=k, value=v) for k, v in node_labels(pool).items()],
-                taints=[alicloud.cs.NodePoolTaintArgs(key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2])]
-                if pool.gpu
-                else None,
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            self.pool_id = self._ack(name, args)
         else:
-            role = service_role(f"{name}-node-role", "ec2.amazonaws.com", NODE_POLICIES, self)
-            resource = aws.eks.NodeGroup(
-                name,
-                cluster_name=args.cluster_id,
-                node_group_name=name,
-                node_role_arn=role.arn,
-                subnet_ids=args.subnet_ids,
-                instance_types=list(pool.instance_types),
-                capacity_type="SPOT" if pool.spot else "ON_DEMAND",
-                ami_type="AL2023_x86_64_NVIDIA" if pool.gpu else "AL2023_x86_64_STANDARD",
-                disk_size=pool.disk_size_gb,
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    min_size=pool.min_size, max_size=pool.max_size, desired_size=desired
-                ),
-                labels=node_labels(pool),
-                taints=[aws.eks.NodeGroupTaintArgs(key=GPU_TAINT[0], value=GPU_TAINT[1], effect="NO_SCHEDULE")]
-                if pool.gpu
-                else None,
-                # The cluster autoscaler discovers node groups by these tags.
-                tags={**(args.tags or {}), "k8s.io/cluster-autoscaler/enabled": "true"},
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
-            )
-        self.pool_id = resource.id
+            self.pool_id = self._karpenter(name, args)
         self.register_outputs({"pool_id": self.pool_id})
+
+    def _ack(self, name: str, args: NodePoolArgs) -> pulumi.Output[str]:
+        """An ACK node pool the cluster autoscaler resizes between minSize and maxSize (`scaling_config`)."""
+        pool = args.pool
+        spot = (
+            # Spot first, on-demand when spot runs out: compensate_with_on_demand works with COST_OPTIMIZED
+            # (alicloud.cs.NodePool docs, pulumi-alicloud 4.0.0).
+            {
+                "spot_strategy": "SpotAsPriceGo",
+                "multi_az_policy": "COST_OPTIMIZED",
+                "on_demand_base_capacity": "0",
+                "on_demand_percentage_above_base_capacity": "0",
+                "spot_instance_pools": min(len(pool.instance_types), 10),
+                "compensate_with_on_demand": True,
+            }
+            if pool.spot
+            else {"spot_strategy": "NoSpot", "multi_az_policy": "BALANCE"}
+        )
+        resource = alicloud.cs.NodePool(
+            name,
+            cluster_id=args.cluster_id,
+            node_pool_name=name,
+            vswitch_ids=args.subnet_ids,
+            instance_types=list(pool.instance_types),
+            system_disk_category="cloud_essd",
+            system_disk_size=pool.disk_size_gb,
+            scaling_config=alicloud.cs.NodePoolScalingConfigArgs(
+                enable=True, min_size=pool.min_size, max_size=pool.max_size, type=scaling_type(pool)
+            ),
+            labels=[alicloud.cs.NodePoolLabelArgs(key=k, value=v) for k, v in node_labels(pool, "alicloud").items()],
+            taints=[alicloud.cs.NodePoolTaintArgs(key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2])]
+            if pool.gpu
+            else None,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+            **spot,
+        )
+        return resource.id
+
+    def _karpenter(self, name: str, args: NodePoolArgs) -> pulumi.Output[str]:
+        """A Karpenter NodePool (karpenter.sh/v1) and its EC2NodeClass (karpenter.k8s.aws/v1), v1.14 CRDs."""
+        pool, nodes = args.pool, args.karpenter
+        child = pulumi.ResourceOptions(parent=self)
+        node_class = k8s.apiextensions.CustomResource(
+            f"{name}-nodeclass",
+            api_version="karpenter.k8s.aws/v1",
+            kind="EC2NodeClass",
+            metadata={"name": name},
+            spec={
+                "role": nodes.node_role_name,
+                # The EKS-optimized AL2023 AMI (the NVIDIA variant on GPU instance types, chosen by Karpenter).
+                "amiSelectorTerms": [{"alias": "al2023@latest"}],
+                "subnetSelectorTerms": pulumi.Output.from_input(nodes.subnet_ids).apply(
+                    lambda ids: [{"id": subnet} for subnet in ids]
+                ),
+                "securityGroupSelectorTerms": [{"id": nodes.security_group_id}],
+                "blockDeviceMappings": [
+                    {
+                        "deviceName": "/dev/xvda",
+                        "ebs": {"volumeSize": f"{pool.disk_size_gb}Gi", "volumeType": "gp3", "encrypted": True},
+                    }
+                ],
+                "tags": dict(args.tags or {}),
+            },
+            opts=child,
+        )
+        capacity = ["spot", "on-demand"] if pool.spot else ["on-demand"]
+        template_spec: dict = {
+            "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": name},
+            "requirements": [
+                {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(pool.instance_types)},
+                # Karpenter prefers spot when both are allowed and falls back to on-demand.
+                {"key": "karpenter.sh/capacity-type", "operator": "In", "values": capacity},
+            ],
+        }
+        if pool.gpu:
+            template_spec["taints"] = [{"key": GPU_TAINT[0], "value": GPU_TAINT[1], "effect": GPU_TAINT[2]}]
+        node_pool = k8s.apiextensions.CustomResource(
+            f"{name}-nodepool",
+            api_version="karpenter.sh/v1",
+            kind="NodePool",
+            metadata={"name": name},
+            spec={
+                "template": {"metadata": {"labels": node_labels(pool, "aws")}, "spec": template_spec},
+                "limits": {"nodes": pool.max_size},
+                # A GPU node is reclaimed only once empty: consolidation would evict running training pods.
+                "disruption": {
+                    "consolidationPolicy": "WhenEmpty" if pool.gpu else "WhenEmptyOrUnderutilized",
+                    "consolidateAfter": "5m",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]),
+        )
+        return node_pool.metadata.apply(lambda metadata: metadata["name"])

@@ -1,9 +1,18 @@
 """Metrics and logs for the cluster and its model servings.
 
-Alibaba Cloud: an SLS project and logstore fed by the `logtail-ds` add-on, and ARMS Prometheus for the
-cluster with a PodMonitor that scrapes Seldon's executor metrics. AWS: CloudWatch log groups with a
-retention (Container Insights through the `amazon-cloudwatch-observability` add-on, and the control
-plane), and an Amazon Managed Prometheus workspace fed by an agentless scraper that keeps Seldon pods.
+Alibaba Cloud: an SLS project (named with a random suffix: SLS project names are global across all
+accounts) and a logstore, and ARMS Prometheus for the cluster with a PodMonitor that scrapes Seldon's
+executor metrics. Logs reach SLS through the `logtail-ds` DaemonSet on clusters with nodes; ACK Serverless
+(ASK) has no nodes for a DaemonSet, so there the `alibaba-log-controller` add-on collects what pods ask for
+with `aliyun_logs_*` env vars (`conventions.sls_log_env`), and the ARMS instance is attached to the
+cluster's VPC, vSwitch and security group, which ASK requires.
+
+AWS: Container Insights through the `amazon-cloudwatch-observability` add-on, whose agent gets
+CloudWatchAgentServerPolicy (and X-Ray write access for Application Signals) by EKS Pod Identity, with the
+application log group kept for `log_retention_days`; an Amazon Managed Prometheus workspace fed by an
+agentless scraper that keeps Seldon pods. The control-plane log group `/aws/eks/<name>/cluster` is not
+created here: EKS creates it when logging is enabled, so only a log group created before the cluster (by
+the cluster component, with the cluster depending on it) can set its retention without colliding.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
+import pulumi_random as random
 import yaml
 
 # Seldon Core v1 labels every model pod with `seldon-deployment-id` and serves metrics on port `metrics`.
@@ -48,6 +58,24 @@ SELDON_SCRAPE_CONFIG = {
     ],
 }
 
+LOGSTORE = "containers"
+# The CloudWatch add-on's agent runs as this service account (AWS: "Install the CloudWatch agent with the
+# Amazon CloudWatch Observability EKS add-on"; EKS user guide, amazon-cloudwatch-observability).
+CLOUDWATCH_NAMESPACE = "amazon-cloudwatch"
+CLOUDWATCH_SERVICE_ACCOUNT = "cloudwatch-agent"
+CLOUDWATCH_POLICIES = ("CloudWatchAgentServerPolicy", "AWSXrayWriteOnlyAccess")
+# EKS Pod Identity: the role trusts the Pod Identity service with both actions (pods.eks.amazonaws.com).
+POD_IDENTITY_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ],
+}
+
 
 @dataclass(frozen=True)
 class ObservabilityArgs:
@@ -58,46 +86,80 @@ class ObservabilityArgs:
     cluster_arn: pulumi.Input[str] | None
     subnet_ids: pulumi.Input[list[str]]
     log_retention_days: int = 30
-    # EKS control-plane log types (the cluster sends them; this component keeps their retention).
-    control_plane_logs: tuple[str, ...] = ()
+    # Alibaba Cloud: the cluster kind of config (`managed`, `serverless`, `edge`); `serverless` is ASK.
+    cluster_kind: str = "managed"
+    # ASK: the network ARMS Prometheus attaches to (the SDK requires all three for an ASK instance); the
+    # vSwitch defaults to the first of `subnet_ids`.
+    vpc_id: pulumi.Input[str] | None = None
+    vswitch_id: pulumi.Input[str] | None = None
+    security_group_id: pulumi.Input[str] | None = None
+    # What the in-cluster agents must wait for: node capacity, and on EKS the Pod Identity agent add-on.
+    depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def sls_project_name(prefix: str, suffix: str) -> str:
+    """A project name SLS accepts (3-63 lowercase letters, digits, '-'), unique through its random suffix."""
+    return f"{prefix[: 63 - len(suffix) - 1].rstrip('-')}-{suffix}"
 
 
 class Observability(pulumi.ComponentResource):
-    """Output `metrics_endpoint`: where the stack's Prometheus data can be queried."""
+    """Outputs `metrics_endpoint`: where the stack's Prometheus data can be queried; `log_project`: the SLS
+    project (Alibaba Cloud; None on AWS) that workloads' `sls_log_env` names on ASK."""
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:observability:Observability", name, None, opts)
         self._name = name
         self._args = args
+        self.log_project: pulumi.Output[str] | None = None
         self.metrics_endpoint = self._alicloud() if args.cloud == "alicloud" else self._aws()
-        self.register_outputs({"metrics_endpoint": self.metrics_endpoint})
+        self.register_outputs({"metrics_endpoint": self.metrics_endpoint, "log_project": self.log_project})
 
     def _alicloud(self) -> pulumi.Output[str]:
+        args = self._args
         child = pulumi.ResourceOptions(parent=self)
-        project = alicloud.log.Project(f"{self._name}-logs", project_name=f"{self._name}-logs", opts=child)
+        on_cluster = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        suffix = random.RandomString(f"{self._name}-logs-suffix", length=6, special=False, upper=False, opts=child)
+        project = alicloud.log.Project(
+            f"{self._name}-logs",
+            project_name=suffix.result.apply(lambda s: sls_project_name(f"{self._name}-logs", s)),
+            description=f"Container logs of {self._name}",
+            opts=child,
+        )
         alicloud.log.Store(
             f"{self._name}-containers",
             project_name=project.project_name,
-            logstore_name="containers",
-            retention_period=self._args.log_retention_days,
+            logstore_name=LOGSTORE,
+            retention_period=args.log_retention_days,
             shard_count=2,
             auto_split=True,
             max_split_shard_count=16,
             opts=child,
         )
+        serverless = args.cluster_kind == "serverless"
+        # ASK: no nodes, no DaemonSet; alibaba-log-controller reads `sls_project_name` from its config
+        # (terraform-provider-alicloud resource_alicloud_cs_serverless_kubernetes.go, the replacement of the
+        # deprecated `sls_project_name` argument).
         alicloud.cs.KubernetesAddon(
-            f"{self._name}-logtail",
-            cluster_id=self._args.cluster_id,
-            name="logtail-ds",
+            f"{self._name}-log-collector",
+            cluster_id=args.cluster_id,
+            name="alibaba-log-controller" if serverless else "logtail-ds",
             config=project.project_name.apply(lambda p: json.dumps({"sls_project_name": p})),
-            opts=child,
+            opts=on_cluster,
         )
+        network: dict = {}
+        if serverless:
+            network = {
+                "vpc_id": args.vpc_id,
+                "vswitch_id": args.vswitch_id or pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: ids[0]),
+                "security_group_id": args.security_group_id,
+            }
         prometheus = alicloud.arms.Prometheus(
             f"{self._name}-prometheus",
             cluster_type="aliyun-cs",
-            cluster_id=self._args.cluster_id,
+            cluster_id=args.cluster_id,
             grafana_instance_id="free",
-            opts=child,
+            opts=on_cluster,
+            **network,
         )
         alicloud.arms.PrometheusMonitoring(
             f"{self._name}-seldon-metrics",
@@ -107,32 +169,50 @@ class Observability(pulumi.ComponentResource):
             config_yaml=yaml.safe_dump(SELDON_POD_MONITOR, sort_keys=False),
             opts=child,
         )
+        self.log_project = project.project_name
         return prometheus.id
 
     def _aws(self) -> pulumi.Output[str]:
+        args = self._args
         child = pulumi.ResourceOptions(parent=self)
-        groups = {"application": "/aws/containerinsights/{}/application"}
-        if self._args.control_plane_logs:
-            groups["control-plane"] = "/aws/eks/{}/cluster"
-        for kind, pattern in groups.items():
-            aws.cloudwatch.LogGroup(
-                f"{self._name}-{kind}-logs",
-                name=pulumi.Output.from_input(self._args.cluster_name).apply(pattern.format),
-                retention_in_days=self._args.log_retention_days,
+        cluster_name = pulumi.Output.from_input(args.cluster_name)
+        # Created before the add-on so its Fluent Bit writes into a group with a retention, not one of its own.
+        logs = aws.cloudwatch.LogGroup(
+            f"{self._name}-application-logs",
+            name=cluster_name.apply(lambda n: f"/aws/containerinsights/{n}/application"),
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{self._name}-cloudwatch-agent",
+            assume_role_policy=json.dumps(POD_IDENTITY_TRUST),
+            description="CloudWatch agent of the amazon-cloudwatch-observability add-on (EKS Pod Identity)",
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-cloudwatch-agent-{policy}",
+                role=role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
                 opts=child,
             )
+            for policy in CLOUDWATCH_POLICIES
+        ]
         aws.eks.Addon(
             f"{self._name}-cloudwatch-agent",
-            cluster_name=self._args.cluster_name,
+            cluster_name=args.cluster_name,
             addon_name="amazon-cloudwatch-observability",
-            opts=child,
+            pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(role_arn=role.arn, service_account=CLOUDWATCH_SERVICE_ACCOUNT)
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, logs, *attachments]),
         )
         workspace = aws.amp.Workspace(f"{self._name}-prometheus", alias=f"{self._name}-prometheus", opts=child)
         aws.amp.Scraper(
             f"{self._name}-seldon-metrics",
             alias=f"{self._name}-seldon-metrics",
             source=aws.amp.ScraperSourceArgs(
-                eks=aws.amp.ScraperSourceEksArgs(cluster_arn=self._args.cluster_arn, subnet_ids=self._args.subnet_ids)
+                eks=aws.amp.ScraperSourceEksArgs(cluster_arn=args.cluster_arn, subnet_ids=args.subnet_ids)
             ),
             destination=aws.amp.ScraperDestinationArgs(
                 amp=aws.amp.ScraperDestinationAmpArgs(workspace_arn=workspace.arn)

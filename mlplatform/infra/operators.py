@@ -1,14 +1,20 @@
-"""The operators ML workloads need, installed at pinned versions into their own namespaces.
+"""The operators ML workloads need, installed at the versions of `mlplatform/pins.py` into their own namespaces.
 
-- Seldon Core v1 (default 1.17.1, its last Apache-2.0 release) from its Helm chart, with an ingress it
-  supports on Kubernetes >= 1.22: Emissary-ingress 3 (Seldon writes `getambassador.io/v2` Mappings,
-  so the chart runs with `ambassador.version: v2`) or Istio (a Gateway Seldon's VirtualServices bind to).
+- Seldon Core v1 (1.17.1, its last Apache-2.0 release) from its Helm chart, with an ingress it supports on
+  Kubernetes >= 1.22: Emissary-ingress 4 (Seldon writes `getambassador.io/v2` Mappings, so the chart runs
+  with `ambassador.version: v2` and Emissary's CRD chart with `enableLegacyVersions: true`, whose conversion
+  webhook serves v2) or Istio (a Gateway Seldon's VirtualServices bind to). Seldon's CRD is kept when the
+  release is uninstalled (`crd.annotations`), and its prepackaged TensorFlow server runs `tensorflowServerImage`.
 - The Kubeflow training-operator v1.9.x: it publishes no Helm chart, so its own kustomize overlay is
   applied from the release tag (`manifests/overlays/standalone?ref=v1.9.x`), the install its README gives.
 - Kubeflow's notebook controller, from its standalone overlay at the release tag, for Notebook resources
   (without Kubeflow's gateway: notebooks keep Jupyter's own authentication, see mlplatform/notebook.py).
 - On EKS, the NVIDIA device plugin, with time-slicing when a pool shares GPUs. ACK installs its
   GPU device plugin itself, and cGPU comes with the `ack-ai-installer` cluster add-on.
+
+Every Helm release waits up to `HELM_TIMEOUT_SECONDS` (image pulls from far registries are slow), and with
+`operators.imageRegistry` set every image a chart runs is pulled through that mirror: the values that
+name images are chart-specific, read from each chart's values.yaml at the pinned version (`_mirror_*`).
 """
 
 from __future__ import annotations
@@ -19,22 +25,43 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.conventions import GPU_NODE_LABEL, GPU_TAINT
+from mlplatform import pins
+from mlplatform.conventions import GPU_TAINT, NVIDIA_GPU_PRESENT_LABEL, mirrored
 
-SELDON_REPO = "https://storage.googleapis.com/seldon-charts"
-EMISSARY_REPO = "https://app.getambassador.io"
-ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
-ISTIO_VERSION = "1.23.4"
-NVIDIA_REPO = "https://nvidia.github.io/k8s-device-plugin"
 NOTEBOOK_CONTROLLER_OVERLAY = (
     "https://github.com/kubeflow/notebooks//components/notebook-controller/config/overlays/standalone?ref={version}"
 )
 TRAINING_OPERATOR_OVERLAY = "https://github.com/kubeflow/trainer//manifests/overlays/standalone?ref={version}"
-EMISSARY_CRDS = "https://app.getambassador.io/yaml/emissary/{app_version}/emissary-crds.yaml"
 
 SELDON_NAMESPACE = "seldon-system"
 EMISSARY_NAMESPACE = "emissary"
 ISTIO_NAMESPACE = "istio-system"
+
+# Helm's default wait is 300 s; a first install pulls every image on fresh nodes (and through a mirror).
+HELM_TIMEOUT_SECONDS = 900
+# Keeps the CRD (and so every SeldonDeployment) when the release is uninstalled or replaced.
+HELM_KEEP = {"helm.sh/resource-policy": "keep"}
+
+# Images the charts run, as their values.yaml names them at the pinned versions (for the mirror).
+EMISSARY_IMAGE = "ghcr.io/emissary-ingress/emissary"  # emissary-ingress values `defaultImageRepository`
+EMISSARY_APIEXT_IMAGE = "ghcr.io/emissary-ingress/apiext"  # emissary-crds-chart values `defaultImageRepository`
+ISTIO_HUB = "docker.io/istio"  # published charts' `global.hub` (1.31 line); the gateway's image is injected
+NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin"  # chart values `image.repository`
+SELDON_IMAGES = {  # seldon-core-operator 1.17.1 values.yaml
+    "storageInitializer": "seldonio/rclone-storage-initializer:1.17.1",
+    "explainer": "seldonio/alibiexplainer:1.17.1",
+    "explainer_v2": "seldonio/mlserver:1.3.5-alibi-explain",
+}
+# seldon-core-operator 1.17.1 values `predictor_servers`: server -> protocol -> image (tag in defaultImageVersion).
+SELDON_PREDICTOR_SERVERS = {
+    "MLFLOW_SERVER": {"seldon": "seldonio/mlflowserver", "v2": "seldonio/mlserver"},
+    "SKLEARN_SERVER": {"seldon": "seldonio/sklearnserver", "v2": "seldonio/mlserver"},
+    "TENSORFLOW_SERVER": {"seldon": "seldonio/tfserving-proxy", "tensorflow": "tensorflow/serving"},
+    "XGBOOST_SERVER": {"seldon": "seldonio/xgboostserver", "v2": "seldonio/mlserver"},
+    "TRITON_SERVER": {"v2": "nvcr.io/nvidia/tritonserver"},
+    "HUGGINGFACE_SERVER": {"v2": "seldonio/mlserver"},
+    "TEMPO_SERVER": {"v2": "seldonio/mlserver"},
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,43 @@ def ingress_service_url(seldon: cfg.Seldon) -> str:
     return f"http://istio-ingressgateway.{ISTIO_NAMESPACE}.svc.cluster.local"
 
 
+def split_image(image: str) -> tuple[str, str]:
+    """tensorflow/serving:2.20.0-gpu -> ("tensorflow/serving", "2.20.0-gpu"): how Seldon's server table holds it."""
+    repository, _, tag = image.rpartition(":")
+    return repository, tag
+
+
+def seldon_values(seldon: cfg.Seldon, registry: str | None = None) -> dict:
+    """The seldon-core-operator chart values (keys from its 1.17.1 values.yaml)."""
+    values: dict = {
+        "usageMetrics": {"enabled": False},
+        # `crd.forceV1` is not set: the 1.17.1 templates test `crd.forcev1` (lower-case v), so the
+        # documented key has no effect; the v1 CRD is chosen by the cluster version (>= 1.18) anyway.
+        "crd": {"create": True, "annotations": dict(HELM_KEEP)},
+        "ambassador": {"enabled": seldon.ingress == "ambassador", "version": "v2", "singleNamespace": False},
+        "istio": {"enabled": seldon.ingress == "istio"},
+    }
+    if seldon.ingress == "istio":
+        values["istio"]["gateway"] = seldon.istio_gateway
+    tf_image, tf_version = split_image(seldon.tensorflow_server_image)
+    servers = {"TENSORFLOW_SERVER": {"protocols": {"tensorflow": {"image": mirrored(tf_image, registry)}}}}
+    servers["TENSORFLOW_SERVER"]["protocols"]["tensorflow"]["defaultImageVersion"] = tf_version
+    if registry:
+        values["image"] = {"registry": registry}
+        values["executor"] = {"image": {"registry": registry}}
+        values["storageInitializer"] = {"image": mirrored(SELDON_IMAGES["storageInitializer"], registry)}
+        values["explainer"] = {
+            "image": mirrored(SELDON_IMAGES["explainer"], registry),
+            "image_v2": mirrored(SELDON_IMAGES["explainer_v2"], registry),
+        }
+        for server, protocols in SELDON_PREDICTOR_SERVERS.items():
+            rendered = servers.setdefault(server, {"protocols": {}})["protocols"]
+            for protocol, image in protocols.items():
+                rendered.setdefault(protocol, {}).setdefault("image", mirrored(image, registry))
+    values["predictor_servers"] = servers
+    return values
+
+
 class Operators(pulumi.ComponentResource):
     """Output `ready`: every install, for workloads to depend on; `ingress_url`: where models answer."""
 
@@ -62,16 +126,17 @@ class Operators(pulumi.ComponentResource):
         super().__init__("mlplatform:operators:Operators", name, None, opts)
         self._name = name
         self._args = args
+        self._registry = args.operators.image_registry
         seldon = args.operators.seldon
-        ingress = self._emissary(seldon) if seldon.ingress == "ambassador" else self._istio(seldon)
+        ingress = self._emissary() if seldon.ingress == "ambassador" else self._istio(seldon)
         seldon_namespace = self._namespace(SELDON_NAMESPACE)
         self.seldon = self._release(
             "seldon-core",
-            "seldon-core-operator",
+            pins.SELDON.chart,
             seldon.version,
             seldon_namespace.metadata.name,
-            SELDON_REPO,
-            self._seldon_values(seldon),
+            pins.SELDON.repo,
+            seldon_values(seldon, self._registry),
             depends_on=ingress,
         )
         self.training_operator = k8s.kustomize.v2.Directory(
@@ -103,64 +168,64 @@ class Operators(pulumi.ComponentResource):
         chart: str,
         version: str,
         namespace: pulumi.Input[str],
-        repo: str,
+        repo: str | None,
         values: dict,
         depends_on: list[pulumi.Resource] | None = None,
         resource_name: str | None = None,
     ) -> k8s.helm.v3.Release:
-        """A pinned chart from its repository, rolled back whole if it does not become ready (atomic)."""
+        """A pinned chart (from a repository, or an `oci://` reference), rolled back whole if it does not
+        become ready within HELM_TIMEOUT_SECONDS (atomic)."""
         return k8s.helm.v3.Release(
             resource_name or f"{self._name}-{release}",
             name=release,
             chart=chart,
             version=version,
             namespace=namespace,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
             values=values,
             atomic=True,
+            timeout=HELM_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
-
-    @staticmethod
-    def _seldon_values(seldon: cfg.Seldon) -> dict:
-        values: dict = {
-            "usageMetrics": {"enabled": False},
-            "crd": {"create": True},
-            "ambassador": {"enabled": seldon.ingress == "ambassador", "version": "v2", "singleNamespace": False},
-            "istio": {"enabled": seldon.ingress == "istio"},
-        }
-        if seldon.ingress == "istio":
-            values["istio"]["gateway"] = seldon.istio_gateway
-        return values
 
     def _service_values(self) -> dict:
         return {"type": "LoadBalancer", "annotations": dict(self._args.internal_lb_annotations or {})}
 
-    def _emissary(self, seldon: cfg.Seldon) -> list[pulumi.Resource]:
-        # Emissary 3 keeps its CRDs (and their conversion webhook) out of the chart.
-        crds = k8s.yaml.v2.ConfigFile(
-            f"{self._name}-emissary-crds",
-            file=EMISSARY_CRDS.format(app_version=seldon.emissary_version),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+    def _emissary(self) -> list[pulumi.Resource]:
+        # Emissary 4: the CRDs (and the apiext conversion webhook that serves Seldon's v2 Mappings) are a chart
+        # of their own, installed first into Emissary's namespace (its doc.yaml release namespace).
         namespace = self._namespace(EMISSARY_NAMESPACE)
+        crd_values: dict = {"enableLegacyVersions": True, "emissary": {"namespace": EMISSARY_NAMESPACE}}
+        values: dict = {"createDefaultListeners": True, "service": self._service_values()}
+        if self._registry:
+            crd_values["apiext"] = {"repository": mirrored(EMISSARY_APIEXT_IMAGE, self._registry)}
+            values["image"] = {"repository": mirrored(EMISSARY_IMAGE, self._registry)}
+        crds = self._release(
+            "emissary-crds",
+            pins.EMISSARY_CRDS.chart,
+            pins.EMISSARY_CRDS.version,
+            namespace.metadata.name,
+            None,
+            crd_values,
+        )
         release = self._release(
             "emissary-ingress",
-            "emissary-ingress",
-            seldon.emissary_chart_version,
+            pins.EMISSARY.chart,
+            self._args.operators.seldon.emissary_version,
             namespace.metadata.name,
-            EMISSARY_REPO,
-            {"createDefaultListeners": True, "service": self._service_values()},
+            None,
+            values,
             depends_on=[crds],
         )
         return [crds, release]
 
     def _istio(self, seldon: cfg.Seldon) -> list[pulumi.Resource]:
         namespace = self._namespace(ISTIO_NAMESPACE)
+        istiod: dict = {"global": {"hub": mirrored(ISTIO_HUB, self._registry)}} if self._registry else {}
         installed: list[pulumi.Resource] = []
         for chart, values in (
             ("base", {}),
-            ("istiod", {}),
+            ("istiod", istiod),
             ("gateway", {"service": self._service_values(), "labels": {"istio": "ingressgateway"}}),
         ):
             release_name = "istio-ingressgateway" if chart == "gateway" else f"istio-{chart}"
@@ -168,9 +233,9 @@ class Operators(pulumi.ComponentResource):
                 self._release(
                     release_name,
                     chart,
-                    ISTIO_VERSION,
+                    pins.ISTIO.version,
                     namespace.metadata.name,
-                    ISTIO_REPO,
+                    pins.ISTIO.repo,
                     values,
                     depends_on=list(installed),
                     resource_name=f"{self._name}-istio-{chart}",
@@ -193,10 +258,15 @@ class Operators(pulumi.ComponentResource):
         return installed
 
     def _nvidia_device_plugin(self) -> k8s.helm.v3.Release:
+        # The chart's default affinity admits a node with NFD's NVIDIA PCI label, the Tegra CPU vendor label or
+        # `nvidia.com/gpu.present=true`; without NFD only the last exists, so GPU pools carry it and the
+        # DaemonSet selects it. The toleration matches the taint our GPU pools carry.
         values: dict = {
-            "nodeSelector": {GPU_NODE_LABEL[0]: GPU_NODE_LABEL[1]},
+            "nodeSelector": {NVIDIA_GPU_PRESENT_LABEL[0]: NVIDIA_GPU_PRESENT_LABEL[1]},
             "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": GPU_TAINT[2]}],
         }
+        if self._registry:
+            values["image"] = {"repository": mirrored(NVIDIA_DEVICE_PLUGIN_IMAGE, self._registry)}
         if self._args.time_slicing_replicas:
             replicas = self._args.time_slicing_replicas
             values["config"] = {
@@ -210,9 +280,9 @@ class Operators(pulumi.ComponentResource):
             }
         return self._release(
             "nvidia-device-plugin",
-            "nvidia-device-plugin",
+            pins.NVIDIA_DEVICE_PLUGIN.chart,
             self._args.operators.nvidia_device_plugin_version,
             "kube-system",
-            NVIDIA_REPO,
+            pins.NVIDIA_DEVICE_PLUGIN.repo,
             values,
         )

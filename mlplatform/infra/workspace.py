@@ -11,11 +11,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform.conventions import STORAGE_SECRET
+from mlplatform.conventions import DISK_STORAGE_CLASS, STORAGE_SECRET
+
+# The block-storage CSI provisioner of each cloud, with a volume type every zone offers:
+# - Alibaba disk CSI plugin `diskplugin.csi.alibabacloud.com`, ESSD PL1 (`cloud_essd`, 20 GiB at least), as ACK's
+#   own `alicloud-disk-essd` class (help.aliyun.com/zh/ack/ack-managed-and-ack-dedicated/user-guide/storage-class);
+#   ASK has no default StorageClass ("Use a dynamically provisioned disk volume", ACK Serverless docs).
+# - AWS EBS CSI driver `ebs.csi.aws.com`, encrypted gp3 (docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html).
+# WaitForFirstConsumer creates the disk in the zone of the pod that first mounts it.
+DISK_PROVISIONERS = {
+    "alicloud": ("diskplugin.csi.alibabacloud.com", {"type": "cloud_essd"}),
+    "aws": ("ebs.csi.aws.com", {"type": "gp3", "encrypted": "true"}),
+}
 
 
 @dataclass(frozen=True)
 class WorkspaceArgs:
+    cloud: str
     namespaces: list[str]
     # Secret entries (env-style keys); values may be secret Outputs and stay secret.
     storage_credentials: dict[str, pulumi.Input[str]]
@@ -27,6 +39,17 @@ class Workspace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:workspace:Workspace", name, None, opts)
+        provisioner, parameters = DISK_PROVISIONERS[args.cloud]
+        k8s.storage.v1.StorageClass(
+            f"{name}-disk",
+            metadata={"name": DISK_STORAGE_CLASS},
+            provisioner=provisioner,
+            parameters=parameters,
+            reclaim_policy="Delete",
+            allow_volume_expansion=True,
+            volume_binding_mode="WaitForFirstConsumer",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         for namespace in args.namespaces:
             resource = k8s.core.v1.Namespace(

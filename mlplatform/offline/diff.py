@@ -80,6 +80,7 @@ class Comparison:
     changed: list[ResourceDiff]
     unchanged: int
     outputs: list[Change]
+    cost: dict | None = None  # the monthly cost change (mlplatform.cost.report.change), issue 17
 
     def summary(self) -> dict[str, int]:
         return {
@@ -99,6 +100,7 @@ class Comparison:
             "changed": [item.as_json() for item in self.changed],
             "outputs": [change.as_json() for change in self.outputs],
             "summary": self.summary(),
+            "cost": self.cost,
         }
 
 
@@ -245,7 +247,15 @@ def compare(base: Snapshot, head: Snapshot) -> Comparison:
         changed=changed,
         unchanged=unchanged,
         outputs=value_changes(base.outputs, head.outputs),
+        cost=cost_change(base, head),
     )
+
+
+def cost_change(base: Snapshot, head: Snapshot) -> dict:
+    """What the change does to the monthly cost: both sides priced from the catalog (`mlp cost`)."""
+    from mlplatform.cost.report import change, of_snapshot
+
+    return change(*(of_snapshot(list(side.resources.values()), side.outputs) for side in (base, head)))
 
 
 # ---------------------------------------------------------------- rendering
@@ -297,6 +307,10 @@ def render_text(comparison: Comparison) -> str:
     if comparison.outputs:
         lines += ["", f"Stack outputs ({len(comparison.outputs)} changed):"]
         lines += [f"  {line}" for change in comparison.outputs for line in change_lines(change)]
+    if comparison.cost is not None and comparison.cost["lines"]:  # only when something billable changes
+        from mlplatform.cost.report import format_change
+
+        lines += ["", format_change(comparison.cost)]
     counts = comparison.summary()
     lines += [
         "",

@@ -53,17 +53,32 @@ class Registration:
     provider: str = ""
 
 
-def _cloud_outputs(type_: str, name: str) -> dict:
+def _cloud_outputs(type_: str, name: str, inputs: dict) -> dict:
     """Outputs the cloud computes for the few types the program reads back."""
     if type_ in ("alicloud:ram/accessKey:AccessKey", "aws:iam/accessKey:AccessKey"):
         return {"secret": COMPUTED}
-    if type_ == "random:index/randomPassword:RandomPassword":
+    if type_ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
         return {"result": COMPUTED}
+    if type_ == "aws:amp/workspace:Workspace":
+        return {"arn": COMPUTED, "prometheusEndpoint": COMPUTED}
+    if type_ == "alicloud:cs/serverlessKubernetes:ServerlessKubernetes":
+        return {"securityGroupId": inputs.get("securityGroupId") or COMPUTED}
     if type_ == "aws:eks/cluster:Cluster":
-        return {"endpoint": COMPUTED, "certificateAuthority": {"data": COMPUTED}, "arn": COMPUTED}
+        return {
+            "endpoint": COMPUTED,
+            "certificateAuthority": {"data": COMPUTED},
+            "arn": COMPUTED,
+            "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": COMPUTED},
+        }
     if type_ == "aws:iam/role:Role":
-        return {"arn": f"arn:aws:iam::000000000000:role/{name}"}
+        return {"arn": f"arn:aws:iam::000000000000:role/{name}", "name": inputs.get("name") or COMPUTED}
     return {}
+
+
+def _new_id(type_: str, name: str) -> str:
+    """A cloud assigns the ids of new resources (subnet-0abc..., c-xyz...): offline they are unknown.
+    Kubernetes objects and the engine's own resources keep a readable stand-in."""
+    return COMPUTED if type_.startswith(("aws:", "alicloud:")) else f"{name}-id"
 
 
 class PlanMocks(pulumi.runtime.Mocks):
@@ -77,10 +92,10 @@ class PlanMocks(pulumi.runtime.Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             name = args.inputs.get("name") or args.name
             return name, {"name": name, "outputs": self.stack_outputs.get(name, {}), "secretOutputNames": []}
-        state = {**args.inputs, **_cloud_outputs(args.typ, args.name)}
+        state = {**args.inputs, **_cloud_outputs(args.typ, args.name, args.inputs)}
         if args.resource_id and args.typ == "kubernetes:core/v1:Service":  # reading back a load balancer
             state["status"] = {"loadBalancer": {"ingress": [{"hostname": COMPUTED}]}}
-        return args.resource_id or f"{args.name}-id", state
+        return args.resource_id or _new_id(args.typ, args.name), state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":

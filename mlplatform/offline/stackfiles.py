@@ -8,7 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from mlplatform.config import ENVIRONMENTS, NAMESPACE
+from mlplatform.config import NAMESPACE, StackConfig, parse
+from mlplatform.config.loading import ConfigSource
 from mlplatform.conventions import SECRET_TEXT
 
 
@@ -23,6 +24,15 @@ class StackFiles:
     # Flat Pulumi config, as the CLI hands it to the program: "ns:key" -> string (JSON for structured values).
     config: dict[str, str]
     secret_keys: list[str]
+    # The folder holding Pulumi.yaml, for file positions in config errors.
+    project_dir: Path | None = None
+
+    def source(self) -> ConfigSource | None:
+        return ConfigSource.of(self.project_dir, self.stack) if self.project_dir else None
+
+    def settings(self) -> StackConfig:
+        """The validated `ml-platform:` config; a ConfigError names the file, line and column of each problem."""
+        return parse(self.namespace_values(), self.source())
 
     def namespace_values(self) -> dict[str, object]:
         """The `ml-platform:` values as plain data (structured values decoded)."""
@@ -61,8 +71,8 @@ def stack_names(project_dir: Path) -> list[str]:
 def stack_file(project_dir: Path, stack: str) -> Path:
     """Path of Pulumi.<stack>.yaml; an unknown stack is a UsageError that lists the known ones."""
     path = project_dir / f"Pulumi.{stack}.yaml"
-    if stack not in ENVIRONMENTS or not path.is_file():
-        known = ", ".join(name for name in stack_names(project_dir) if name in ENVIRONMENTS) or "none"
+    if not path.is_file():
+        known = ", ".join(stack_names(project_dir)) or "none"
         raise UsageError(f"unknown stack {stack!r}: the stacks are {known}")
     return path
 
@@ -104,4 +114,4 @@ def load(project_dir: Path, stack: str) -> StackFiles:
         raw[key if ":" in key else f"{project}:{key}"] = value
     secret_keys: list[str] = []
     config = {key: _flatten(key, value, secret_keys) for key, value in raw.items() if value is not None}
-    return StackFiles(project=project, stack=stack, config=config, secret_keys=secret_keys)
+    return StackFiles(project=project, stack=stack, config=config, secret_keys=secret_keys, project_dir=project_dir)

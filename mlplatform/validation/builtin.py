@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import kubernetes_validate
 from kubernetes_validate.utils import all_versions
 
-from mlplatform.validation.crds import where
+from mlplatform.validation.crds import is_computed, where
 
 DEFAULT_KUBERNETES_VERSION = "1.31"
 
@@ -38,5 +38,7 @@ def errors(obj: dict, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> l
     except kubernetes_validate.SchemaNotFoundError:
         return None
     except kubernetes_validate.ValidationError as error:
+        if is_computed(error.instance):
+            return list(floats(obj))
         return [f"{where(error.absolute_path)}: {error.message}", *floats(obj)]
     return list(floats(obj))

@@ -25,6 +25,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from mlplatform.conventions import COMPUTED
+
 CRDS_DIR_ENV = "MLP_CRD_DIR"
 SOURCES = Path(__file__).with_name("crd-sources.json")
 # What the API server keeps at the root of every object and of an embedded resource.
@@ -164,7 +166,13 @@ def where(path) -> str:
 def schema_errors(obj: dict) -> Iterator[str]:
     validator = _validator(obj["apiVersion"], obj["kind"], crds_dir())
     for error in sorted(validator.iter_errors(obj), key=lambda e: list(e.path)):
-        yield f"{where(error.absolute_path)}: {error.message}"
+        if not is_computed(error.instance):
+            yield f"{where(error.absolute_path)}: {error.message}"
+
+
+def is_computed(value) -> bool:
+    """A value the cloud fills in at apply time (an id, an ARN): the offline plan cannot judge its form."""
+    return isinstance(value, str) and COMPUTED in value
 
 
 def _pruned(value, node: dict, path: FieldPath) -> Iterator[FieldPath]:

@@ -4,6 +4,7 @@ Kept apart from the schemas (`crds.py`): on an operator upgrade, re-read its web
 - Kubeflow training-operator v1.9 (`pkg/webhooks/*`): replica types, the main container, single replicas.
 - Seldon Core v1 (`operator/apis/machinelearning.seldon.io/v1/seldondeployment_webhook.go`,
   ValidateSeldonDeployment), minus Kafka and explainers.
+- KServe 0.20 InferenceService canaries (`validateCanarySpecs`) and Kubeflow Trainer v2.3.0 TrainJob runtime references.
 """
 
 from __future__ import annotations
@@ -115,6 +116,90 @@ def _seldon_graph(predictor: dict, unit: dict, protocol, where: str) -> Iterator
         yield from _seldon_graph(predictor, child, protocol, f"{where}.children[{index}]")
 
 
+def _kserve_canary_rules(obj: dict) -> Iterator[str]:
+    """KServe 0.20 InferenceService webhook, canaries (`pkg/apis/serving/v1beta1/inference_service_validation.go`,
+    validateCanarySpecs): Standard mode only, a stable predictor with a model, canary names present, unique and
+    not the stable's, each trafficPercent in 0..100 and their sum at most 100, no autoscaling fields or
+    workerSpec on a canary, a canary's minReplicas at most the stable's."""
+    spec = obj.get("spec") or {}
+    canaries = spec.get("canary") or []
+    if not canaries:
+        return
+    mode = ((obj.get("metadata") or {}).get("annotations") or {}).get("serving.kserve.io/deploymentMode")
+    if mode != "Standard":
+        yield "metadata.annotations: canary is only supported in Standard deployment mode"
+    stable = spec.get("predictor") or {}
+    model = stable.get("model") or {}
+    if not model and not any(
+        (stable.get(framework) or {}).get("storageUri")
+        for framework in ("sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface")
+    ):
+        yield "spec.predictor: canary requires a stable predictor with a model"
+    names: set[str] = set()
+    total = 0
+    stable_min = stable.get("minReplicas", 1)
+    for index, canary in enumerate(canaries):
+        where = f"spec.canary[{index}]"
+        predictor = canary.get("predictor") or {}
+        name = predictor.get("name") or ""
+        if not name:
+            yield f"{where}.predictor.name: required"
+        elif name in names:
+            yield f"{where}.predictor.name: canary predictor.name {name!r} is duplicated"
+        elif name == stable.get("name"):
+            yield f"{where}.predictor.name: {name!r} conflicts with the stable predictor name"
+        names.add(name)
+        percent = canary.get("trafficPercent", 0)
+        if not 0 <= percent <= 100:
+            yield f"{where}.trafficPercent: must be between 0 and 100, got {percent}"
+        total += percent
+        if predictor.get("workerSpec") is not None:
+            yield f"{where}.predictor.workerSpec: not supported for canary"
+        for key in ("maxReplicas", "scaleTarget", "scaleMetric", "autoScaling"):
+            if predictor.get(key):
+                yield f"{where}.predictor.{key}: must not be set (canary uses fixed replicas)"
+        if predictor.get("minReplicas") is not None and predictor["minReplicas"] > stable_min:
+            yield (
+                f"{where}.predictor.minReplicas: {predictor['minReplicas']} exceeds the stable predictor's "
+                f"minReplicas {stable_min}"
+            )
+    if total > 100:
+        yield f"spec.canary: sum of trafficPercent values ({total}) must be <= 100"
+
+
+# Kubeflow Trainer v2.3.0: the runtimes its chart installs (manifests/base/runtimes), the kinds it registers.
+TRAINER_RUNTIME_KINDS = ("ClusterTrainingRuntime", "TrainingRuntime")
+TRAINER_BUILTIN_RUNTIMES = (
+    "torch-distributed",
+    "deepspeed-distributed",
+    "mlx-distributed",
+    "jax-distributed",
+    "xgboost-distributed",
+)
+
+
+def _trainjob_rules(obj: dict) -> Iterator[str]:
+    """Trainer v2.3.0 TrainJob webhook (`pkg/webhooks/trainjob_webhook.go` ValidateCreate): the runtimeRef's
+    group/kind must be a registered runtime kind, and the named runtime must exist
+    (`pkg/runtime/core/*trainingruntime.go` ValidateObjects); a ClusterTrainingRuntime is one the stack installs."""
+    name = (obj.get("metadata") or {}).get("name", "")
+    if not DNS_1035.match(name):
+        yield f"metadata.name: {name!r} is not a DNS-1035 label (Trainer)"
+    ref = (obj.get("spec") or {}).get("runtimeRef") or {}
+    group = ref.get("apiGroup", "trainer.kubeflow.org")
+    kind = ref.get("kind", "ClusterTrainingRuntime")
+    if group != "trainer.kubeflow.org" or kind not in TRAINER_RUNTIME_KINDS:
+        yield f"spec.runtimeRef: unsupported runtime: {kind}.{group}"
+    elif kind == "ClusterTrainingRuntime" and ref.get("name") not in TRAINER_BUILTIN_RUNTIMES:
+        yield (
+            f"spec.runtimeRef.name: ClusterTrainingRuntime {ref.get('name')!r} must be created before the TrainJob "
+            f"(installed: {', '.join(TRAINER_BUILTIN_RUNTIMES)})"
+        )
+    trainer = (obj.get("spec") or {}).get("trainer") or {}
+    if trainer.get("numNodes") is not None and trainer["numNodes"] < 1:
+        yield "spec.trainer.numNodes: must be at least 1"
+
+
 RULES: dict[tuple[str, str], Callable[[dict], Iterable[str]]] = {
     ("kubeflow.org/v1", "TFJob"): _replica_rules("tfReplicaSpecs", "tensorflow"),
     ("kubeflow.org/v1", "PyTorchJob"): _replica_rules("pytorchReplicaSpecs", "pytorch"),
@@ -122,6 +207,8 @@ RULES: dict[tuple[str, str], Callable[[dict], Iterable[str]]] = {
     # MPIJob v1 has no webhook; its controller needs exactly one Launcher.
     ("kubeflow.org/v1", "MPIJob"): _replica_rules("mpiReplicaSpecs", "mpi"),
     ("machinelearning.seldon.io/v1", "SeldonDeployment"): _seldon_rules,
+    ("serving.kserve.io/v1beta1", "InferenceService"): _kserve_canary_rules,
+    ("trainer.kubeflow.org/v1alpha1", "TrainJob"): _trainjob_rules,
 }
 
 

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlplatform import config
+from mlplatform.conventions import DISK_STORAGE_CLASS
 from mlplatform.workloads.addresses import load_balancer_address
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 
@@ -78,7 +79,11 @@ class Notebook(pulumi.ComponentResource):
         workspace = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-workspace",
             metadata={"name": f"{name}-workspace", "namespace": args.namespace},
-            spec={"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": notebook.volume_size}}},
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": DISK_STORAGE_CLASS,
+                "resources": {"requests": {"storage": notebook.volume_size}},
+            },
             opts=child,
         )
         where = placement(notebook.resources, args.gpu)

@@ -45,6 +45,8 @@ from mlplatform.workloads.scheduling import GpuScheduling, placement
 MODEL_PATH = "/mnt/models"
 # Seldon's executor (the predictor service's port) and the ports it gives TensorFlow Serving.
 EXECUTOR_HTTP_PORT = 8000
+# Image pulls and model downloads on a fresh node (GPU images are several GB) take minutes.
+SERVING_READY_TIMEOUT_S = 900
 TFSERVING_CONTAINER = "tfserving"
 # Behind Seldon's proxy (protocol seldon) the operator's fixed ports; with protocol tensorflow the
 # graph container's own ports, which we pin to the operator's first ports so our args match them.
@@ -154,6 +156,12 @@ class ModelServing(pulumi.ComponentResource):
                 "name": name,
                 "namespace": args.namespace,
                 "labels": {"app.kubernetes.io/part-of": "ml-platform"},
+                # `pulumi up` fails when a model never loads, instead of reporting a serving that does not
+                # serve: Seldon sets status.state to Available, Creating or Failed (seldon_deployment_status.go).
+                "annotations": {
+                    "pulumi.com/waitFor": "jsonpath={.status.state}=Available",
+                    "pulumi.com/timeoutSeconds": str(SERVING_READY_TIMEOUT_S),
+                },
             },
             spec={"protocol": serving.protocol, "annotations": self._annotations(), "predictors": predictors},
             opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),

@@ -22,6 +22,8 @@ from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolu
 API_VERSION = "kubeflow.org/v1"
 DATA_DIR = "/data"
 MODEL_DIR = "/model"
+# The numbered subfolder TensorFlow Serving looks for under a model's base path.
+SERVING_EXPORT_VERSION = 1
 # How long `pulumi up` waits for a job without activeDeadlineMinutes to succeed.
 DEFAULT_TIMEOUT_MINUTES = 60
 # Counted against runPolicy.backoffLimit; the operator restarts a failed replica's pod in place.
@@ -94,7 +96,16 @@ class TrainingJob(pulumi.ComponentResource):
             opts=child,
         )
         # The platform's variables win over a user variable of the same name.
-        env = {**job.env, "DATA_DIR": DATA_DIR, "MODEL_DIR": MODEL_DIR, "MODEL_NAME": model, "MODEL_VERSION": version}
+        env = {
+            **job.env,
+            "DATA_DIR": DATA_DIR,
+            "MODEL_DIR": MODEL_DIR,
+            # TensorFlow Serving (Seldon's TENSORFLOW_SERVER) loads `<model base>/<integer>/saved_model.pb`:
+            # a SavedModel exported here is servable as it is (tensorflow.org/tfx/serving/serving_basic).
+            "MODEL_EXPORT_DIR": f"{MODEL_DIR}/{SERVING_EXPORT_VERSION}",
+            "MODEL_NAME": model,
+            "MODEL_VERSION": version,
+        }
         container = {
             "name": framework.container,
             "image": job.image,

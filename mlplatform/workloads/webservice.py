@@ -16,6 +16,8 @@ from mlplatform import config as cfg
 from mlplatform.workloads.addresses import load_balancer_address
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 
+HTTP_PORT = 80  # left out of the URL, as browsers and clients do
+
 
 @dataclass
 class WebServiceArgs:
@@ -28,7 +30,7 @@ class WebServiceArgs:
 
 
 class WebService(pulumi.ComponentResource):
-    """Output `endpoint`: `tcp://<address>:<port>`, the load balancer's address once the cloud assigns one."""
+    """Output `endpoint`: `http://<address>[:<port>]/`, in-cluster DNS or the load balancer's address once assigned."""
 
     def __init__(self, name: str, args: WebServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:webservice:WebService", name, None, opts)
@@ -68,5 +70,6 @@ class WebService(pulumi.ComponentResource):
             if service_config.expose
             else pulumi.Output.concat(name, ".", args.namespace, ".svc.cluster.local")
         )
-        self.endpoint = pulumi.Output.concat("tcp://", address, f":{service_config.port}")
+        port = "" if service_config.port == HTTP_PORT else f":{service_config.port}"
+        self.endpoint = pulumi.Output.concat("http://", address, port, "/")
         self.register_outputs({"endpoint": self.endpoint})

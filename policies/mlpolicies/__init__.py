@@ -2,6 +2,8 @@
 
 from pulumi_policy import EnforcementLevel
 
+from mlpolicies.clusters import kubernetes_end_of_support, kubernetes_support_window, private_api_endpoint
+from mlpolicies.cost import budget
 from mlpolicies.infrastructure import (
     bucket_security,
     gpu_node_cap,
@@ -9,6 +11,7 @@ from mlpolicies.infrastructure import (
     prod_private_endpoints,
     prod_protection,
 )
+from mlpolicies.props import environment_of_stack
 from mlpolicies.serving import prod_serving_availability, promoted_model_versions, serving_traffic_split
 from mlpolicies.workloads import container_resources, images_pinned, no_plaintext_secrets, notebook_access
 
@@ -31,9 +34,13 @@ POLICIES = [
     gpu_node_cap,
     no_plaintext_secrets,
     promoted_model_versions,
+    budget,  # issue 17
+    kubernetes_end_of_support,
+    kubernetes_support_window,
+    private_api_endpoint,
 ]
 
 
 def enforcement_level_for(stack: str) -> EnforcementLevel:
     """The pack's default level for a stack: advisory in dev, mandatory everywhere else (prod, or no stack)."""
-    return EnforcementLevel.ADVISORY if stack in ADVISORY_STACKS else EnforcementLevel.MANDATORY
+    return EnforcementLevel.ADVISORY if environment_of_stack(stack) in ADVISORY_STACKS else EnforcementLevel.MANDATORY

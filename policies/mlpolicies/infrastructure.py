@@ -114,6 +114,13 @@ def _s3_findings(bucket: dict, companions: dict[str, list[dict]]) -> dict[str, b
     }
 
 
+# What a bucket that fails a finding is, as a sentence reads it.
+BUCKET_SHORTCOMINGS = {
+    "private": "is not private",
+    "encrypted": "is not encrypted",
+    "blocks public access": "does not block public access",
+    "versioned": "is not versioned",
+}
 BUCKET_FIXES = {
     "private": "set its ACL to private (BucketAcl acl: private)",
     "encrypted": "add server-side encryption (AES256 or KMS)",
@@ -135,16 +142,20 @@ def _validate_buckets(args: StackValidationArgs, report: ReportViolation) -> Non
             findings = _s3_findings(props, companions)
         if not is_prod(bucket.urn):
             findings.pop("versioned")
-        failed = [(what, BUCKET_FIXES[what]) for what, holds in findings.items() if holds is False]
+        failed = [what for what, holds in findings.items() if holds is False]
         if failed:
             report(
-                f"{label(bucket.resource_type, bucket.name)} is not "
-                + " / ".join(what for what, _ in failed)
-                + ": "
-                + "; ".join(fix for _, fix in failed)
+                f"{label(bucket.resource_type, bucket.name)} {_and(BUCKET_SHORTCOMINGS[what] for what in failed)}: "
+                + "; ".join(BUCKET_FIXES[what] for what in failed)
                 + ".",
                 bucket.urn,
             )
+
+
+def _and(phrases) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    phrases = list(phrases)
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
 bucket_security = StackValidationPolicy(
@@ -196,6 +207,15 @@ ENDPOINTS_SCHEMA = {
 }
 
 
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+
+
+def chart_name(chart: object) -> object:
+    """The chart's own name, however a Release names it: `emissary-ingress`, `repo/emissary-ingress` or
+    `oci://ghcr.io/emissary-ingress/emissary-ingress` (Emissary 4 publishes only OCI charts)."""
+    return chart.rstrip("/").rsplit("/", 1)[-1] if isinstance(chart, str) else chart
+
+
 def is_internal(annotations: dict) -> bool | None:
     """Whether load-balancer annotations keep it on the private network; None when unknown."""
     if annotations is UNKNOWN:
@@ -211,19 +231,25 @@ def _public_load_balancer(args: ResourceValidationArgs, props: dict, charts: lis
     if args.resource_type == SERVICE:
         service_type, annotations = dig(props, "spec", "type"), as_dict(metadata.get("annotations"))
         names = [metadata.get("name"), f"{metadata.get('namespace', 'default')}/{metadata.get('name')}"]
-    elif args.resource_type == HELM_RELEASE and props.get("chart") in charts:
+    elif args.resource_type == GATEWAY:
+        # Gateway API implementations (Istio, Envoy Gateway) deploy a LoadBalancer Service per Gateway and copy
+        # `spec.infrastructure.annotations` onto it (the KServe Gateway).
+        service_type, annotations = "LoadBalancer", as_dict(dig(props, "spec", "infrastructure", "annotations"))
+        names = [metadata.get("name"), f"{metadata.get('namespace', 'default')}/{metadata.get('name')}"]
+    elif args.resource_type == HELM_RELEASE and chart_name(props.get("chart")) in charts:
         service = as_dict(dig(props, "values", "service"))
         service_type, annotations = service.get("type", "LoadBalancer"), as_dict(service.get("annotations"))
         names = [props.get("name"), f"{props.get('namespace', 'default')}/{props.get('name')}"]
     else:
         return None
     if service_type == "LoadBalancer" and is_internal(annotations) is False:
-        return ("a LoadBalancer service" if args.resource_type == SERVICE else "an ingress load balancer"), names
+        what = {SERVICE: "a LoadBalancer service", GATEWAY: "a Gateway's load balancer"}
+        return what.get(args.resource_type, "an ingress load balancer"), names
     return None
 
 
 def _validate_endpoints(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in (SERVICE, HELM_RELEASE):
+    if args.resource_type not in (SERVICE, HELM_RELEASE, GATEWAY):
         return
     if not is_prod(args.urn):
         args.not_applicable("only prod endpoints must stay private")
@@ -275,7 +301,7 @@ def _seldon_ingress_problem(values: dict, releases: list[dict]) -> str | None:
             return (
                 "runs ambassador without `ambassador.version: v2`, the only API Emissary serves on Kubernetes >= 1.22"
             )
-        if not any(r.get("chart") in EMISSARY_CHARTS for r in releases):
+        if not any(chart_name(r.get("chart")) in EMISSARY_CHARTS for r in releases):
             return "uses ambassador but the stack installs no emissary-ingress release"
     elif not dig(values, "istio", "gateway"):
         return "uses istio without `istio.gateway`"
@@ -295,7 +321,7 @@ def _validate_versions(args: StackValidationArgs, report: ReportViolation) -> No
                 cluster.urn,
             )
     for release, props in releases:
-        if props.get("chart") != SELDON_CHART:
+        if chart_name(props.get("chart")) != SELDON_CHART:
             continue
         problem = _seldon_ingress_problem(as_dict(props.get("values")), [p for _, p in releases])
         if problem:

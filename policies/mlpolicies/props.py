@@ -97,8 +97,13 @@ def stack_of(urn: str) -> str:
     return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
 
 
+def environment_of_stack(stack: str) -> str:
+    """The pack reads a stack's role from its name: `prod` and `prod-*` are prod, `dev` and `dev-*` dev."""
+    return next((env for env in ("prod", "dev") if stack == env or stack.startswith(f"{env}-")), stack)
+
+
 def is_prod(urn: str) -> bool:
-    return stack_of(urn) == "prod"
+    return environment_of_stack(stack_of(urn)) == "prod"
 
 
 def kind_of(resource_type: str) -> str:
@@ -142,6 +147,32 @@ TRAINING_JOB_TYPES = {
 }
 SELDON_DEPLOYMENT = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 POD = "kubernetes:core/v1:Pod"
+# KServe 0.20 and Kubeflow Trainer v2: workloads whose pods the operator builds from parts of the object.
+INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+LLM_INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1alpha2:LLMInferenceService"
+TRAIN_JOB = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob"
+SERVING_TYPES = (SELDON_DEPLOYMENT, INFERENCE_SERVICE, LLM_INFERENCE_SERVICE)
+# LLMInferenceService: pod specs at these paths (the decode pods, their multi-node workers, the prefill pods).
+LLM_POD_SPEC_PATHS = {
+    "template": ("spec", "template"),
+    "worker": ("spec", "worker"),
+    "prefill template": ("spec", "prefill", "template"),
+    "prefill worker": ("spec", "prefill", "worker"),
+}
+# An InferenceService predictor's runtime fields, each holding one container (the model server's).
+KSERVE_MODEL_FIELDS = (
+    "model",
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "pmml",
+    "lightgbm",
+    "paddle",
+)
 
 
 def pod_specs(resource_type: str, props: dict) -> Iterator[tuple[str, dict]]:
@@ -158,6 +189,18 @@ def pod_specs(resource_type: str, props: dict) -> Iterator[tuple[str, dict]]:
             spec = dig(replica, "template", "spec")
             if isinstance(spec, dict):
                 yield f"{role} replicas", spec
+    elif resource_type == INFERENCE_SERVICE:
+        for where, predictor in kserve_predictors(props):
+            yield where, kserve_pod_spec(predictor)
+    elif resource_type == LLM_INFERENCE_SERVICE:
+        for where, path in LLM_POD_SPEC_PATHS.items():
+            spec = dig(props, *path)
+            if isinstance(spec, dict):
+                yield where, spec
+    elif resource_type == TRAIN_JOB:
+        spec = trainjob_pod_spec(props)
+        if spec is not None:
+            yield "trainer nodes", spec
     elif resource_type == SELDON_DEPLOYMENT:
         for index, predictor in enumerate(as_list(dig(props, "spec", "predictors"))):
             for position, component in enumerate(as_list(dig(predictor, "componentSpecs"))):
@@ -171,3 +214,46 @@ def containers(pod_spec: dict) -> Iterator[dict]:
         for container in as_list(pod_spec.get(key)):
             if isinstance(container, dict):
                 yield container
+
+
+def kserve_predictors(props: dict) -> Iterator[tuple[str, dict]]:
+    """(where, predictor) of an InferenceService: `spec.predictor`, then each `spec.canary[].predictor`."""
+    stable = dig(props, "spec", "predictor")
+    if isinstance(stable, dict):
+        yield f"predictor {dig(stable, 'name', default='(unnamed)')}", stable
+    for index, canary in enumerate(as_list(dig(props, "spec", "canary"))):
+        predictor = dig(canary, "predictor")
+        if isinstance(predictor, dict):
+            yield f"canary {dig(predictor, 'name', default=index)}", predictor
+
+
+def kserve_pod_spec(predictor: dict) -> dict:
+    """The pod a KServe predictor becomes: its inline pod fields, with the runtime field's container."""
+    spec = dict(predictor)
+    containers = [c for c in as_list(predictor.get("containers")) if isinstance(c, dict)]
+    for field in KSERVE_MODEL_FIELDS:
+        container = predictor.get(field)
+        if isinstance(container, dict):
+            containers.insert(0, {"name": container.get("name", "kserve-container"), **container})
+    spec["containers"] = containers
+    return spec
+
+
+def trainjob_pod_spec(props: dict) -> dict | None:
+    """The pod of a TrainJob's nodes as far as the object says: the trainer as its container (image,
+    resourcesPerNode as resources, env), with the placement of its `runtimePatches` (the runtime's own pod
+    template lies in the ClusterTrainingRuntime)."""
+    trainer = dig(props, "spec", "trainer")
+    if not isinstance(trainer, dict):
+        return None
+    container = {"name": "trainer", **{k: v for k, v in trainer.items() if k in ("image", "env", "command", "args")}}
+    if "resourcesPerNode" in trainer:
+        container["resources"] = trainer["resourcesPerNode"]
+    spec: dict = {"containers": [container]}
+    for patch in as_list(dig(props, "spec", "runtimePatches")):
+        for job in as_list(dig(patch, "trainingRuntimeSpec", "template", "spec", "replicatedJobs")):
+            pod = dig(job, "template", "spec", "template", "spec")
+            for key in ("tolerations", "nodeSelector", "affinity"):
+                if isinstance(pod, dict) and key in pod:
+                    spec[key] = pod[key]
+    return spec

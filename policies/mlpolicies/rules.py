@@ -100,6 +100,15 @@ GPU_INSTANCE_PREFIXES = {
 }
 
 
+def is_instance_type_of(instance_type: str, cloud: str) -> bool:
+    """ECS types are `ecs.<family>.<size>`; EC2 types `<family>.<size>` (m6i.large, p4d.24xlarge)."""
+    if cloud == "alicloud":
+        return re.match(r"^ecs\.[a-z0-9-]+\.[a-z0-9-]+$", instance_type) is not None
+    return re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$", instance_type) is not None and not instance_type.startswith(
+        "ecs."
+    )
+
+
 def is_gpu_instance_type(instance_type: str, cloud: str | None = None) -> bool:
     """Does this instance type carry NVIDIA GPUs (on `cloud`, or on any cloud we support)?"""
     clouds = [cloud] if cloud else list(GPU_INSTANCE_PREFIXES)

@@ -1,4 +1,5 @@
-"""Policies on model servings (Seldon Core v1 SeldonDeployments) and on which model versions reach prod."""
+"""Policies on model servings (Seldon Core v1 SeldonDeployments, KServe InferenceServices) and on which model
+versions reach prod."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from pulumi_policy import (
 )
 
 from mlpolicies.props import (
+    INFERENCE_SERVICE,
     SELDON_DEPLOYMENT,
     UNKNOWN,
     as_dict,
     as_list,
     dig,
     is_prod,
+    kserve_predictors,
     label,
     plain,
     setting,
@@ -37,7 +40,27 @@ def _is_shadow(predictor: dict) -> bool:
 # ------------------------------------------------------------------ 1. traffic split
 
 
+def _validate_kserve_traffic(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KServe: each canary's trafficPercent a whole percentage, all of them at most 100 (the stable takes the rest)."""
+    who = label(args.resource_type, args.name)
+    total = 0
+    for canary in as_list(dig(plain(args.props), "spec", "canary")):
+        name, traffic = dig(canary, "predictor", "name"), dig(canary, "trafficPercent", default=0)
+        if traffic is UNKNOWN:
+            return
+        percent = whole_number(traffic)
+        if percent is None or not 0 <= percent <= 100:
+            report(f"{who}: canary {name} has trafficPercent {traffic!r}; it is a whole percentage from 0 to 100.")
+            return
+        total += percent
+    if total > 100:
+        report(f"{who}: its canaries take {total}% of the traffic; the canaries' trafficPercent sum to at most 100.")
+
+
 def _validate_traffic(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == INFERENCE_SERVICE:
+        _validate_kserve_traffic(args, report)
+        return
     if args.resource_type != SELDON_DEPLOYMENT:
         return
     props = plain(args.props)
@@ -78,14 +101,61 @@ AVAILABILITY_SCHEMA = {
         "default": 2,
         "description": "Fewest replicas (and HPA minReplicas) of a live prod predictor.",
     },
+    "allowScaleToZero": {
+        "type": "boolean",
+        "default": True,
+        "description": "Let prod LLM servings (KServe Hugging Face runtime scaled by KEDA, autoscalerClass "
+        "external) scale to zero, accepting their cold start.",
+    },
 }
+LLM_FORMAT = "huggingface"
+
+
+def _kserve_format(predictor: dict) -> str | None:
+    return dig(predictor, "model", "modelFormat", "name")
+
+
+def _validate_kserve_availability(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The stable predictor autoscales from at least minReplicas; live canaries run at least that many."""
+    props = plain(args.props)
+    who = label(args.resource_type, args.name)
+    least = setting(args.get_config(), AVAILABILITY_SCHEMA, "minReplicas")
+    autoscaler = dig(props, "metadata", "annotations", "serving.kserve.io/autoscalerClass", default="hpa")
+    for position, (where, predictor) in enumerate(kserve_predictors(props)):
+        low = whole_number(predictor.get("minReplicas", 1))
+        if position == 0:
+            high = whole_number(predictor.get("maxReplicas", 0))
+            llm = _kserve_format(predictor) == LLM_FORMAT and autoscaler == "external"
+            if llm and low == 0:
+                if not setting(args.get_config(), AVAILABILITY_SCHEMA, "allowScaleToZero"):
+                    report(f"{who}: {where} scales to zero; prod LLM servings keep minReplicas >= 1 here.")
+                if high is not None and high < 1:
+                    report(f"{who}: {where} has maxReplicas {high}; an LLM serving needs at least 1.")
+                continue
+            if autoscaler == "none":
+                report(
+                    f"{who}: {where} does not autoscale (autoscalerClass none); use hpa or keda with "
+                    f"minReplicas >= {least} and maxReplicas >= minReplicas."
+                )
+            if low is not None and low < least:
+                report(f"{who}: {where} runs {low} replica(s); prod predictors run at least {least}.")
+            if autoscaler != "none" and low is not None and high is not None and 0 < high < low:
+                report(f"{who}: {where} has maxReplicas {high} below minReplicas {low}.")
+            continue
+        canaries = as_list(dig(props, "spec", "canary"))
+        percent = whole_number(dig(canaries[position - 1], "trafficPercent", default=0))
+        if percent and low is not None and low < least:
+            report(f"{who}: {where} takes {percent}% of the traffic on {low} replica(s); prod runs at least {least}.")
 
 
 def _validate_availability(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != SELDON_DEPLOYMENT:
+    if args.resource_type not in (SELDON_DEPLOYMENT, INFERENCE_SERVICE):
         return
     if not is_prod(args.urn):
         args.not_applicable("servings outside prod may run a single replica")
+    if args.resource_type == INFERENCE_SERVICE:
+        _validate_kserve_availability(args, report)
+        return
     props = plain(args.props)
     who = label(args.resource_type, args.name)
     least = setting(args.get_config(), AVAILABILITY_SCHEMA, "minReplicas")
@@ -114,7 +184,8 @@ def _validate_availability(args: ResourceValidationArgs, report: ReportViolation
 
 prod_serving_availability = ResourceValidationPolicy(
     name="prod-serving-availability",
-    description="Prod servings run at least 2 replicas per live predictor and autoscale with max >= min.",
+    description="Prod servings run at least 2 replicas per live predictor and autoscale with max >= min "
+    "(LLM servings may scale to zero).",
     validate=_validate_availability,
     config_schema=PolicyConfigSchema(AVAILABILITY_SCHEMA),
 )
@@ -154,7 +225,7 @@ def _published_versions(args: StackValidationArgs, publisher: str) -> set[str] |
 
 
 def _validate_promotion(args: StackValidationArgs, report: ReportViolation) -> None:
-    servings = [r for r in args.resources if r.resource_type == SELDON_DEPLOYMENT]
+    servings = [r for r in args.resources if r.resource_type in (SELDON_DEPLOYMENT, INFERENCE_SERVICE)]
     if not any(is_prod(r.urn) for r in args.resources):
         args.not_applicable("only prod serves promoted model versions")
     config = args.get_config()
@@ -165,7 +236,13 @@ def _validate_promotion(args: StackValidationArgs, report: ReportViolation) -> N
         return
     shown = ", ".join(sorted(published)) or "none"
     for serving in servings:
-        for predictor in _predictors(plain(serving.props)):
+        props = plain(serving.props)
+        predictors = (
+            [predictor for _, predictor in kserve_predictors(props)]
+            if serving.resource_type == INFERENCE_SERVICE
+            else _predictors(props)
+        )
+        for predictor in predictors:
             version = dig(predictor, "annotations", MODEL_VERSION_ANNOTATION)
             if isinstance(version, str) and version not in published and version not in allowed:
                 report(

@@ -45,7 +45,9 @@ def test_oss_bucket_with_companions_passes():
 
 def test_oss_bucket_without_encryption_or_public_access_block_is_reported():
     [message] = check_stack(bucket_security, oss_bucket(encryption="", block=False))
-    assert message.startswith("Bucket models is not encrypted / blocks public access: add server-side encryption")
+    assert message.startswith(
+        "Bucket models is not encrypted and does not block public access: add server-side encryption"
+    )
 
 
 def test_unversioned_buckets_are_reported_in_prod_only():
@@ -189,3 +191,24 @@ def test_gpu_pool_over_the_cap_is_reported():
     eks_group = {"amiType": "AL2023_x86_64_NVIDIA", "instanceTypes": ["g5.xlarge"], "scalingConfig": {"maxSize": 4}}
     [message] = check(gpu_node_cap, resource_args("aws:eks/nodeGroup:NodeGroup", eks_group, config={"maxGpuNodes": 2}))
     assert "can grow to 4 nodes, above the cap of 2" in message
+
+
+# ------------------------------------------------------------------ charts named by OCI reference (Emissary 4)
+
+EMISSARY_OCI = "oci://ghcr.io/emissary-ingress/emissary-ingress"
+
+
+def test_an_oci_emissary_chart_is_judged_like_a_repository_chart():
+    public = {**emissary({}), "chart": EMISSARY_OCI}
+    [message] = check(prod_private_endpoints, resource_args(RELEASE, public, name="emissary"))
+    assert message.startswith("Release emissary makes an ingress load balancer reachable from the internet")
+    internal = {**emissary({"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}), "chart": EMISSARY_OCI}
+    assert check(prod_private_endpoints, resource_args(RELEASE, internal)) == []
+
+
+def test_seldon_on_an_oci_emissary_chart_passes():
+    ingress = stack_resource(RELEASE, {"chart": EMISSARY_OCI}, name="emissary")
+    assert check_stack(kubernetes_version, [seldon_operator(**AMBASSADOR), ingress]) == []
+    crds_only = stack_resource(RELEASE, {"chart": "oci://ghcr.io/emissary-ingress/emissary-crds-chart"})
+    [message] = check_stack(kubernetes_version, [seldon_operator(**AMBASSADOR), crds_only])
+    assert "installs no emissary-ingress release" in message

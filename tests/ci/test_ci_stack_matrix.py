@@ -57,7 +57,7 @@ def test_the_repository_stacks_are_listed_with_their_cloud_region_and_stage():
     for entry in listed:
         config = yaml.safe_load((ROOT / f"Pulumi.{entry['stack']}.yaml").read_text())["config"]
         assert entry["cloud"] == config["ml-platform:cloud"]
-        assert entry["region"] == config["ml-platform:region"]
+        assert entry["region"] == config[f"{entry['cloud']}:region"]
         assert entry["stage"] == ("prod" if entry["stack"].startswith("prod") else "dev")
 
 
@@ -98,7 +98,7 @@ def test_the_config_reader_agrees_with_yaml_on_every_stack_file(project_with_aws
     [
         ("dev", "config:\n  ml-platform:region: x\n", "ml-platform:cloud must be one of"),
         ("dev", "config:\n  ml-platform:cloud: gcp\n  ml-platform:region: x\n", "got 'gcp'"),
-        ("dev", "config:\n  ml-platform:cloud: aws\n", "no ml-platform:region"),
+        ("dev", "config:\n  ml-platform:cloud: aws\n", "no aws:region"),
         ("dev$(id)", "config:\n  ml-platform:cloud: aws\n  ml-platform:region: x\n", "not a plain stack name"),
     ],
 )

@@ -214,8 +214,16 @@ def test_pull_requests_write_only_for_the_job_that_comments():
         for n, j, job in jobs()
         for step in job.get("steps", [])
         if str(step.get("with", {}).get("comment-on-pr", "false")).lower() == "true"
+        or "gh pr comment" in str(step.get("run", ""))
     }
-    assert writers == commenters == {"pull-request.yml:cloud-preview"}
+    assert writers == commenters == {"pull-request.yml:cloud-preview", "pull-request.yml:cost-comment"}
+
+
+def test_the_cost_comment_runs_no_code_of_the_pull_request_and_only_for_its_own_branches():
+    job = workflow("pull-request.yml")["jobs"]["cost-comment"]
+    assert job["needs"] == "offline-diff" and job["if"].startswith(SAME_REPOSITORY)
+    assert job["permissions"] == {"pull-requests": "write"}
+    assert not any("uses" in step for step in job["steps"])  # no checkout, no action: only `gh pr comment`
 
 
 def test_the_offline_preview_runs_every_stack_without_any_credential():

@@ -13,6 +13,10 @@ from mlplatform import cli, config
 from mlplatform.offline import stackfiles
 
 REPO = Path(__file__).resolve().parents[2]
+# The stacks of the project, as an unknown stack's message lists them.
+STACKS = ", ".join(
+    sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in REPO.glob("Pulumi.*.yaml"))
+)
 
 
 # ---------------------------------------------------------------- helpers shared with test_traffic.py
@@ -280,7 +284,8 @@ def test_promote_that_changes_nothing_leaves_the_file_alone(project, capsys):
     [
         (
             ["promote", "--model", "color:v9", "--from", "dev", "--to", "prod"],
-            "unknown model version 'color:v9': stack dev publishes color:V3, color:v1, color:v2, color:v3, fresh:v1, style:v1",
+            "unknown model version 'color:v9': stack dev publishes color:V3, color:v1, color:v2, color:v3, fresh:v1, "
+            "qwen2-5-7b-instruct:v1, sentiment:v1, sentiment:v2, style:v1",
         ),
         (
             ["promote", "--model", "color", "--from", "dev", "--to", "prod"],
@@ -288,14 +293,17 @@ def test_promote_that_changes_nothing_leaves_the_file_alone(project, capsys):
         ),
         ([*PROMOTE, "--traffic", "0"], "--traffic 0 is outside 1..100"),
         ([*PROMOTE, "--traffic", "101"], "--traffic 101 is outside 1..100"),
-        ([*PROMOTE, "--serving", "colour"], "unknown serving 'colour' in stack prod: its servings are color, style"),
+        (
+            [*PROMOTE, "--serving", "colour"],
+            "unknown serving 'colour' in stack prod: its servings are color, style, sentiment, assistant",
+        ),
         (
             ["promote", "--model", "color:v3", "--from", "dev", "--to", "staging"],
-            "unknown stack 'staging': the stacks are dev, prod",
+            f"unknown stack 'staging': the stacks are {STACKS}",
         ),
         (
             ["promote", "--model", "color:v3", "--from", "qa", "--to", "prod"],
-            "unknown stack 'qa': the stacks are dev, prod",
+            f"unknown stack 'qa': the stacks are {STACKS}",
         ),
         (["promote", "--model", "color:v3", "--from", "prod", "--to", "prod"], "--from and --to both name stack prod"),
         (
@@ -324,7 +332,7 @@ def test_promote_refuses_and_writes_nothing(project, capsys, argv, message):
         (
             [("        - name: v2\n", "        - name: v3\n")],
             PROMOTE,
-            "ml-platform:servings.color.predictors[2].name: duplicate predictor name 'v3' "
+            "Pulumi.prod.yaml:{line}:11: ml-platform:servings.color.predictors[2].name: duplicate predictor name 'v3' "
             "(after the edit; Pulumi.prod.yaml left unchanged)",
         ),
         (
@@ -340,8 +348,8 @@ def test_promote_refuses_and_writes_nothing(project, capsys, argv, message):
         (
             [("      minSize: 2\n", "      minSize:   2\n")],
             PROMOTE,
-            "Pulumi.prod.yaml: rewriting it would change its layout (this tool writes mappings indented by 2, "
-            "sequences by 4 with the dash at 2); edit it with `pulumi config set --path` instead",
+            "Pulumi.prod.yaml: cannot be written back unchanged (its indentation or spacing is not uniform); "
+            "make it uniform or edit it with `pulumi config set --path`",
         ),
     ],
 )
@@ -349,4 +357,9 @@ def test_promote_refuses_what_the_target_config_does_not_allow(project, capsys, 
     publish(project, "color:v3")
     for old, new in prod_edits:
         edit(project, "prod", old, new)
+    if "{line}" in message:  # the line of the appended predictor in the edited file, which is never written
+        lines = (project / "Pulumi.prod.yaml").read_text().splitlines()
+        last = max(number for number, text in enumerate(lines, 1) if text == "        - name: v3")
+        block = next(n for n in range(last, len(lines)) if not lines[n].startswith("          "))
+        message = message.format(line=block + 1)
     assert_refused(project, capsys, argv, message)

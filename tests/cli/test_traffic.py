@@ -6,6 +6,7 @@ import sys
 import pytest
 from test_promote import (
     REPO,
+    STACKS,
     V2_AS_SHADOW,
     assert_refused,
     assert_same_as_pulumi_config_set,
@@ -83,13 +84,13 @@ def test_traffic_refuses_an_unknown_serving_or_stack(project, capsys):
         project,
         capsys,
         ["traffic", "--stack", "prod", "--serving", "colour", "v1=100"],
-        "unknown serving 'colour' in stack prod: its servings are color, style",
+        "unknown serving 'colour' in stack prod: its servings are color, style, sentiment, assistant",
     )
     assert_refused(
         project,
         capsys,
         ["traffic", "--stack", "production", "--serving", "color", "v1=100"],
-        "unknown stack 'production': the stacks are dev, prod",
+        f"unknown stack 'production': the stacks are {STACKS}",
     )
 
 
@@ -117,3 +118,56 @@ def test_python_dash_m_exit_codes(project):
     assert (done.returncode, done.stderr) == (0, "")
     color = config.parse(namespace_values(project, "prod")).servings["color"]
     assert [(p.name, p.traffic) for p in color.predictors] == [("v1", 50), ("v2", 50)]
+
+
+def _relayout(text: str, mapping: int, sequence: int, offset: int) -> str:
+    """The same stack file written with another indentation (comments kept)."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    document = yaml.load(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "layout", [(4, 6, 4), (4, 4, 2), (2, 2, 0)], ids=["4-spaces-dash-indented", "4-spaces", "2-spaces-dash-flush"]
+)
+def test_traffic_edits_a_file_of_any_indentation_and_keeps_its_comments(project, capsys, layout):
+    path = project / "Pulumi.prod.yaml"
+    text = path.read_text().replace("          traffic: 90\n", "          traffic: 90 # the stable version\n")
+    text = text.replace("    color:\n", "    # the colour model, v2 canary\n    color:\n", 1)
+    original = _relayout(text, *layout)
+    assert " " * layout[0] + "ml-platform:cloud: alicloud\n" in original  # really re-indented
+    path.write_text(original)
+
+    code, _, err = run(project, capsys, *SPLIT, "v1=70", "v2=30")
+
+    assert (code, err) == (0, "")
+    written = path.read_text()
+    changed = [(old, new) for old, new in zip(original.splitlines(), written.splitlines(), strict=True) if old != new]
+    assert [(" ".join(old.split()), " ".join(new.split())) for old, new in changed] == [
+        ("traffic: 90 # the stable version", "traffic: 70 # the stable version"),
+        ("traffic: 10", "traffic: 30"),
+    ]
+    assert "# the colour model, v2 canary" in written
+    color = config.parse(namespace_values(project, "prod")).servings["color"]
+    assert [(p.name, p.traffic) for p in color.predictors] == [("v1", 70), ("v2", 30)]
+
+
+def test_a_file_that_cannot_be_written_back_unchanged_is_refused(project, capsys):
+    path = project / "Pulumi.prod.yaml"
+    path.write_text(path.read_text().replace("      minSize: 2\n", "      minSize:    2\n"))
+    assert_refused(
+        project,
+        capsys,
+        [*SPLIT, "v1=70", "v2=30"],
+        "Pulumi.prod.yaml: cannot be written back unchanged (its indentation or spacing is not uniform); "
+        "make it uniform or edit it with `pulumi config set --path`",
+    )

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs
 from mlplatform.infra.workspace import STORAGE_SECRET, Workspace, WorkspaceArgs
 from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
@@ -13,6 +15,7 @@ def _program(cloud):
         Workspace(
             "ws",
             WorkspaceArgs(
+                cloud=cloud,
                 namespaces=["training", "models"],
                 storage_credentials={"KEY_ID": access.access_key_id, "KEY_SECRET": access.access_key_secret},
             ),
@@ -47,3 +50,13 @@ def test_every_workload_namespace_gets_the_storage_secret_as_a_secret(plan):
     for secret in secrets:
         assert secret.inputs["stringData"][SIG_KEY] == SECRET_SIG
     assert "KEY_SECRET" in secrets[0].inputs["stringData"]["value"]
+
+
+@pytest.mark.parametrize(
+    ("cloud", "provisioner"), [("alicloud", "diskplugin.csi.alibabacloud.com"), ("aws", "ebs.csi.aws.com")]
+)
+def test_every_cluster_gets_a_disk_class_that_binds_where_the_pod_runs(plan, cloud, provisioner):
+    [storage_class] = plan(_program(cloud)).of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class.inputs["metadata"]["name"] == "ml-platform-disk"
+    assert storage_class.inputs["provisioner"] == provisioner
+    assert storage_class.inputs["volumeBindingMode"] == "WaitForFirstConsumer"

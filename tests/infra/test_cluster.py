@@ -1,4 +1,4 @@
-"""Clusters: ACK / ASK / ACK@Edge and EKS (with Fargate), their networks and the secret kubeconfig."""
+"""Clusters: ACK / ASK / ACK@Edge and EKS, their networks, add-ons and the secret kubeconfig."""
 
 import json
 
@@ -12,10 +12,26 @@ NEW_NETWORK = {
     "cidr": "10.0.0.0/16",
     "zones": [{"zone": "z-a", "cidr": "10.0.1.0/24"}, {"zone": "z-b", "cidr": "10.0.2.0/24"}],
 }
+AWS_NETWORK = {
+    "cidr": "10.0.0.0/16",
+    "zones": [
+        {"zone": "z-a", "cidr": "10.0.1.0/24", "publicCidr": "10.0.101.0/24"},
+        {"zone": "z-b", "cidr": "10.0.2.0/24", "publicCidr": "10.0.102.0/24"},
+    ],
+}
 
 
-def _plan(plan, cloud, kind, network=NEW_NETWORK, **overrides):
-    spec = cfg.Cluster.model_validate({"kind": kind, "kubernetesVersion": "1.31.1", "network": network})
+def _plan(plan, cloud, kind, network=None, spec_overrides=None, **overrides):
+    network = network or (AWS_NETWORK if cloud == "aws" else NEW_NETWORK)
+    version = "1.35" if cloud == "aws" else "1.36.1-aliyun.1"
+    raw = {
+        "kind": kind,
+        "kubernetesVersion": version,
+        "network": network,
+        "edgeKeyPair": "ops",
+        **(spec_overrides or {}),
+    }
+    spec = cfg.Cluster.model_validate(raw)
     exported = {}
 
     def program():
@@ -36,9 +52,17 @@ def test_ack_managed_cluster_gets_a_new_vpc_with_a_vswitch_per_zone(plan):
     ]
     cluster = monitor.named("c")
     assert cluster.type == "alicloud:cs/managedKubernetes:ManagedKubernetes"
-    assert cluster.inputs["version"] == "1.31.1"
-    assert cluster.inputs["workerVswitchIds"] == ["c-z-a-id", "c-z-b-id"]
-    assert cluster.inputs["addons"] == [{"name": "ack-ai-installer"}]
+    assert cluster.inputs["version"] == "1.36.1-aliyun.1"
+    assert cluster.inputs["clusterSpec"] == "ack.pro.small"
+    # `worker_vswitch_ids` is deprecated on ManagedKubernetes: the control plane takes `vswitch_ids`.
+    assert "workerVswitchIds" not in cluster.inputs and len(cluster.inputs["vswitchIds"]) == 2
+    assert [a["name"] for a in cluster.inputs["addons"]] == [
+        "terway-eniip",
+        "csi-plugin",
+        "managed-csiprovisioner",
+        "ack-ai-installer",
+    ]
+    assert json.loads(cluster.inputs["addons"][0]["config"]) == {"NetworkPolicy": "true"}
     assert cluster.inputs["slbInternetEnabled"] is False
     assert cluster.inputs["deletionProtection"] is False
 
@@ -53,18 +77,26 @@ def test_ask_serverless_cluster_uses_existing_network_when_given(plan):
     assert cluster.inputs["vswitchIds"] == ["vsw-1", "vsw-2"]
 
 
-def test_ack_edge_cluster(plan):
+def test_ask_gets_the_managed_csi_provisioner(plan):
+    monitor, _ = _plan(plan, "alicloud", "serverless")
+    assert [a["name"] for a in monitor.named("c").inputs["addons"]] == ["managed-csiprovisioner"]
+
+
+def test_ack_edge_cluster_logs_in_with_its_key_pair(plan):
     monitor, _ = _plan(plan, "alicloud", "edge")
     cluster = monitor.named("c")
     assert cluster.type == "alicloud:cs/edgeKubernetes:EdgeKubernetes"
     assert cluster.inputs["workerInstanceTypes"] == ["ecs.g7.xlarge"]
     assert cluster.inputs["workerNumber"] == 1
+    assert cluster.inputs["keyName"] == "ops"
+    assert [a["name"] for a in cluster.inputs["addons"]] == ["flannel", "csi-plugin", "managed-csiprovisioner"]
 
 
 @pytest.mark.parametrize("cloud", ["alicloud", "aws"])
 def test_kubeconfig_is_a_secret_output(plan, cloud):
     def program():
-        spec = cfg.Cluster.model_validate({"kind": "managed", "kubernetesVersion": "1.31", "network": NEW_NETWORK})
+        network = AWS_NETWORK if cloud == "aws" else NEW_NETWORK
+        spec = cfg.Cluster.model_validate({"kind": "managed", "kubernetesVersion": "1.35", "network": network})
         cluster = Cluster("c", ClusterArgs(cloud=cloud, cluster=spec))
         import pulumi_kubernetes as k8s
 
@@ -82,25 +114,43 @@ def test_protected_cluster_has_deletion_protection(plan, cloud):
     assert cluster.inputs["deletionProtection"] is True
 
 
-def test_eks_cluster_with_its_network_and_role(plan):
+def test_eks_nodes_sit_in_private_subnets_behind_nat(plan):
     monitor, _ = _plan(plan, "aws", "managed", control_plane_logs=("api", "audit"))
-    subnets = monitor.of_type("aws:ec2/subnet:Subnet")
-    assert sorted(s.inputs["availabilityZone"] for s in subnets) == ["z-a", "z-b"]
-    assert len(monitor.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")) == 2
+    subnets = {s.name: s.inputs for s in monitor.of_type("aws:ec2/subnet:Subnet")}
+    assert subnets["c-z-a-private"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+    assert subnets["c-z-a-public"]["tags"]["kubernetes.io/role/elb"] == "1"
+    assert not any(s.get("mapPublicIpOnLaunch") for s in subnets.values())
+    private_routes = monitor.named("c-z-a-private-routes").inputs["routes"]
+    assert [r for r in private_routes if r["cidrBlock"] == "0.0.0.0/0" and r.get("natGatewayId")]
+    nat = monitor.named("c-z-a-nat")
+    assert nat.type == "aws:ec2/natGateway:NatGateway"
+    assert nat.property_dependencies["subnetId"] == [monitor.named("c-z-a-public").urn]
     cluster = monitor.named("c")
     assert cluster.type == "aws:eks/cluster:Cluster"
-    assert cluster.inputs["vpcConfig"]["subnetIds"] == ["c-z-a-id", "c-z-b-id"]
     assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
     assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit"]
     role = monitor.named("c-cluster-role")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"] == "eks.amazonaws.com"
-    attachment = monitor.named("c-cluster-role-AmazonEKSClusterPolicy")
-    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
+    assert monitor.named("c-cluster-role-AmazonEKSClusterPolicy").urn in cluster.dependencies
     assert not monitor.of_type("aws:eks/fargateProfile:FargateProfile")
 
 
-def test_eks_serverless_runs_namespaces_on_fargate(plan):
-    monitor, _ = _plan(plan, "aws", "serverless")
-    profile = monitor.named("c-fargate")
-    assert [s["namespace"] for s in profile.inputs["selectors"]] == ["default", "models", "training"]
-    assert profile.inputs["podExecutionRoleArn"] == "arn:aws:iam::000000000000:role/c-fargate-role"
+@pytest.mark.parametrize(("nat_per_zone", "expected"), [(False, 1), (True, 2)])
+def test_nat_gateways_one_per_zone_or_one_per_vpc(plan, nat_per_zone, expected):
+    monitor, _ = _plan(plan, "aws", "managed", nat_per_zone=nat_per_zone)
+    assert len(monitor.of_type("aws:ec2/natGateway:NatGateway")) == expected
+
+
+def test_eks_has_a_system_node_group_and_no_fargate(plan):
+    monitor, _ = _plan(plan, "aws", "managed")
+    system = monitor.named("c-system")
+    assert system.type == "aws:eks/nodeGroup:NodeGroup"
+    assert system.inputs["instanceTypes"] == ["m6i.large"]
+    assert system.inputs["scalingConfig"]["minSize"] == 2
+
+
+def test_a_public_eks_endpoint_answers_only_its_cidrs(plan):
+    public = {"publicEndpoint": True, "apiAccessCidrs": ["203.0.113.0/24"]}
+    monitor, _ = _plan(plan, "aws", "managed", spec_overrides=public)
+    vpc = monitor.named("c").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["203.0.113.0/24"]

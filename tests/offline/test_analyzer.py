@@ -25,6 +25,10 @@ POLICIES = {
     "gpu-node-cap",
     "no-plaintext-secrets",
     "promoted-model-versions",
+    "budget",
+    "kubernetes-end-of-support",
+    "kubernetes-support-window",
+    "private-api-endpoint",
 }
 
 
@@ -78,7 +82,10 @@ def prod_with_latest():
 
 def test_the_pack_lists_every_policy_mandatory_in_prod(prod_with_latest):
     assert {p.name for p in prod_with_latest.policies} == POLICIES
-    assert {p.enforcement_level for p in prod_with_latest.policies} == {"mandatory"}
+    # Every policy but the early warning of an ending Kubernetes version, which only ever advises.
+    levels = {p.name: p.enforcement_level for p in prod_with_latest.policies}
+    assert levels.pop("kubernetes-support-window") == "advisory"
+    assert set(levels.values()) == {"mandatory"}
     assert prod_with_latest.config["prod-serving-availability"] == {"enforcementLevel": "mandatory", "minReplicas": 2}
 
 

@@ -40,7 +40,7 @@ def test_the_preview_reports_what_it_validated(project, capsys):
     code, out, _ = preview(project, capsys)
     assert code == 0
     line = next(line for line in out.splitlines() if line.startswith("validated "))
-    assert "built-in against Kubernetes 1.31" in line and "custom against upstream CRDs" in line
+    assert "built-in against Kubernetes 1.36" in line and "custom against upstream CRDs" in line
 
 
 def test_an_invalid_object_is_exit_2_naming_the_object_and_field_and_nothing_is_written(project, capsys):

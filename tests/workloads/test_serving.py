@@ -72,6 +72,8 @@ def test_canary_split_is_integer_traffic_with_model_uris_and_version_annotations
         "name": "color",
         "namespace": "models",
         "labels": {"app.kubernetes.io/part-of": "ml-platform"},
+        # `pulumi up` waits until Seldon reports the serving Available, and fails if a model never loads.
+        "annotations": {"pulumi.com/waitFor": "jsonpath={.status.state}=Available", "pulumi.com/timeoutSeconds": "900"},
     }
     assert sdep["spec"]["protocol"] == "tensorflow"
     v1, v2 = sdep["spec"]["predictors"]
@@ -316,7 +318,7 @@ def stack_config(servings: dict) -> dict:
         "region": "cn-hangzhou",
         "cluster": {
             "kind": "managed",
-            "kubernetesVersion": "1.31.1",
+            "kubernetesVersion": "1.36.1-aliyun.1",
             "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
         },
         "models": list(URIS),

@@ -105,6 +105,7 @@ def test_job_runs_the_image_with_its_command_arguments_and_environment(plan):
         "EPOCHS": "5",
         "DATA_DIR": "/data",
         "MODEL_DIR": "/model",
+        "MODEL_EXPORT_DIR": "/model/1",
         "MODEL_NAME": "color",
         "MODEL_VERSION": "v2",
         "MODEL_URI": "oss://acme-models/color/v2/",

@@ -56,7 +56,7 @@ def test_internal_by_default_with_an_in_cluster_endpoint(plan):
         == monitor.named("color-client-deployment").inputs["spec"]["selector"]["matchLabels"]
     )
     stack = monitor.of_type("pulumi:pulumi:Stack")[0]
-    assert stack.outputs["endpoint"] == "tcp://color-client.models.svc.cluster.local:3333"
+    assert stack.outputs["endpoint"] == "http://color-client.models.svc.cluster.local:3333/"
 
 
 def test_expose_makes_a_load_balancer(plan):

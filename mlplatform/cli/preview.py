@@ -1,0 +1,98 @@
+"""`mlp preview -s STACK`: plan a stack offline, write the plan, judge it with the policy pack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlplatform.offline.stackfiles import UsageError
+
+
+def add_parser(commands, common) -> None:
+    from mlplatform.cli import add_json_option, add_stack_option
+
+    parser = commands.add_parser(
+        "preview", parents=[common], help="plan a stack offline, as `pulumi preview` would", description=__doc__
+    )
+    add_stack_option(parser)
+    parser.add_argument("--out", type=Path, default=Path("build"), help="where stack.json and manifests go")
+    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    parser.add_argument(
+        "--policy-pack", type=Path, default=Path("policies"), help="the policy pack's folder (default: policies)"
+    )
+    parser.add_argument(
+        "--policy-pack-config",
+        type=Path,
+        metavar="FILE",
+        help="JSON file of policy config, as `pulumi preview --policy-pack-config` takes it",
+    )
+    add_json_option(parser, "the result (outputs, files written, policy verdicts)")
+    parser.set_defaults(handler=run)
+
+
+def read_policy_config(path: Path | None, project_dir: Path) -> dict | None:
+    if path is None:
+        return None
+    path = path if path.is_absolute() else project_dir / path
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise UsageError(f"--policy-pack-config {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path.name}:{error.lineno}:{error.colno}: not JSON: {error.msg}") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{path.name}: expected a JSON object of policy names to settings")
+    return document
+
+
+def shown_path(path: Path, project_dir: Path) -> Path:
+    """A path as the user wrote it: relative to the project folder when inside it."""
+    try:
+        return path.resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return path
+
+
+def run(args) -> int:
+    from mlplatform.offline.preview import conceal, format_tree, run_preview, write
+
+    style = args.style
+    policy_config = read_policy_config(args.policy_pack_config, args.project_dir)
+    result = run_preview(args.stack, args.project_dir)
+    folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
+    report = None
+    if not args.no_policy:
+        from mlplatform.offline.analyzer import run_policy_pack
+
+        pack = args.policy_pack if args.policy_pack.is_absolute() else args.project_dir / args.policy_pack
+        report = run_policy_pack(pack, result.stack, result.project, result.resources, policy_config)
+        (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    code = 1 if report is not None and report.has_mandatory else 0
+    if args.json:
+        document = {
+            "stack": result.stack,
+            "project": result.project,
+            "resources": len(result.resources),
+            "outputs": conceal(result.outputs),
+            "written": {
+                "folder": str(folder),
+                "stackJson": str(folder / "stack.json"),
+                "manifests": len(result.manifests),
+                "releases": len(result.packages),
+            },
+            "validation": result.validation.summary() if result.validation else None,
+            "policy": report.to_json() if report is not None else None,
+            "exitCode": code,
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return code
+    print(style.plan(format_tree(result)))
+    if result.validation:
+        print(f"\n{result.validation.summary()}.")
+    print(
+        f"\nWrote {shown_path(folder, args.project_dir)}/stack.json, {len(result.manifests)} manifests and "
+        f"{len(result.packages)} releases in {result.seconds:.1f}s."
+    )
+    if report is not None:
+        print("\n" + style.plan(report.format()))
+    return code

@@ -1,0 +1,19 @@
+"""`mlp traffic -s STACK --serving NAME v1=80 v2=20`: set a serving's split in Pulumi.<stack>.yaml."""
+
+from __future__ import annotations
+
+
+def add_parser(commands, common) -> None:
+    from mlplatform.cli import add_stack_option
+
+    parser = commands.add_parser("traffic", parents=[common], help="set a serving's traffic split", description=__doc__)
+    add_stack_option(parser)
+    parser.add_argument("--serving", required=True)
+    parser.add_argument("split", nargs="+", metavar="PREDICTOR=PERCENT")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from mlplatform.cli.promote import traffic_command
+
+    return traffic_command(args)

@@ -1,0 +1,92 @@
+"""Config of what runs on KServe beyond predictors: how prepackaged servers map to KServe runtimes, and LLMs."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from mlplatform.config.base import DNS_LABEL, Cpu, Model, ModelVersionRef, PathError, Quantity
+
+__all__ = ["KSERVE_FORMATS", "KSERVE_PROTOCOLS", "Llm", "LlmCache", "LlmScaling"]
+
+
+# How KServe 0.20 serves each prepackaged server (config/runtimes/*.yaml at v0.20.0): the model format the
+# ClusterServingRuntimes of the kserve-runtime-configs chart auto-select on, per protocol.
+KSERVE_FORMATS = {
+    "TENSORFLOW_SERVER": "tensorflow",  # kserve-tensorflow-serving: protocol v1 (= TF Serving's REST API)
+    "SKLEARN_SERVER": "sklearn",  # kserve-sklearnserver (v1, v2) / kserve-mlserver (v2)
+    "XGBOOST_SERVER": "xgboost",  # kserve-xgbserver (v1, v2) / kserve-mlserver (v2)
+    "MLFLOW_SERVER": "mlflow",  # kserve-mlserver (v2 only)
+    "TRITON_SERVER": "triton",  # kserve-tritonserver (v2 only)
+}
+KSERVE_PROTOCOLS = {
+    "TENSORFLOW_SERVER": ("tensorflow",),
+    "SKLEARN_SERVER": ("tensorflow", "v2"),
+    "XGBOOST_SERVER": ("tensorflow", "v2"),
+    "MLFLOW_SERVER": ("v2",),
+    "TRITON_SERVER": ("v2",),
+}
+
+
+class LlmScaling(Model):
+    """Replicas of an LLM serving; `minReplicas: 0` scales to zero through a KEDA ScaledObject."""
+
+    min_replicas: int = Field(default=0, ge=0)
+    """0 lets the serving scale to zero when idle (the first request after that waits for a cold start)."""
+    max_replicas: int = Field(default=1, ge=1)
+    """Most replicas, each on its own GPU node(s)."""
+    prometheus_address: str | None = None
+    """Prometheus HTTP API KEDA queries for the gateway's request rate to this serving (needed to scale from 0)."""
+    requests_per_second: int = Field(default=2, ge=1)
+    """Target request rate per replica before KEDA adds one."""
+    idle_minutes: int = Field(default=15, ge=1)
+    """How long without requests before the last replica is removed (KEDA cooldownPeriod)."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> LlmScaling:
+        if self.min_replicas > self.max_replicas:
+            raise PathError(
+                ("minReplicas",), f"minReplicas {self.min_replicas} is greater than maxReplicas {self.max_replicas}"
+            )
+        if self.min_replicas == 0 and not self.prometheus_address:
+            raise PathError(
+                ("prometheusAddress",),
+                "scaling to zero needs a Prometheus to read the request rate from while no replica runs",
+            )
+        return self
+
+
+class LlmCache(Model):
+    """Keep the weights on the nodes' local disks (a KServe LocalModelCache) so a cold start skips the download."""
+
+    node_group: str = Field(pattern=DNS_LABEL)
+    """The LocalModelNodeGroup (nodes and their local volume) the cache lives on."""
+    size: Quantity = "50Gi"
+    """Disk the weights take on each node."""
+
+
+class Llm(Model):
+    """A large language model on a GPU pool: the Hugging Face server with the vLLM backend (KServe 0.20)."""
+
+    model: ModelVersionRef
+    """The model version whose weights (Hugging Face layout) are in the models bucket: no hub download at run time."""
+    gpus: int = Field(default=1, ge=1, le=16)
+    """GPUs per replica, all on one node; the model is split across them (vLLM tensor parallelism)."""
+    cpu: Cpu = "8"
+    """CPU per replica."""
+    memory: Quantity = "48Gi"
+    """Memory per replica (the weights pass through it while loading)."""
+    max_model_len: int | None = Field(default=None, ge=1)
+    """Longest context in tokens; by default the model's own (lower it to fit a small GPU's memory)."""
+    image: str | None = None
+    """Replace the runtime's huggingfaceserver image (pin a tag)."""
+    scaling: LlmScaling = LlmScaling(min_replicas=1)
+    """Replicas and scale to zero."""
+    cache: LlmCache | None = None
+    """Optional node-local copy of the weights."""
+
+    @property
+    def resources(self):
+        """The replica's resources as workloads request them (whole GPUs)."""
+        from mlplatform.config.workloads import Resources
+
+        return Resources(cpu=self.cpu, memory=self.memory, gpu=self.gpus)

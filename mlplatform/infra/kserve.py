@@ -1,0 +1,228 @@
+"""KServe 0.20 in Standard mode (plain Deployments, no Knative), with what it needs, in dependency order.
+
+The order is the one of KServe's own Standard-mode Helm install
+(`hack/setup/quick-install/kserve-standard-mode-full-install-helm.sh` at v0.20.0): cert-manager first (it
+issues the certificates of KServe's admission webhooks), then the CRD chart, then the controller chart, then
+the ClusterServingRuntimes chart. Every chart is a pinned, atomic Helm release (`--wait`: the provider waits
+until its resources are ready and rolls the release back when they are not).
+
+Versions and sources are the pins of `mlplatform/pins.py`.
+
+- cert-manager `v1.21.1` from https://charts.jetstack.io with `crds.enabled: true` (its chart installs no
+  CRDs by default; `deploy/charts/cert-manager/values.yaml`).
+- Gateway API `v1.6.1` standard-channel CRDs (GatewayClass, Gateway, HTTPRoute; the schemas the platform's
+  objects are validated against) from the release's `standard-install.yaml`.
+- Istio (`base`, `istiod`) as the Gateway API implementation, unless Seldon's ingress already installed it:
+  istiod serves the `istio` GatewayClass (the chart's default `ingressGateway.className`) and deploys a
+  proxy for each Gateway of that class (Deployment and LoadBalancer Service `<gateway>-istio`).
+- `kserve-crd` then `kserve-resources` from `oci://ghcr.io/kserve/charts`, version `v0.20.0` (the controller
+  chart is `kserve-resources`; `charts/kserve-resources/README.md`), with
+  `kserve.controller.deploymentMode: Standard` (`RawDeployment` is its deprecated alias,
+  `pkg/constants/constants.go`) and `kserve.controller.gateway.ingressGateway.{enableGatewayApi: true,
+  kserveGateway: kserve/kserve-ingress-gateway, className: istio}`; the chart's own Gateway stays off
+  (`createGateway: false`): this component renders it, with the cloud's internal load balancer annotations.
+- `kserve-runtime-configs` with `kserve.servingruntime.enabled: true`: the ClusterServingRuntimes
+  (TensorFlow Serving, sklearn, xgboost, MLServer, Triton, Hugging Face) the servings auto-select by model format.
+- With `local_model_cache`: `kserve-localmodel-crd` and `kserve-localmodel-resources`, and
+  `kserve.localmodel.enabled: true` on the controller (the quick-install's ENABLE_LOCALMODEL path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import pins
+from mlplatform.infra.operators import HELM_TIMEOUT_SECONDS
+
+KSERVE_VERSION = pins.KSERVE.version
+KSERVE_CHARTS = pins.KSERVE.chart
+CERT_MANAGER_VERSION = pins.CERT_MANAGER.version
+CERT_MANAGER_REPO = pins.CERT_MANAGER.repo
+GATEWAY_API_VERSION = pins.GATEWAY_API.version
+GATEWAY_API_CRDS = pins.GATEWAY_API.chart
+# The same Istio as Seldon's istio ingress (`mlplatform/infra/operators.py`), so either can own the install.
+ISTIO_VERSION = pins.ISTIO.version
+ISTIO_REPO = pins.ISTIO.repo
+
+KSERVE_NAMESPACE = "kserve"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+ISTIO_NAMESPACE = "istio-system"
+GATEWAY_NAME = "kserve-ingress-gateway"
+GATEWAY_CLASS = "istio"
+# istiod names the proxy it deploys for a Gateway `<gateway name>-<gateway class name>`.
+GATEWAY_SERVICE = f"{GATEWAY_NAME}-{GATEWAY_CLASS}"
+
+
+def ingress_url() -> str:
+    """In-cluster address of the Gateway that fronts the KServe servings."""
+    return f"http://{GATEWAY_SERVICE}.{KSERVE_NAMESPACE}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class KServeArgs:
+    # Install Istio's base and istiod charts; False when the cluster already runs Istio (Seldon's ingress).
+    install_istio: bool = True
+    # Annotations that keep the Gateway's load balancer private (the cloud's "internal" switch).
+    internal_lb_annotations: dict[str, str] = field(default_factory=dict)
+    # Install the LocalModelCache controller (node-local copies of model weights).
+    local_model_cache: bool = False
+    # What must be installed first (an Istio that is already there).
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class KServe(pulumi.ComponentResource):
+    """Outputs `ready` (every install, for servings to depend on) and `ingress_url` (the Gateway, in-cluster)."""
+
+    def __init__(self, name: str, args: KServeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:kserve:KServe", name, None, opts)
+        self._name = name
+        after: list[pulumi.Resource] = list(args.depends_on)
+        cert_manager = self._release(
+            "cert-manager",
+            "cert-manager",
+            CERT_MANAGER_VERSION,
+            self._namespace(CERT_MANAGER_NAMESPACE).metadata.name,
+            {"crds": {"enabled": True}},
+            repo=CERT_MANAGER_REPO,
+            depends_on=after,
+        )
+        gateway_api = k8s.yaml.v2.ConfigFile(
+            f"{name}-gateway-api-crds",
+            file=GATEWAY_API_CRDS.format(version=GATEWAY_API_VERSION),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+        istio = self._istio(gateway_api) if args.install_istio else []
+        namespace = self._namespace(KSERVE_NAMESPACE)
+        crds = self._release(
+            "kserve-crd", f"{KSERVE_CHARTS}/kserve-crd", KSERVE_VERSION, namespace.metadata.name, {}, [cert_manager]
+        )
+        installed: list[pulumi.Resource] = [cert_manager, gateway_api, *istio, crds]
+        if args.local_model_cache:
+            installed.append(
+                self._release(
+                    "kserve-localmodel-crd",
+                    f"{KSERVE_CHARTS}/kserve-localmodel-crd",
+                    KSERVE_VERSION,
+                    namespace.metadata.name,
+                    {},
+                    [cert_manager],
+                )
+            )
+        controller = self._release(
+            "kserve-resources",
+            f"{KSERVE_CHARTS}/kserve-resources",
+            KSERVE_VERSION,
+            namespace.metadata.name,
+            self.controller_values(args.local_model_cache),
+            [*installed, *after],
+        )
+        runtimes = self._release(
+            "kserve-runtime-configs",
+            f"{KSERVE_CHARTS}/kserve-runtime-configs",
+            KSERVE_VERSION,
+            namespace.metadata.name,
+            {"kserve": {"servingruntime": {"enabled": True}}},
+            [controller],
+        )
+        installed += [controller, runtimes]
+        if args.local_model_cache:
+            installed.append(
+                self._release(
+                    "kserve-localmodel-resources",
+                    f"{KSERVE_CHARTS}/kserve-localmodel-resources",
+                    KSERVE_VERSION,
+                    namespace.metadata.name,
+                    {},
+                    [controller],
+                )
+            )
+        self.gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="Gateway",
+            metadata={"name": GATEWAY_NAME, "namespace": namespace.metadata.name},
+            spec=gateway_spec(args.internal_lb_annotations),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_api, *istio, *after]),
+        )
+        self.ready: list[pulumi.Resource] = [*installed, self.gateway]
+        self.ingress_url = ingress_url()
+        self.register_outputs({"ingressUrl": self.ingress_url, "version": KSERVE_VERSION})
+
+    @staticmethod
+    def controller_values(local_model_cache: bool = False) -> dict:
+        """The kserve-resources values: Standard mode behind the Gateway this component renders."""
+        values: dict = {
+            "kserve": {
+                "controller": {
+                    "deploymentMode": "Standard",
+                    "gateway": {
+                        "ingressGateway": {
+                            "enableGatewayApi": True,
+                            "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
+                            "createGateway": False,
+                            "className": GATEWAY_CLASS,
+                        }
+                    },
+                }
+            }
+        }
+        if local_model_cache:
+            values["kserve"]["localmodel"] = {"enabled": True}
+        return values
+
+    def _namespace(self, namespace: str) -> k8s.core.v1.Namespace:
+        return k8s.core.v1.Namespace(
+            f"{self._name}-{namespace}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _release(
+        self,
+        release: str,
+        chart: str,
+        version: str,
+        namespace: pulumi.Input[str],
+        values: dict,
+        depends_on: Sequence[pulumi.Resource] = (),
+        repo: str | None = None,
+    ) -> k8s.helm.v3.Release:
+        """A pinned chart (a repository chart, or an `oci://` reference Helm pulls itself), atomic."""
+        return k8s.helm.v3.Release(
+            f"{self._name}-{release}",
+            name=release,
+            chart=chart,
+            version=version,
+            namespace=namespace,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+            values=values,
+            atomic=True,
+            timeout=HELM_TIMEOUT_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+        )
+
+    def _istio(self, gateway_api: pulumi.Resource) -> list[pulumi.Resource]:
+        namespace = self._namespace(ISTIO_NAMESPACE)
+        base = self._release(
+            "istio-base", "base", ISTIO_VERSION, namespace.metadata.name, {}, [gateway_api], repo=ISTIO_REPO
+        )
+        istiod = self._release("istiod", "istiod", ISTIO_VERSION, namespace.metadata.name, {}, [base], repo=ISTIO_REPO)
+        return [base, istiod]
+
+
+def gateway_spec(lb_annotations: dict[str, str]) -> dict:
+    """One HTTP listener for routes from every namespace; the proxy's Service gets the LB annotations."""
+    spec: dict = {
+        "gatewayClassName": GATEWAY_CLASS,
+        "listeners": [
+            {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}
+        ],
+    }
+    if lb_annotations:
+        # Gateway API `spec.infrastructure.annotations`: copied by the implementation onto what it deploys.
+        spec["infrastructure"] = {"annotations": dict(lb_annotations)}
+    return spec

@@ -1,0 +1,76 @@
+"""Kubeflow Trainer v2.3.0: the controller of TrainJobs, with the ClusterTrainingRuntimes they run on.
+
+Installed from its OCI chart as its README gives (`charts/kubeflow-trainer/README.md` at v2.3.0):
+`oci://ghcr.io/kubeflow/charts/kubeflow-trainer`, chart version `2.3.0` (no `v`), namespace
+`kubeflow-system`. The chart installs the CRDs (`crds.enabled`, default true) and JobSet (`jobset.install`,
+default true) and applies the built-in runtimes from a post-install hook Job once the CRDs exist, one
+value per runtime (`runtimes.torchDistributed.enabled`, ...; `values.yaml`). Which runtimes the stack
+installs is `RUNTIME_VALUES`' keys the jobs ask for; `mlplatform.validation.webhooks` refuses a TrainJob
+naming any other ClusterTrainingRuntime, as the Trainer webhook would (the runtime must exist).
+
+The Kubeflow training-operator v1 (TFJob, PyTorchJob, ...; group kubeflow.org) stays installed beside it
+(`mlplatform/infra/operators.py`): Trainer v2 serves another group (trainer.kubeflow.org), so v1 jobs keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import pins
+from mlplatform.infra.operators import HELM_TIMEOUT_SECONDS
+
+TRAINER_VERSION = pins.TRAINER.version
+TRAINER_CHART = pins.TRAINER.chart
+TRAINER_NAMESPACE = "kubeflow-system"
+# ClusterTrainingRuntime name (manifests/base/runtimes at v2.3.0) -> the chart value that installs it.
+RUNTIME_VALUES = {
+    "torch-distributed": "torchDistributed",
+    "deepspeed-distributed": "deepspeedDistributed",
+    "mlx-distributed": "mlxDistributed",
+    "jax-distributed": "jaxDistributed",
+    "xgboost-distributed": "xgboostDistributed",
+}
+
+
+@dataclass(frozen=True)
+class TrainerArgs:
+    # ClusterTrainingRuntimes to install (keys of RUNTIME_VALUES); torch-distributed always.
+    runtimes: Sequence[str] = ("torch-distributed",)
+
+
+def chart_values(runtimes: Sequence[str]) -> dict:
+    """The kubeflow-trainer values that enable exactly these built-in runtimes."""
+    wanted = {"torch-distributed", *runtimes}
+    return {"runtimes": {RUNTIME_VALUES[runtime]: {"enabled": True} for runtime in sorted(wanted)}}
+
+
+class Trainer(pulumi.ComponentResource):
+    """Outputs `ready` (the release, for TrainJobs to depend on) and `runtimes` (the ClusterTrainingRuntimes)."""
+
+    def __init__(self, name: str, args: TrainerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:trainer:Trainer", name, None, opts)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-{TRAINER_NAMESPACE}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=TRAINER_NAMESPACE),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.runtimes = sorted({"torch-distributed", *args.runtimes})
+        # wait_for_jobs: the runtimes come from a post-install hook Job; a TrainJob needs them to exist.
+        self.release = k8s.helm.v3.Release(
+            f"{name}-kubeflow-trainer",
+            name="kubeflow-trainer",
+            chart=TRAINER_CHART,
+            version=TRAINER_VERSION,
+            namespace=namespace.metadata.name,
+            values=chart_values(self.runtimes),
+            atomic=True,
+            timeout=HELM_TIMEOUT_SECONDS,
+            wait_for_jobs=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ready: list[pulumi.Resource] = [self.release]
+        self.register_outputs({"version": TRAINER_VERSION, "runtimes": self.runtimes})

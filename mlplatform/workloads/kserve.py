@@ -1,0 +1,340 @@
+"""A model serving on KServe 0.20 (Standard mode): one `InferenceService`, and the `HTTPRoute` that is its URL.
+
+How each serving option reaches KServe (kserve/kserve v0.20.0; files under pkg/ unless said):
+- Predictors: the first live predictor is the stable `spec.predictor` (named, so its Deployment and Service
+  are `<serving>-<predictor>-predictor`); every other predictor is an entry of `spec.canary[]` with its
+  `trafficPercent` (`apis/serving/v1beta1/inference_service.go` CanarySpec). The webhook
+  (`inference_service_validation.go` validateCanarySpecs) wants the InferenceService annotated
+  `serving.kserve.io/deploymentMode: Standard`, canary names unique and not the stable one's, percentages
+  summing to at most 100, and no `maxReplicas`/`scaleTarget`/`scaleMetric`/`autoScaling` on a canary;
+  config refuses what breaks these with the config path, and `mlplatform.validation.webhooks` checks
+  the rendered object again.
+- Replicas: the controller builds each canary by merging it onto the stable predictor, runs it at its
+  `minReplicas`, and subtracts the canaries' replicas from the stable's `minReplicas`
+  (`controller/v1beta1/inferenceservice/components/predictor.go`, buildCanaryPredictor and
+  reconcilePredictor). The stable's min/max are therefore rendered with the canaries' replicas added, so
+  the stable keeps the replicas its config asks for.
+- Traffic: each predictor has its own Service; the HTTPRoute rendered here splits requests between them
+  with weighted `backendRefs` (the config's integer percentages), so the split does not depend on how many
+  replicas each side runs. A shadow is a canary at `trafficPercent: 0` (the CRD's "dark launch") that the
+  route mirrors requests to (Gateway API `RequestMirror`, with `percent`).
+- A/B by header: a serving with `routeByHeader` renders its rule on the other serving's URL: an exact match
+  on that URL's predict path plus the header, rewritten to its own predict path (`ReplaceFullPath`). Gateway
+  API ranks an exact path above a prefix and counts header matches, so at one URL requests with the header
+  reach this serving and the others the target.
+- Runtimes: prepackaged servers become `predictor.model.modelFormat` + `protocolVersion` (tensorflow = v1,
+  TF Serving's REST API), auto-selected among the ClusterServingRuntimes of the kserve-runtime-configs
+  chart; a custom image is `predictor.containers[kserve-container]` with the model URI in STORAGE_URI.
+  Models come from the models bucket (`storageUri`); OSS is read through its S3-compatible API with the
+  credentials of a Secret annotated `serving.kserve.io/s3-*`, attached to the predictor's ServiceAccount
+  (`credentials/s3/s3_secret.go`).
+- Autoscaling: `serving.kserve.io/autoscalerClass: hpa` with `autoScaling.metrics` (Resource cpu/memory,
+  Utilization), else `none` (fixed replicas). Batching: `batcher.{maxBatchSize, maxLatency (ms)}`; the
+  batcher reads v1 requests (`batcher/handler.go` decodes `instances`), so config allows it with protocol
+  tensorflow only. Timeout: the predictor's `timeout` (seconds) and the route's `timeouts.request`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform.config import Predictor, Serving
+from mlplatform.config.kserve import KSERVE_FORMATS
+from mlplatform.rules import MODEL_VERSION_ANNOTATION
+from mlplatform.workloads.scheduling import GpuScheduling, placement
+
+API_VERSION = "serving.kserve.io/v1beta1"
+DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+AUTOSCALER_CLASS = "serving.kserve.io/autoscalerClass"
+CONTAINER = "kserve-container"
+# Port of every predictor Service KServe creates (constants.CommonDefaultHttpPort).
+SERVICE_PORT = 80
+URL_PREFIX = "/serving"
+PROTOCOL_VERSIONS = {"tensorflow": "v1", "v2": "v2"}
+
+
+@dataclass(frozen=True)
+class GatewayRef:
+    namespace: str = "kserve"
+    name: str = "kserve-ingress-gateway"
+
+    def parent_ref(self) -> dict:
+        return {"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True)
+class StorageCredentials:
+    """The bucket credentials KServe's storage initializer reads, and where the S3(-compatible) API is."""
+
+    access_key_id: pulumi.Input[str]
+    secret_access_key: pulumi.Input[str]
+    # https://oss-cn-hangzhou-internal.aliyuncs.com or https://s3.eu-west-1.amazonaws.com
+    endpoint: str
+    # OSS answers only virtual-hosted-style requests (bucket in the host name).
+    virtual_bucket: bool = False
+
+
+@dataclass(frozen=True)
+class KServeServingArgs:
+    """What a KServe serving needs from its config and from the platform; its name is the component's."""
+
+    serving: Serving
+    namespace: pulumi.Input[str]
+    # Model version (`color:v2`) -> its bucket URI (`oss://bucket/color/v2/` or `s3://...`).
+    model_uris: Mapping[str, pulumi.Input[str]]
+    credentials: StorageCredentials
+    # In-cluster URL of the Gateway (`http://kserve-ingress-gateway-istio.kserve.svc.cluster.local`) and its host.
+    ingress_url: str
+    ingress_host: pulumi.Input[str]
+    gateway: GatewayRef = field(default_factory=GatewayRef)
+    gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    # The serving whose URL a `routeByHeader` answers at (its config), for the predict path.
+    route_target: Serving | None = None
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def storage_uri(uri: str) -> str:
+    """KServe's storage initializer reads OSS through the S3 API: `oss://b/p/` -> `s3://b/p/`."""
+    scheme, _, rest = uri.partition("://")
+    return f"s3://{rest}" if scheme == "oss" else uri
+
+
+def predictor_service(name: str, predictor_name: str | None) -> str:
+    """The Service KServe gives a predictor (constants.PredictorServiceName)."""
+    return f"{name}-{predictor_name}-predictor" if predictor_name else f"{name}-predictor"
+
+
+def predict_path(name: str, serving: Serving) -> str:
+    """The model server's predict path; KServe's runtimes name the model after the InferenceService."""
+    return f"/v1/models/{name}:predict" if serving.protocol == "tensorflow" else f"/v2/models/{name}/infer"
+
+
+def url_prefix(namespace: str, name: str) -> str:
+    return f"{URL_PREFIX}/{namespace}/{name}"
+
+
+def endpoint_path(name: str, serving: Serving) -> str:
+    """`/serving/<namespace>/<owner>/<predict path>`: the URL a serving answers (its target's, for an A/B)."""
+    owner = serving.route_by_header.serving if serving.route_by_header else name
+    return url_prefix(serving.namespace, owner) + predict_path(owner, serving)
+
+
+def canaries(serving: Serving) -> list[Predictor]:
+    stable = serving.stable
+    return [p for p in serving.predictors if p is not stable]
+
+
+def _weight(serving: Serving, predictor: Predictor) -> int:
+    live = [p for p in serving.predictors if not p.shadow]
+    return 100 if len(live) == 1 else predictor.traffic
+
+
+def _uri(uris: Mapping[str, pulumi.Input[str]], predictor: Predictor) -> pulumi.Input[str]:
+    if not predictor.is_model_version:
+        return predictor.model
+    return pulumi.Output.from_input(uris[predictor.model]).apply(storage_uri)
+
+
+def predictor_spec(
+    serving: Serving,
+    predictor: Predictor,
+    uri: pulumi.Input[str],
+    gpu: GpuScheduling,
+    service_account: pulumi.Input[str] | None = None,
+) -> dict:
+    """A predictor as KServe reads it: name, model (runtime) or container, resources, placement, batcher."""
+    fits = placement(predictor.resources, gpu)
+    spec: dict = {"name": predictor.name, **fits.pod_fields()}
+    if service_account is not None:
+        spec["serviceAccountName"] = service_account
+    if predictor.server:
+        spec["model"] = {
+            "modelFormat": {"name": KSERVE_FORMATS[predictor.server]},
+            "protocolVersion": PROTOCOL_VERSIONS[serving.protocol],
+            "storageUri": uri,
+            "resources": fits.resources,
+        }
+    else:
+        container = {"name": CONTAINER, "image": predictor.image, "resources": fits.resources}
+        # A custom container gets the storage initializer through STORAGE_URI (KServe's custom-container docs).
+        container["env"] = [{"name": "STORAGE_URI", "value": uri}]
+        spec["containers"] = [container]
+    if predictor.batching:
+        spec["batcher"] = {
+            "maxBatchSize": predictor.batching.max_batch_size,
+            "maxLatency": predictor.batching.max_latency_ms,
+        }
+    if predictor.is_model_version:
+        spec["annotations"] = {MODEL_VERSION_ANNOTATION: predictor.model}
+    return spec
+
+
+def inference_service_spec(
+    name: str,
+    serving: Serving,
+    uris: Mapping[str, pulumi.Input[str]],
+    gpu: GpuScheduling,
+    service_account: pulumi.Input[str] | None = None,
+) -> tuple[dict, dict]:
+    """(annotations, spec) of the InferenceService: the stable predictor and its canaries."""
+    stable = serving.stable
+    others = canaries(serving)
+    extra = sum(p.replicas for p in others)  # what the controller takes off the stable's minReplicas
+    spec_predictor = predictor_spec(serving, stable, _uri(uris, stable), gpu, service_account)
+    spec_predictor["timeout"] = math.ceil(serving.timeout_ms / 1000)
+    annotations = {DEPLOYMENT_MODE: "Standard"}
+    if stable.autoscaling:
+        scaling = stable.autoscaling
+        annotations[AUTOSCALER_CLASS] = "hpa"
+        spec_predictor["minReplicas"] = scaling.min_replicas + extra
+        spec_predictor["maxReplicas"] = scaling.max_replicas + extra
+        targets = {"cpu": scaling.cpu_utilization, "memory": scaling.memory_utilization}
+        spec_predictor["autoScaling"] = {
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": metric, "target": {"type": "Utilization", "averageUtilization": target}},
+                }
+                for metric, target in targets.items()
+                if target is not None
+            ]
+        }
+    else:
+        annotations[AUTOSCALER_CLASS] = "none"
+        spec_predictor["minReplicas"] = stable.replicas + extra
+    spec: dict = {"predictor": spec_predictor}
+    if others:
+        spec["canary"] = [
+            _canary(serving, predictor, _uri(uris, predictor), gpu, service_account) for predictor in others
+        ]
+    return annotations, spec
+
+
+def _canary(serving: Serving, predictor: Predictor, uri, gpu: GpuScheduling, service_account) -> dict:
+    """A `spec.canary[]` entry: fixed replicas, its share of the traffic (0 for a shadow, which is mirrored)."""
+    spec = {**predictor_spec(serving, predictor, uri, gpu, service_account), "minReplicas": predictor.replicas}
+    if "model" in spec:
+        # The canary schema requires the model container's name (the stable predictor's webhook forbids it
+        # there); it is the name of the runtime's container the controller merges it into.
+        spec["model"] = {"name": CONTAINER, **spec["model"]}
+    return {"predictor": spec, "trafficPercent": 0 if predictor.shadow else _weight(serving, predictor)}
+
+
+def route_timeout(milliseconds: int) -> str:
+    """A Gateway API Duration (at most 5 digits per unit): `30000ms`, or whole seconds beyond that."""
+    return f"{milliseconds}ms" if milliseconds < 100_000 else f"{math.ceil(milliseconds / 1000)}s"
+
+
+def http_route_spec(name: str, serving: Serving, gateway: GatewayRef, route_target: Serving | None = None) -> dict:
+    """The serving's URL on the Gateway: a weighted split over its predictors, a mirror to its shadow."""
+    live = [p for p in serving.predictors if not p.shadow]
+    backends = [
+        {"name": predictor_service(name, p.name), "port": SERVICE_PORT, "weight": _weight(serving, p)} for p in live
+    ]
+    filters: list[dict] = []
+    timeout = route_timeout(serving.timeout_ms)
+    route = serving.route_by_header
+    if route:
+        key, value = (part.strip() for part in route.header.split(":", 1))
+        target_path = url_prefix(serving.namespace, route.serving) + predict_path(
+            route.serving, route_target or serving
+        )
+        match = {
+            "path": {"type": "Exact", "value": target_path},
+            "headers": [{"type": "Exact", "name": key, "value": value}],
+        }
+        filters.append(
+            {
+                "type": "URLRewrite",
+                "urlRewrite": {"path": {"type": "ReplaceFullPath", "replaceFullPath": predict_path(name, serving)}},
+            }
+        )
+    else:
+        match = {"path": {"type": "PathPrefix", "value": url_prefix(serving.namespace, name)}}
+        filters.append(
+            {"type": "URLRewrite", "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}
+        )
+    for shadow in (p for p in serving.predictors if p.shadow):
+        filters.append(
+            {
+                "type": "RequestMirror",
+                "requestMirror": {
+                    "backendRef": {"name": predictor_service(name, shadow.name), "port": SERVICE_PORT},
+                    "percent": shadow.traffic or 100,
+                },
+            }
+        )
+    rule = {"matches": [match], "filters": filters, "backendRefs": backends, "timeouts": {"request": timeout}}
+    return {"parentRefs": [gateway.parent_ref()], "rules": [rule]}
+
+
+def storage_secret_annotations(credentials: StorageCredentials) -> dict[str, str]:
+    """KServe's S3 Secret annotations (credentials/s3/s3_secret.go): endpoint host, https, bucket style."""
+    scheme, _, host = credentials.endpoint.partition("://")
+    annotations = {
+        "serving.kserve.io/s3-endpoint": host or scheme,
+        "serving.kserve.io/s3-usehttps": "1" if scheme == "https" else "0",
+    }
+    if credentials.virtual_bucket:
+        annotations["serving.kserve.io/s3-usevirtualbucket"] = "true"
+    return annotations
+
+
+def storage_account(
+    name: str, namespace: pulumi.Input[str], credentials: StorageCredentials, parent: pulumi.Resource
+) -> k8s.core.v1.ServiceAccount:
+    """A ServiceAccount whose Secret carries the bucket credentials the way KServe's storage initializer reads them."""
+    secret = k8s.core.v1.Secret(
+        f"{name}-storage",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=f"{name}-storage", namespace=namespace, annotations=storage_secret_annotations(credentials)
+        ),
+        type="Opaque",
+        string_data={
+            "AWS_ACCESS_KEY_ID": pulumi.Output.secret(credentials.access_key_id),
+            "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(credentials.secret_access_key),
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return k8s.core.v1.ServiceAccount(
+        f"{name}-storage-account",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-storage", namespace=namespace),
+        secrets=[k8s.core.v1.ObjectReferenceArgs(name=secret.metadata.name)],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+class KServeServing(pulumi.ComponentResource):
+    """Outputs `endpoint` (in-cluster, through the Gateway) and `public_endpoint` (the Gateway's address)."""
+
+    def __init__(self, name: str, args: KServeServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:kserve:KServeServing", name, None, opts)
+        serving = args.serving
+        account = storage_account(name, args.namespace, args.credentials, self)
+        annotations, spec = inference_service_spec(name, serving, args.model_uris, args.gpu, account.metadata.name)
+        labels = {"app.kubernetes.io/part-of": "ml-platform"}
+        self.inference_service = k8s.apiextensions.CustomResource(
+            f"{name}-inferenceservice",
+            api_version=API_VERSION,
+            kind="InferenceService",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *args.depends_on]),
+        )
+        self.http_route = k8s.apiextensions.CustomResource(
+            f"{name}-httproute",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec=http_route_spec(name, serving, args.gateway, args.route_target),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on]),
+        )
+        path = endpoint_path(name, serving)
+        self.endpoint = pulumi.Output.concat(args.ingress_url, path)
+        self.public_endpoint = pulumi.Output.concat("http://", args.ingress_host, path)
+        self.register_outputs({"endpoint": self.endpoint, "publicEndpoint": self.public_endpoint})

@@ -1,0 +1,215 @@
+"""A large language model served on a GPU pool: KServe's Hugging Face server with the vLLM backend.
+
+One `InferenceService` (serving.kserve.io/v1beta1, Standard mode) whose predictor runs the
+`huggingface` model format (the `kserve-huggingfaceserver` ClusterServingRuntime of the
+kserve-runtime-configs chart, v0.20.0) with:
+- the weights from the models bucket (`storageUri`, fetched by KServe's storage initializer into
+  /mnt/models, the server's default `--model_dir`) and `HF_HUB_OFFLINE=1`, so nothing is downloaded from
+  the Hugging Face Hub at run time (huggingfaceserver `__main__.py`: `--model_dir` defaults to /mnt/models);
+- `--backend=vllm` and `--tensor-parallel-size=<gpus>` (a vLLM engine argument, which the server's
+  FlexibleArgumentParser takes): the model is split across the GPUs of one node;
+- the GPUs as `nvidia.com/gpu` requests = limits, with the GPU pool's toleration and node selector.
+
+Scale to zero: the InferenceService is annotated `serving.kserve.io/autoscalerClass: external` (KServe creates
+no autoscaler, `pkg/constants/constants.go` AutoscalerClassExternal) and a KEDA `ScaledObject` (keda.sh/v1alpha1)
+scales the predictor Deployment `<name>-predictor` between `minReplicaCount` (0) and `maxReplicaCount` on the
+request rate the Gateway reports to Prometheus for that Service (Istio's `istio_requests_total`, which the
+Gateway also counts while no replica runs, so it is what wakes the serving). KEDA activates the Deployment
+(0 -> 1) above `activationThreshold` and removes the last replica after `cooldownPeriod` without requests.
+
+Cold start: while scaled to zero the route has no endpoint and answers 503; the first request only starts the
+scale-up. A replica then waits for a GPU node (minutes when the pool itself scaled to zero), pulls the server
+image, copies the weights from the bucket (unless a LocalModelCache holds them on the node) and loads them into
+GPU memory. Clients retry with backoff; docs/kserve.md explains the cost.
+
+Optional `LocalModelCache` (serving.kserve.io/v1alpha1, cluster-scoped): the weights are kept on the local disks
+of a LocalModelNodeGroup, and an InferenceService whose `storageUri` equals the cache's `sourceModelUri`
+mounts that copy instead of downloading.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform.config import Serving
+from mlplatform.rules import MODEL_VERSION_ANNOTATION
+from mlplatform.workloads.kserve import (
+    API_VERSION,
+    AUTOSCALER_CLASS,
+    DEPLOYMENT_MODE,
+    SERVICE_PORT,
+    GatewayRef,
+    StorageCredentials,
+    predictor_service,
+    route_timeout,
+    storage_account,
+    storage_uri,
+    url_prefix,
+)
+from mlplatform.workloads.scheduling import GpuScheduling, placement
+
+# The OpenAI-compatible chat endpoint of KServe's huggingfaceserver.
+CHAT_PATH = "/openai/v1/chat/completions"
+POLLING_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class LlmServingArgs:
+    serving: Serving
+    namespace: pulumi.Input[str]
+    model_uris: Mapping[str, pulumi.Input[str]]
+    credentials: StorageCredentials
+    ingress_url: str
+    ingress_host: pulumi.Input[str]
+    gateway: GatewayRef = field(default_factory=GatewayRef)
+    gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def scales(serving: Serving) -> bool:
+    """KEDA drives the replicas: it scales to zero, or between a minimum and a larger maximum."""
+    scaling = serving.llm.scaling
+    return scaling.min_replicas == 0 or scaling.max_replicas > scaling.min_replicas
+
+
+def inference_service_spec(
+    name: str, serving: Serving, uri: pulumi.Input[str], gpu: GpuScheduling, service_account=None
+) -> tuple[dict, dict]:
+    """(annotations, spec) of the LLM's InferenceService."""
+    llm = serving.llm
+    fits = placement(llm.resources, gpu)
+    args = ["--backend=vllm", f"--tensor-parallel-size={llm.gpus}"]
+    if llm.max_model_len:
+        args.append(f"--max_model_len={llm.max_model_len}")
+    model: dict = {
+        "modelFormat": {"name": "huggingface"},
+        "storageUri": uri,
+        "args": args,
+        "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}],
+        "resources": fits.resources,
+    }
+    if llm.image:
+        model["image"] = llm.image
+    predictor: dict = {
+        "minReplicas": llm.scaling.min_replicas,
+        "maxReplicas": llm.scaling.max_replicas,
+        "timeout": math.ceil(serving.timeout_ms / 1000),
+        "annotations": {MODEL_VERSION_ANNOTATION: llm.model},
+        "model": model,
+        **fits.pod_fields(),
+    }
+    if service_account is not None:
+        predictor["serviceAccountName"] = service_account
+    annotations = {DEPLOYMENT_MODE: "Standard", AUTOSCALER_CLASS: "external" if scales(serving) else "none"}
+    return annotations, {"predictor": predictor}
+
+
+def request_rate_query(name: str, namespace: str) -> str:
+    """Requests per second the Gateway sends to the predictor Service (Istio standard metrics)."""
+    service = predictor_service(name, None)
+    return (
+        f'sum(rate(istio_requests_total{{destination_service_name="{service}",'
+        f'destination_service_namespace="{namespace}"}}[1m]))'
+    )
+
+
+def scaled_object_spec(name: str, serving: Serving) -> dict:
+    """KEDA ScaledObject over the predictor Deployment, on the Gateway's request rate."""
+    scaling = serving.llm.scaling
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": predictor_service(name, None)},
+        "minReplicaCount": scaling.min_replicas,
+        "maxReplicaCount": scaling.max_replicas,
+        "pollingInterval": POLLING_SECONDS,
+        "cooldownPeriod": scaling.idle_minutes * 60,
+        "triggers": [
+            {
+                "type": "prometheus",
+                "metadata": {
+                    "serverAddress": scaling.prometheus_address or "",
+                    "query": request_rate_query(name, serving.namespace),
+                    "threshold": str(scaling.requests_per_second),
+                    "activationThreshold": "0",
+                },
+            }
+        ],
+    }
+
+
+def http_route_spec(name: str, serving: Serving, gateway: GatewayRef) -> dict:
+    return {
+        "parentRefs": [gateway.parent_ref()],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": url_prefix(serving.namespace, name)}}],
+                "filters": [
+                    {
+                        "type": "URLRewrite",
+                        "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+                    }
+                ],
+                "backendRefs": [{"name": predictor_service(name, None), "port": SERVICE_PORT}],
+                "timeouts": {"request": route_timeout(serving.timeout_ms)},
+            }
+        ],
+    }
+
+
+class LlmServing(pulumi.ComponentResource):
+    """Outputs `endpoint` (the OpenAI-compatible chat URL in-cluster) and `public_endpoint`."""
+
+    def __init__(self, name: str, args: LlmServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:llm:LlmServing", name, None, opts)
+        serving = args.serving
+        llm = serving.llm
+        uri = pulumi.Output.from_input(args.model_uris[llm.model]).apply(storage_uri)
+        account = storage_account(name, args.namespace, args.credentials, self)
+        prerequisites: list[pulumi.Resource] = [account, *args.depends_on]
+        labels = {"app.kubernetes.io/part-of": "ml-platform"}
+        self.cache = None
+        if llm.cache:
+            self.cache = k8s.apiextensions.CustomResource(
+                f"{name}-localmodelcache",
+                api_version="serving.kserve.io/v1alpha1",
+                kind="LocalModelCache",
+                metadata={"name": name, "labels": labels},
+                spec={"sourceModelUri": uri, "modelSize": llm.cache.size, "nodeGroups": [llm.cache.node_group]},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            )
+            prerequisites.append(self.cache)
+        annotations, spec = inference_service_spec(name, serving, uri, args.gpu, account.metadata.name)
+        self.inference_service = k8s.apiextensions.CustomResource(
+            f"{name}-inferenceservice",
+            api_version=API_VERSION,
+            kind="InferenceService",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
+        )
+        self.scaled_object = None
+        if scales(serving):
+            self.scaled_object = k8s.apiextensions.CustomResource(
+                f"{name}-scaledobject",
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
+                metadata={"name": name, "namespace": args.namespace, "labels": labels},
+                spec=scaled_object_spec(name, serving),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.inference_service]),
+            )
+        self.http_route = k8s.apiextensions.CustomResource(
+            f"{name}-httproute",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            spec=http_route_spec(name, serving, args.gateway),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        path = url_prefix(serving.namespace, name) + CHAT_PATH
+        self.endpoint = pulumi.Output.concat(args.ingress_url, path)
+        self.public_endpoint = pulumi.Output.concat("http://", args.ingress_host, path)
+        self.register_outputs({"endpoint": self.endpoint, "publicEndpoint": self.public_endpoint})

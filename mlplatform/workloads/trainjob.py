@@ -1,0 +1,155 @@
+"""A training job on Kubeflow Trainer v2 (2.3.0): one `TrainJob` against a `ClusterTrainingRuntime`.
+
+What differs from the v1 jobs of `training.py` (kubeflow/trainer v2.3.0, `pkg/apis/trainer/v1alpha1`):
+- The framework's wiring (torchrun, MPI, the JobSet of nodes, the `node` replicated job and container)
+  lives in the runtime; the job names it in `spec.runtimeRef` (`kind: ClusterTrainingRuntime`, group
+  `trainer.kubeflow.org`) and gives only the trainer: `image`, `command`, `args`, `env`, `numNodes`
+  (the config's Worker replicas) and `resourcesPerNode` (requests and limits, GPUs).
+- Volumes and placement, which the trainer section does not carry, are a `runtimePatches` entry (owned by
+  `manager: mlplatform.io/ml-platform`) on the runtime's `node` replicated job: the dataset (read-only) and the
+  model version (read-write) from the buckets, mounted in the `node` container, and the GPU pool's toleration
+  and node selector. The built-in runtimes name that replicated job and container `node`
+  (`manifests/base/runtimes/*.yaml`).
+- Waiting: the job carries `pulumi.com/waitFor: condition=Complete` (TrainJobComplete, `trainjob_types.go`),
+  so servings of the version it writes are created after it succeeded; `activeDeadlineSeconds` bounds it.
+- Like a v1 job, a new spec is a new training run: replace (delete first), never patch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplatform import config, rules
+from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.training import DATA_DIR, DEFAULT_TIMEOUT_MINUTES, MODEL_DIR, dataset_prefix
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
+
+API_VERSION = "trainer.kubeflow.org/v1alpha1"
+RUNTIME_KIND = "ClusterTrainingRuntime"
+# The replicated job and container of the built-in runtimes that run the training code.
+NODE = "node"
+PATCH_MANAGER = "mlplatform.io/ml-platform"
+
+
+@dataclass(frozen=True)
+class TrainJobArgs:
+    """The component's name is the TrainJob's Kubernetes name (a DNS-1035 label, checked by config)."""
+
+    job: config.TrainingJob
+    namespace: pulumi.Input[str]
+    storage: BucketStorage
+    gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    # Trainer v2 and its runtimes, the namespace, the bucket Secret.
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def trainjob_spec(
+    job: config.TrainingJob,
+    env: list[dict],
+    volumes: list[dict],
+    mounts: list[dict],
+    gpu: GpuScheduling,
+) -> dict:
+    """The TrainJob spec: runtime reference, the trainer, and the patch that mounts the buckets."""
+    worker = job.roles["Worker"]
+    fits = placement(worker.resources, gpu)
+    trainer: dict = {
+        "image": job.image,
+        "numNodes": worker.replicas,
+        "resourcesPerNode": fits.resources,
+        "env": env,
+    }
+    if job.command:
+        trainer["command"] = list(job.command)
+    if job.args:
+        trainer["args"] = list(job.args)
+    pod = {"containers": [{"name": NODE, "volumeMounts": mounts}], "volumes": volumes, **fits.pod_fields()}
+    patch = {
+        "manager": PATCH_MANAGER,
+        "trainingRuntimeSpec": {
+            "template": {
+                "spec": {"replicatedJobs": [{"name": NODE, "template": {"spec": {"template": {"spec": pod}}}}]}
+            }
+        },
+    }
+    spec: dict = {
+        "runtimeRef": {"apiGroup": "trainer.kubeflow.org", "kind": RUNTIME_KIND, "name": job.trainer_runtime},
+        "trainer": trainer,
+        "runtimePatches": [patch],
+    }
+    if job.active_deadline_minutes:
+        spec["activeDeadlineSeconds"] = job.active_deadline_minutes * 60
+    return spec
+
+
+class TrainJob(pulumi.ComponentResource):
+    """Outputs `model_version` ("color:v2") and `model_uri` ("oss://<models bucket>/color/v2/")."""
+
+    def __init__(self, name: str, args: TrainJobArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlplatform:trainjob:TrainJob", name, None, opts)
+        job = args.job
+        model, version = rules.parse_model_version(job.model)
+        self.model_version = job.model
+        version_prefix = f"{rules.model_prefix(job.model)}/"
+        self.model_uri = args.storage.uri(args.storage.models_bucket, version_prefix)
+        child = pulumi.ResourceOptions(parent=self)
+        dataset = BucketVolume(
+            f"{name}-dataset",
+            BucketVolumeArgs(
+                args.storage, args.storage.datasets_bucket, dataset_prefix(job.dataset), args.namespace, writable=False
+            ),
+            opts=child,
+        )
+        output = BucketVolume(
+            f"{name}-model",
+            BucketVolumeArgs(args.storage, args.storage.models_bucket, version_prefix, args.namespace, writable=True),
+            opts=child,
+        )
+        # The platform's variables win over a user variable of the same name.
+        variables = {
+            **job.env,
+            "DATA_DIR": DATA_DIR,
+            "MODEL_DIR": MODEL_DIR,
+            "MODEL_NAME": model,
+            "MODEL_VERSION": version,
+        }
+        env = [{"name": key, "value": value} for key, value in variables.items()]
+        env.append({"name": "MODEL_URI", "value": self.model_uri})
+        spec = trainjob_spec(
+            job,
+            env,
+            [dataset.pod_volume("dataset"), output.pod_volume("model")],
+            [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)],
+            args.gpu,
+        )
+        timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
+        self.job = k8s.apiextensions.CustomResource(
+            f"{name}-trainjob",
+            api_version=API_VERSION,
+            kind="TrainJob",
+            metadata={
+                "name": name,
+                "namespace": args.namespace,
+                "labels": {"mlplatform.io/model": model, "mlplatform.io/model-version": version},
+                "annotations": {
+                    "mlplatform.io/model-version": job.model,
+                    "pulumi.com/waitFor": "condition=Complete",
+                    "pulumi.com/timeoutSeconds": str(timeout_minutes * 60),
+                },
+            },
+            spec=spec,
+            # A new spec is a new training run (runtimeRef is immutable anyway): delete, then create.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[dataset, output, *args.depends_on],
+                replace_on_changes=["spec"],
+                delete_before_replace=True,
+            ),
+        )
+        self.register_outputs(
+            {"kind": "TrainJob", "jobName": name, "modelVersion": self.model_version, "modelUri": self.model_uri}
+        )

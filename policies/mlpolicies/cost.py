@@ -1,0 +1,45 @@
+"""13. budget: the plan's estimated monthly maximum stays within the stack's budget (`ml-platform:budget`).
+
+The pack imports nothing from outside policies/, so it prices the plan itself with `mlpolicies/pricing.py`
+and `mlpolicies/billing.py`, byte-identical copies of `mlplatform/cost/`'s, with their catalog `prices.json`:
+the pack and `mlp cost` give the same numbers. The budget and the estimate's assumptions come from the stack output
+`costBasis`, which AnalyzeStack hands over with the root Stack resource (the engine finalizes the stack's
+outputs before it analyzes: pulumi/pulumi pkg/resource/deploy/deployment_executor.go, "Finalize the stack
+outputs", then step_generator.go AnalyzeResources, which sends every resource's outputs).
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
+
+from mlpolicies.pricing import BASIS_OUTPUT, STACK_TYPE, estimate
+from mlpolicies.props import plain
+
+
+def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None:
+    root = next((r for r in args.resources if r.resource_type == STACK_TYPE), None)
+    outputs = plain(root.props) if root is not None else {}
+    basis = outputs.get(BASIS_OUTPUT) if isinstance(outputs, dict) else None
+    budget = basis.get("budget") if isinstance(basis, dict) else None
+    if not isinstance(budget, dict):
+        args.not_applicable("the stack sets no budget (ml-platform:budget)")
+    records = [
+        {"urn": r.urn, "type": r.resource_type, "inputs": plain(r.props)}
+        for r in args.resources
+        if r.resource_type != STACK_TYPE
+    ]
+    stack = root.urn.split("::")[0].removeprefix("urn:pulumi:") if root is not None else ""
+    result = estimate(records, outputs, stack=stack)
+    if result.currency != budget.get("currency", result.currency):
+        report(
+            f"the budget is in {budget.get('currency')}, the price catalog in {result.currency}: use {result.currency}."
+        )
+    elif result.over_budget():
+        report(result.budget_message())
+
+
+budget = StackValidationPolicy(
+    name="budget",
+    description="The plan's estimated monthly maximum (price catalog + stack config) is within ml-platform:budget.",
+    validate=_validate_budget,
+)

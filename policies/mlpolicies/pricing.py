@@ -1,0 +1,210 @@
+"""What a planned stack costs a month, from its resources and the shipped price catalog (`prices.json`).
+
+The plan (deployment-v3 resource records, or the policy pack's view of them) already names every billable
+thing: node pools with their instance types and min/max sizes, the cluster and its tier, NAT gateways,
+load balancers, buckets and log stores. Each becomes a `Line` with a monthly range (low, high): node pools
+at their minimum size and cheapest price (spot at its deepest documented discount) up to their maximum size
+at the dearest on-demand price; fixed fees are the same at both ends. What the catalog has no price for
+is named in the line's `unpriced`, never counted as zero.
+
+The stack's own config reaches the estimate through the stack output `costBasis` (cloud, region, budget,
+expected bucket sizes and log volume), which `stacks/` exports.
+
+What each kind of resource bills is in `billing.py`; this module reads the catalog and sums the lines.
+
+Standard library only, on purpose: the policy pack prices the same plan with `policies/mlpolicies/pricing.py`
+and `billing.py`, byte-identical copies of these files (with `prices.json` beside them);
+`tests/cost/test_catalog.py` fails when the copies differ. Change a file here, then copy it there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from .billing import Line, Prices, cloud_of, line_of, number, props_of, region_from_zones
+
+CATALOG_PATH = Path(__file__).with_name("prices.json")
+STACK_TYPE = "pulumi:pulumi:Stack"
+BASIS_OUTPUT = "costBasis"  # the stack output that carries what the estimate needs from config
+
+
+def today_date() -> date:
+    """The real date, unless `MLP_TODAY` (YYYY-MM-DD) says otherwise: how tests move the clock."""
+    forced = os.environ.get("MLP_TODAY")
+    return date.fromisoformat(forced) if forced else date.today()
+
+
+def load_catalog(path: Path | None = None) -> dict:
+    return json.loads((path or CATALOG_PATH).read_text())
+
+
+def stale_prices(catalog: dict, today: date) -> list[str]:
+    """What is older than the catalog's refresh period on `today`: the catalog itself and each price."""
+    period = timedelta(days=int(catalog["refreshDays"]))
+    found = []
+    read = date.fromisoformat(catalog["readOn"])
+    if today > read + period:
+        found.append(f"the catalog was read on {read} and is due every {period.days} days (due {read + period})")
+    for cloud, kinds in catalog["prices"].items():
+        for kind, entries in kinds.items():
+            for key, entry in entries.items():
+                read = date.fromisoformat(entry["readOn"])
+                if today > read + period:
+                    found.append(f"{cloud} {kind} {key}: read on {read} from {entry['source']}, due {read + period}")
+    return found
+
+
+@dataclass
+class Estimate:
+    stack: str
+    cloud: str
+    region: str
+    currency: str
+    hours_per_month: int
+    catalog_read_on: str
+    lines: list[Line]
+    basis: dict  # the `costBasis` output the estimate read (budget, assumptions)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def low(self) -> float:
+        return round(sum(line.low for line in self.lines), 2)
+
+    @property
+    def high(self) -> float:
+        return round(sum(line.high for line in self.lines), 2)
+
+    @property
+    def budget(self) -> dict | None:
+        budget = self.basis.get("budget")
+        return budget if isinstance(budget, dict) and number(budget.get("monthlyMax")) is not None else None
+
+    def groups(self) -> dict[str, dict]:
+        sums: dict[str, dict] = {}
+        for line in self.lines:
+            group = sums.setdefault(line.group, {"min": 0.0, "max": 0.0, "unpriced": 0})
+            group["min"] = round(group["min"] + line.low, 2)
+            group["max"] = round(group["max"] + line.high, 2)
+            group["unpriced"] += len(line.unpriced)
+        return sums
+
+    def drivers(self, count: int = 3) -> list[Line]:
+        """The lines that drive the maximum, dearest first."""
+        return sorted((line for line in self.lines if line.high > 0), key=lambda line: -line.high)[:count]
+
+    def over_budget(self) -> bool:
+        budget = self.budget
+        return budget is not None and self.high > float(budget["monthlyMax"])
+
+    def budget_message(self) -> str:
+        """Why the plan's maximum exceeds the budget, with the items that drive it (empty when it does not)."""
+        budget = self.budget
+        if budget is None or not self.over_budget():
+            return ""
+        limit = float(budget["monthlyMax"])
+        currency = budget.get("currency", self.currency)
+        drivers = ", ".join(f"{line.name} ({line.kind}) up to {line.high:,.2f}" for line in self.drivers())
+        unpriced = sum(len(line.unpriced) for line in self.lines)
+        text = (
+            f"stack {self.stack}: the plan costs {self.low:,.2f} to {self.high:,.2f} {self.currency} a month, "
+            f"over its budget of {limit:,.2f} {currency} (ml-platform:budget.monthlyMax) by "
+            f"{self.high - limit:,.2f}. Driven by: {drivers}."
+        )
+        if unpriced:
+            text += f" {unpriced} item(s) have no price in the catalog and are not counted, so the real cost is higher."
+        return text
+
+    def as_json(self) -> dict:
+        budget = self.budget
+        return {
+            "stack": self.stack,
+            "cloud": self.cloud,
+            "region": self.region,
+            "currency": self.currency,
+            "hoursPerMonth": self.hours_per_month,
+            "catalogReadOn": self.catalog_read_on,
+            "monthly": {"min": self.low, "max": self.high},
+            "lines": [line.as_json() for line in self.lines],
+            "groups": self.groups(),
+            "unpriced": [
+                {"name": line.name, "kind": line.kind, "missing": missing}
+                for line in self.lines
+                for missing in line.unpriced
+            ],
+            "budget": None
+            if budget is None
+            else {
+                "monthlyMax": float(budget["monthlyMax"]),
+                "currency": budget.get("currency", self.currency),
+                "exceeded": self.over_budget(),
+            },
+            "assumptions": {k: v for k, v in self.basis.items() if k not in ("budget", "cloud", "region")},
+            "notes": self.notes,
+        }
+
+
+# ---------------------------------------------------------------- the estimate
+
+
+def estimate(
+    resources: list[dict],
+    outputs: dict | None = None,
+    *,
+    stack: str = "",
+    catalog: dict | None = None,
+    today: date | None = None,
+) -> Estimate:
+    """Price a plan: `resources` are records with `urn`, `type` and `inputs` (or `outputs`); `outputs` the stack's.
+
+    The stack outputs come from the Stack resource among `resources` when `outputs` is not given.
+    """
+    catalog = catalog or load_catalog()
+    today = today or today_date()
+    if outputs is None:
+        stack_record = next((r for r in resources if r.get("type") == STACK_TYPE), {})
+        outputs = stack_record.get("outputs") or {}
+    basis = outputs.get(BASIS_OUTPUT) if isinstance(outputs.get(BASIS_OUTPUT), dict) else {}
+    cloud = str(basis.get("cloud") or cloud_of(resources))
+    region = str(basis.get("region") or region_from_zones(resources))
+    if not stack and resources:
+        stack = str(resources[0].get("urn", "urn:pulumi:")).split("::")[0].removeprefix("urn:pulumi:")
+    prices = Prices(catalog, cloud, region)
+    notes = [
+        "Teams do not exist yet (issue #12): lines are grouped by namespace/workload; on node-pool clusters "
+        "workloads run on the shared pools, priced under platform.",
+    ]
+    if not basis:
+        notes.append(f"no `{BASIS_OUTPUT}` stack output: region from the subnets, no budget, no expected sizes")
+    storage = basis.get("storageGb") if isinstance(basis.get("storageGb"), dict) else {}
+    serverless_namespaces: set[str] | None = None  # None: workloads run on node pools
+    for record in resources:
+        if record.get("type") == "alicloud:cs/serverlessKubernetes:ServerlessKubernetes":
+            serverless_namespaces = {"*"}
+        if record.get("type") == "aws:eks/fargateProfile:FargateProfile":
+            selectors = props_of(record).get("selectors") or []
+            serverless_namespaces = (serverless_namespaces or set()) | {
+                s.get("namespace") for s in selectors if isinstance(s, dict)
+            }
+    lines: list[Line] = []
+    for record in resources:
+        if record.get("external") or record.get("custom") is False:
+            continue
+        line = line_of(record, prices, basis, storage, serverless_namespaces, today)
+        if line is not None:
+            line.urn = str(record.get("urn", ""))
+            lines.append(line)
+    return Estimate(
+        stack=stack,
+        cloud=cloud,
+        region=region,
+        currency=catalog["currency"],
+        hours_per_month=prices.hours,
+        catalog_read_on=catalog["readOn"],
+        lines=lines,
+        basis=basis,
+        notes=notes,
+    )

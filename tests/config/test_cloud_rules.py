@@ -1,0 +1,151 @@
+"""Config that knows each cloud: what its cluster API accepts, refused before anything is planned."""
+
+import copy
+
+import pytest
+
+from mlplatform import catalog
+from mlplatform import config as cfg
+from mlplatform.config import ConfigError
+from stacks import environment_of
+from stacks.prod import check_shape
+
+ACK = {
+    "cloud": "alicloud",
+    "cluster": {
+        "kind": "managed",
+        "kubernetesVersion": "1.36.1-aliyun.1",
+        "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
+    },
+}
+EKS = {
+    "cloud": "aws",
+    "cluster": {
+        "kind": "managed",
+        "kubernetesVersion": "1.35",
+        "network": {"zones": [{"zone": "us-west-2a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}]},
+    },
+}
+
+
+def parsed(base: dict, **changes) -> cfg.StackConfig:
+    raw = copy.deepcopy(base)
+    for path, value in changes.items():
+        node = raw
+        *parents, last = path.split("__")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return cfg.parse(raw)
+
+
+def refused(base: dict, **changes) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parsed(base, **changes)
+    return str(caught.value)
+
+
+def test_the_shipped_versions_are_accepted():
+    assert parsed(ACK).cluster.kubernetes_version == "1.36.1-aliyun.1"
+    assert parsed(EKS).cluster.kubernetes_version == "1.35"
+
+
+def test_an_end_of_life_version_is_refused_with_the_supported_list():
+    message = refused(ACK, cluster__kubernetesVersion="1.31.1-aliyun.1")
+    assert "ml-platform:cluster.kubernetesVersion: Kubernetes 1.31.1-aliyun.1 is not supported on alicloud" in message
+    assert "supported: 1.35.1-aliyun.1" in message and "1.36.1-aliyun.1" in message
+
+
+def test_the_catalog_follows_the_calendar(monkeypatch):
+    monkeypatch.setenv("MLP_TODAY", "2027-03-01")  # ACK 1.35 ended 2027-02-28
+    assert "its support ended 2027-02-28" in refused(ACK, cluster__kubernetesVersion="1.35.7-aliyun.1")
+    monkeypatch.setenv("MLP_TODAY", "2026-11-30")
+    assert catalog.days_left("aws", "1.34") == 2
+    assert catalog.version_problem("aws", "1.34") is None
+
+
+def test_one_clouds_values_are_refused_on_the_other():
+    assert "write it as 1.35" in refused(EKS, cluster__kubernetesVersion="1.31.1-aliyun.1")
+    assert "write it as 1.35.7-aliyun.1" in refused(ACK, cluster__kubernetesVersion="1.36")
+    pool = {"instanceTypes": ["ecs.g7.xlarge"], "minSize": 0, "maxSize": 2}
+    assert "nodePools.cpu.instanceTypes[0]: 'ecs.g7.xlarge' is not an instance type on aws" in refused(
+        EKS, nodePools={"cpu": pool}
+    )
+    pool = {"instanceTypes": ["m6i.large"], "minSize": 0, "maxSize": 2}
+    assert "is not an instance type on alicloud" in refused(ACK, nodePools={"cpu": pool})
+
+
+CGPU_POOL = {
+    "instanceTypes": ["ecs.gn7i-c8g1.2xlarge"],
+    "minSize": 0,
+    "maxSize": 2,
+    "gpu": True,
+    "gpuSharing": "cgpu",
+}
+
+
+def test_cgpu_needs_a_managed_ack_pro_cluster():
+    serverless = {**ACK["cluster"], "kind": "serverless"}
+    message = refused(ACK, cluster=serverless, nodePools={"gpu": CGPU_POOL})
+    assert "nodePools.gpu.gpuSharing: cgpu (ACK shared GPU scheduling) needs a managed ACK Pro cluster" in message
+
+
+def test_a_cgpu_pool_offers_gpu_memory_not_whole_gpus():
+    serving = {"predictors": [{"name": "v1", "model": "color:v1", "resources": {"gpu": 1}}]}
+    message = refused(ACK, nodePools={"gpu": CGPU_POOL}, models=["color:v1"], servings={"color": serving})
+    assert "servings.color.predictors[0].resources.gpu" in message and "ask for gpuMemoryGb" in message
+
+
+def test_eks_has_no_fargate_only_kind():
+    assert "EKS has no serverless kind" in refused(EKS, cluster={**EKS["cluster"], "kind": "serverless"})
+
+
+def test_edge_needs_a_login():
+    edge = {**ACK["cluster"], "kind": "edge"}
+    assert "cluster.edgeKeyPair: an ACK@Edge cluster needs a login" in refused(ACK, cluster=edge)
+    assert parsed(ACK, cluster={**edge, "edgeKeyPair": "ops"}).cluster.edge_key_pair == "ops"
+
+
+def test_a_new_aws_vpc_needs_public_subnets_for_load_balancers_and_nat():
+    zones = [{"zone": "us-west-2a", "cidr": "10.0.0.0/20"}]
+    message = refused(EKS, cluster={**EKS["cluster"], "network": {"zones": zones}})
+    assert "cluster.network.zones[0].publicCidr: a new AWS VPC needs a public subnet per zone" in message
+
+
+def test_a_public_eks_endpoint_needs_its_cidrs_and_prod_never_opens_it_to_all():
+    assert "cluster.apiAccessCidrs" in refused(EKS, cluster={**EKS["cluster"], "publicEndpoint": True})
+    open_to_all = {**EKS["cluster"], "publicEndpoint": True, "apiAccessCidrs": ["0.0.0.0/0"]}
+    settings = parsed(EKS, cluster=open_to_all, promotion={"stack": "dev-aws"})
+    with pytest.raises(ConfigError, match=r"never open to 0\.0\.0\.0/0"):
+        check_shape(settings)
+
+
+def test_eks_pools_scale_from_zero():
+    pool = {"instanceTypes": ["m6i.large"], "minSize": 1, "maxSize": 2}
+    assert "nodePools.cpu.minSize: EKS pools are Karpenter NodePools" in refused(EKS, nodePools={"cpu": pool})
+
+
+def test_the_environment_comes_from_config_not_the_stack_name():
+    assert environment_of("prod-eu", parsed(EKS, environment="prod")) == "prod"
+    assert environment_of("dev", parsed(EKS)) == "dev"
+    with pytest.raises(ConfigError, match="ml-platform:environment: stack 'prod-eu' needs an environment"):
+        environment_of("prod-eu", parsed(EKS))
+
+
+def test_a_small_alicloud_disk_is_refused():
+    notebook = {"image": "jupyter:v1", "volumeSize": "10Gi"}
+    message = refused(ACK, notebooks={"alice": notebook})
+    assert "notebooks.alice.volumeSize: 10Gi is below the smallest Alibaba Cloud disk (ESSD PL1)" in message
+    assert parsed(ACK, notebooks={"alice": {"image": "jupyter:v1"}}).notebooks["alice"].volume_size == "20Gi"
+
+
+def test_the_region_is_set_once(monkeypatch):
+    from stacks import with_region
+
+    monkeypatch.setattr("pulumi.Config.get", lambda self, key: "us-west-2" if self.name == "aws" else None)
+    assert with_region(parsed(EKS)).region == "us-west-2"
+    with pytest.raises(ConfigError, match="'eu-west-1' differs from aws:region 'us-west-2': set the region once"):
+        with_region(parsed(EKS, region="eu-west-1"))
+    monkeypatch.setattr("pulumi.Config.get", lambda self, key: None)
+    with pytest.raises(ConfigError, match="aws:region: the region is not set"):
+        with_region(parsed(EKS))

@@ -1,0 +1,241 @@
+"""Pricing a plan: node pools as a range, fixed fees, sized buckets, what is unpriced, budgets (no engine needed)."""
+
+import copy
+from datetime import date
+
+import pytest
+
+from mlplatform.cost import estimate, load_catalog
+from mlplatform.cost.report import change, format_change, format_text
+
+HOURS = 730
+
+
+def record(stack, type_, name, inputs):
+    return {"urn": f"urn:pulumi:{stack}::ml-platform::{type_}::{name}", "type": type_, "custom": True, "inputs": inputs}
+
+
+def basis(cloud="alicloud", region="cn-hangzhou", budget=None, storage=None):
+    return {
+        "costBasis": {
+            "cloud": cloud,
+            "region": region,
+            "budget": budget,
+            "storageGb": storage or {},
+            "logGbPerMonth": 30,
+            "trainingHoursPerMonth": 24,
+        }
+    }
+
+
+def ack_pool(name="prod-gpu", types=("ecs.gn7i-c8g1.2xlarge", "ecs.gn7i-c16g1.4xlarge"), low=1, high=6, spot=True):
+    return record(
+        "prod",
+        "alicloud:cs/nodePool:NodePool",
+        name,
+        {
+            "instanceTypes": list(types),
+            "scalingConfig": {"enable": True, "minSize": low, "maxSize": high},
+            "spotStrategy": "SpotAsPriceGo" if spot else "NoSpot",
+        },
+    )
+
+
+@pytest.fixture
+def priced_catalog():
+    """The shipped catalog with two made-up ECS prices, to check the arithmetic (not a real price)."""
+    catalog = copy.deepcopy(load_catalog())
+    catalog["prices"]["alicloud"]["instance"]["cn-hangzhou"] = {
+        "usd": {"ecs.gn7i-c8g1.2xlarge": 1.0, "ecs.gn7i-c16g1.4xlarge": 2.0},
+        "per": "hour",
+        "source": "https://example.com/test",
+        "readOn": "2026-11-30",
+        "note": "test",
+    }
+    return catalog
+
+
+def test_a_spot_pool_ranges_from_min_nodes_at_the_deepest_discount_to_max_nodes_on_demand(priced_catalog):
+    result = estimate([ack_pool()], basis(), catalog=priced_catalog)
+    [line] = result.lines
+    assert (line.kind, line.detail) == ("node pool", "1..6 x ecs.gn7i-c8g1.2xlarge | ecs.gn7i-c16g1.4xlarge, spot")
+    assert line.low == pytest.approx(1 * 1.0 * 0.1 * HOURS)  # up to 90% off the cheapest type
+    assert line.high == pytest.approx(6 * 2.0 * HOURS)  # the dearest type on demand: spot never costs more
+    assert {p["source"] for p in line.prices} == {
+        "https://example.com/test",
+        "https://www.alibabacloud.com/help/en/ecs/instance-types",
+    }
+
+
+def test_an_on_demand_pool_is_priced_at_its_sizes(priced_catalog):
+    result = estimate(
+        [ack_pool(types=("ecs.gn7i-c8g1.2xlarge",), low=2, high=4, spot=False)], basis(), catalog=priced_catalog
+    )
+    assert (result.low, result.high) == (2 * HOURS, 4 * HOURS)
+
+
+def test_a_pool_without_prices_is_itemised_and_named_unpriced_never_zero():
+    result = estimate([ack_pool()], basis())
+    [line] = result.lines
+    assert line.as_json()["monthly"] is None
+    assert [m.split(" (")[0] for m in line.unpriced] == [
+        "spot and on-demand price of ecs.gn7i-c8g1.2xlarge in cn-hangzhou",
+        "spot and on-demand price of ecs.gn7i-c16g1.4xlarge in cn-hangzhou",
+    ]
+    document = result.as_json()
+    assert {u["name"] for u in document["unpriced"]} == {"prod-gpu"}
+    assert "Unpriced, not in the total (2):" in format_text(result)
+
+
+def test_a_pool_that_could_run_an_unpriced_type_is_not_half_priced(priced_catalog):
+    result = estimate([ack_pool(types=("ecs.gn7i-c8g1.2xlarge", "ecs.gn8is.2xlarge"))], basis(), catalog=priced_catalog)
+    [line] = result.lines
+    assert (line.low, line.high) == (0.0, 0.0)
+    assert any("ecs.gn8is.2xlarge" in missing for missing in line.unpriced)
+
+
+def test_cluster_fees_nat_gateway_and_buckets_come_with_their_sources():
+    resources = [
+        record(
+            "prod",
+            "alicloud:cs/managedKubernetes:ManagedKubernetes",
+            "prod-cluster",
+            {"clusterSpec": "ack.pro.small", "newNatGateway": True},
+        ),
+        record("prod", "alicloud:oss/bucket:Bucket", "prod-datasets", {"bucket": "mlp-prod-datasets-hz"}),
+        record("prod", "alicloud:oss/bucket:Bucket", "prod-models", {"bucket": "mlp-prod-models-hz"}),
+    ]
+    result = estimate(resources, basis(storage={"mlp-prod-datasets-hz": 1000}))
+    cluster, datasets, models = result.lines
+    assert cluster.low == cluster.high == pytest.approx((0.09 + 0.034) * HOURS)
+    assert [p["item"] for p in cluster.prices] == [
+        "ACK ack.pro.small management fee",
+        "Internet NAT gateway instance fee",
+    ]
+    assert "NAT gateway capacity units (they follow traffic)" in cluster.unpriced
+    assert datasets.high == pytest.approx(1000 * 0.0173)
+    assert models.unpriced == ["size unknown: set it in ml-platform:costAssumptions"]
+
+
+@pytest.mark.parametrize(
+    ("version", "today", "fee", "support"),
+    [
+        ("1.31", date(2026, 11, 30), 0.60, "extended"),  # standard support ended 2025-11-26
+        ("1.31", date(2025, 1, 1), 0.10, "standard"),
+    ],
+)
+def test_an_eks_cluster_pays_extended_support_once_its_version_leaves_standard_support(version, today, fee, support):
+    resources = [record("prod", "aws:eks/cluster:Cluster", "prod-cluster", {"version": version})]
+    [line] = estimate(resources, basis("aws", "us-west-2"), today=today).lines
+    assert line.low == line.high == pytest.approx(fee * HOURS)
+    assert f"in {support} support (standard support ends 2025-11-26)" in line.detail
+
+
+def test_an_eks_version_missing_from_the_calendar_is_priced_at_both_fees():
+    resources = [record("prod", "aws:eks/cluster:Cluster", "prod-cluster", {"version": "1.35"})]
+    [line] = estimate(resources, basis("aws", "us-west-2")).lines
+    assert (line.low, line.high) == (pytest.approx(0.10 * HOURS), pytest.approx(0.60 * HOURS))
+
+
+def test_eks_node_groups_in_us_east_1_are_priced_from_aws_published_prices():
+    group = record(
+        "prod",
+        "aws:eks/nodeGroup:NodeGroup",
+        "prod-gpu",
+        {"instanceTypes": ["g5.xlarge"], "capacityType": "ON_DEMAND", "scalingConfig": {"minSize": 1, "maxSize": 6}},
+    )
+    [line] = estimate([group], basis("aws", "us-east-1")).lines
+    assert (line.low, line.high) == (pytest.approx(1.006 * HOURS), pytest.approx(6 * 1.006 * HOURS))
+    [line] = estimate([group], basis("aws", "eu-west-1")).lines
+    assert line.unpriced and not line.priced
+
+
+def test_load_balancers_are_named_unpriced():
+    service = record(
+        "prod",
+        "kubernetes:core/v1:Service",
+        "notebook-lb",
+        {"kind": "Service", "metadata": {"name": "nb", "namespace": "notebooks"}, "spec": {"type": "LoadBalancer"}},
+    )
+    release = record(
+        "prod",
+        "kubernetes:helm.sh/v3:Release",
+        "prod-operators-emissary-ingress",
+        {"chart": "emissary-ingress", "values": {"service": {"type": "LoadBalancer"}}},
+    )
+    lines = estimate([service, release], basis()).lines
+    assert [(line.name, line.kind) for line in lines] == [
+        ("notebook-lb", "load balancer"),
+        ("prod-operators-emissary-ingress", "load balancer"),
+    ]
+    assert all(line.unpriced and not line.priced for line in lines)
+
+
+def test_serverless_workloads_are_grouped_by_namespace_and_workload():
+    cluster = record("dev", "alicloud:cs/serverlessKubernetes:ServerlessKubernetes", "dev-cluster", {})
+    container = {"name": "main", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}
+    job = record(
+        "dev",
+        "kubernetes:kubeflow.org/v1:TFJob",
+        "color-training",
+        {
+            "kind": "TFJob",
+            "metadata": {"name": "color-training", "namespace": "training"},
+            "spec": {"tfReplicaSpecs": {"Worker": {"replicas": 3, "template": {"spec": {"containers": [container]}}}}},
+        },
+    )
+    lines = estimate([cluster, job], basis()).lines
+    assert lines[-1].group == "training/color-training"
+    assert lines[-1].detail.startswith("TFJob pods: 1.5 vCPU, 3 GiB requested, until done")
+    assert "training/color-training" in estimate([cluster, job], basis()).groups()
+
+
+def test_a_budget_below_the_maximum_names_the_items_that_drive_it(priced_catalog):
+    resources = [
+        ack_pool(),
+        record(
+            "prod", "alicloud:cs/managedKubernetes:ManagedKubernetes", "prod-cluster", {"clusterSpec": "ack.pro.small"}
+        ),
+    ]
+    result = estimate(resources, basis(budget={"monthlyMax": 5000, "currency": "USD"}), catalog=priced_catalog)
+    assert result.over_budget()  # 6 x 2.0 x 730 = 8,760 for the GPU pool alone
+    message = result.budget_message()
+    assert "over its budget of 5,000.00 USD (ml-platform:budget.monthlyMax)" in message
+    assert "Driven by: prod-gpu (node pool) up to 8,760.00, prod-cluster (cluster fee) up to 65.70." in message
+    within = estimate(resources, basis(budget={"monthlyMax": 9000, "currency": "USD"}), catalog=priced_catalog)
+    assert not within.over_budget() and within.budget_message() == ""
+    assert within.as_json()["budget"] == {"monthlyMax": 9000.0, "currency": "USD", "exceeded": False}
+
+
+def test_the_cost_change_of_a_larger_gpu_pool_is_shown_even_when_unpriced():
+    base = estimate([ack_pool(high=6)], basis())
+    head = estimate([ack_pool(high=20)], basis())
+    cost = change(base, head)
+    [line] = cost["lines"]
+    assert (line["name"], line["change"]) == ("gpu", "~")
+    text = format_change(cost)
+    assert "~ node pool gpu: unpriced (1..6 x" in text and "-> 1..20 x ecs.gn7i-c8g1.2xlarge" in text
+
+
+def test_a_karpenter_pool_ranges_from_zero_to_its_node_limit():
+    pool = record(
+        "prod",
+        "kubernetes:karpenter.sh/v1:NodePool",
+        "prod-gpu-nodepool",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "requirements": [
+                            {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]},
+                            {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+                        ]
+                    }
+                },
+                "limits": {"nodes": 4},
+            }
+        },
+    )
+    [line] = estimate([pool], basis("aws", "us-east-1")).lines
+    assert line.detail == "0..4 x g5.xlarge, on-demand (Karpenter)"
+    assert (line.low, line.high) == (0.0, pytest.approx(4 * 1.006 * HOURS))

@@ -1,0 +1,63 @@
+"""EKS capacity: the add-ons with their Pod Identity roles, and Karpenter with its IAM and interruption queue."""
+
+import json
+
+import pulumi
+
+from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
+from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
+
+
+def test_every_addon_a_first_deploy_needs_with_pod_identity_for_the_csi_drivers(plan):
+    def program():
+        EksAddons("a", EksAddonsArgs(cluster_name="c", bucket_names=["models", "datasets"]))
+
+    monitor = plan(program)
+    addons = {r.inputs["addonName"]: r for r in monitor.of_type("aws:eks/addon:Addon")}
+    assert set(addons) == {
+        "vpc-cni",
+        "kube-proxy",
+        "coredns",
+        "eks-pod-identity-agent",
+        "aws-ebs-csi-driver",
+        "aws-mountpoint-s3-csi-driver",
+    }
+    agent = addons["eks-pod-identity-agent"].urn
+    for driver, account in (
+        ("aws-ebs-csi-driver", "ebs-csi-controller-sa"),
+        ("aws-mountpoint-s3-csi-driver", "s3-csi-driver-sa"),
+    ):
+        [association] = addons[driver].inputs["podIdentityAssociations"]
+        assert association["serviceAccount"] == account
+        assert agent in addons[driver].dependencies
+    [s3_policy] = [json.loads(r.inputs["policy"]) for r in monitor.of_type("aws:iam/rolePolicy:RolePolicy")]
+    actions = {action for statement in s3_policy["Statement"] for action in statement["Action"]}
+    assert "s3:DeleteObject" not in actions and {"s3:GetObject", "s3:PutObject", "s3:ListBucket"} <= actions
+    trust = json.loads(monitor.named("a-ebs-csi").inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+
+
+def test_karpenter_is_installed_with_its_roles_and_spot_interruption_queue(plan):
+    def program():
+        Karpenter(
+            "k", KarpenterArgs(cluster_name="c", cluster_arn="arn:aws:eks:us-west-2:1:cluster/c", region="us-west-2")
+        )
+
+    monitor = plan(program)
+    [release] = monitor.of_type("kubernetes:helm.sh/v3:Release")
+    assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
+    assert release.inputs["version"] == "1.14.1"
+    assert release.inputs["timeout"] >= 600
+    assert release.inputs["values"]["settings"]["clusterName"] == "c"
+    association = next(iter(monitor.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")))
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("kube-system", "karpenter")
+    assert association.urn in release.dependencies
+    entry = next(iter(monitor.of_type("aws:eks/accessEntry:AccessEntry")))
+    assert entry.inputs["type"] == "EC2_LINUX"
+    patterns = [json.loads(r.inputs["eventPattern"]) for r in monitor.of_type("aws:cloudwatch/eventRule:EventRule")]
+    assert {"detail-type": ["EC2 Spot Instance Interruption Warning"], "source": ["aws.ec2"]} in patterns
+    [policy] = [json.loads(r.inputs["policy"]) for r in monitor.of_type("aws:iam/rolePolicy:RolePolicy")]
+    terminate = next(s for s in policy["Statement"] if s["Sid"] == "TerminateOwnNodes")
+    assert terminate["Condition"]["StringEquals"] == {"aws:ResourceTag/kubernetes.io/cluster/c": "owned"}
+    pulumi.log.info("ok")

@@ -1,0 +1,145 @@
+"""LLM servings: the Hugging Face server with vLLM on GPUs, weights from the bucket, KEDA scaling to zero."""
+
+import pytest
+
+from mlplatform import validation
+from mlplatform.config import ConfigError, Serving, parse
+from mlplatform.conventions import plain_json
+from mlplatform.workloads.kserve import StorageCredentials
+from mlplatform.workloads.llm import LlmServing, LlmServingArgs
+
+ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+URIS = {"qwen:2.5-7b": "oss://models/qwen/2.5-7b/"}
+S3 = StorageCredentials("key-id", "key-secret", "https://s3.eu-west-1.amazonaws.com")
+PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+
+
+def llm(**fields) -> dict:
+    spec = {
+        "model": "qwen:2.5-7b",
+        "gpus": 2,
+        "scaling": {"minReplicas": 0, "maxReplicas": 2, "prometheusAddress": PROMETHEUS},
+        **fields,
+    }
+    return {"backend": "kserve", "kind": "llm", "llm": spec}
+
+
+def render(plan, raw: dict):
+    serving = Serving.model_validate(raw)
+
+    def program():
+        LlmServing(
+            "chat",
+            LlmServingArgs(
+                serving=serving,
+                namespace="models",
+                model_uris=URIS,
+                credentials=S3,
+                ingress_url="http://gateway",
+                ingress_host="gateway.example.com",
+            ),
+        )
+
+    return plan(program, stack="prod")
+
+
+def only(monitor, kind: str) -> dict:
+    [registration] = monitor.of_type(kind)
+    obj = plain_json(registration.inputs)
+    assert validation.validate(obj, strict=True) == []
+    return obj
+
+
+def test_llm_runs_vllm_on_the_node_gpus_with_weights_from_the_bucket(plan):
+    isvc = only(render(plan, llm()), ISVC)
+    predictor = isvc["spec"]["predictor"]
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "huggingface"}
+    assert model["storageUri"] == "s3://models/qwen/2.5-7b/"
+    assert model["args"] == ["--backend=vllm", "--tensor-parallel-size=2"]
+    assert {"name": "HF_HUB_OFFLINE", "value": "1"} in model["env"]  # no hub download at run time
+    assert model["resources"]["requests"]["nvidia.com/gpu"] == "2" == model["resources"]["limits"]["nvidia.com/gpu"]
+    assert predictor["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert predictor["nodeSelector"] == {"mlplatform.io/accelerator": "nvidia-gpu"}
+    assert predictor["annotations"] == {"mlplatform.io/model-version": "qwen:2.5-7b"}
+
+
+def test_scale_to_zero_is_a_keda_scaled_object_on_the_predictor_deployment(plan):
+    monitor = render(plan, llm())
+    isvc = only(monitor, ISVC)
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "external"
+    assert isvc["spec"]["predictor"]["minReplicas"] == 0
+    scaled = only(monitor, SCALED_OBJECT)["spec"]
+    assert scaled["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "chat-predictor"}
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"], scaled["cooldownPeriod"]) == (0, 2, 900)
+    [trigger] = scaled["triggers"]
+    assert trigger["type"] == "prometheus" and trigger["metadata"]["serverAddress"] == PROMETHEUS
+    assert 'destination_service_name="chat-predictor"' in trigger["metadata"]["query"]
+
+
+def test_fixed_replicas_need_no_keda(plan):
+    monitor = render(plan, llm(scaling={"minReplicas": 1, "maxReplicas": 1}))
+    assert only(monitor, ISVC)["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"
+    assert monitor.of_type(SCALED_OBJECT) == []
+
+
+def test_local_model_cache_holds_the_same_uri_the_predictor_reads(plan):
+    monitor = render(plan, llm(cache={"nodeGroup": "gpu-nvme", "size": "40Gi"}))
+    cache = only(monitor, "kubernetes:serving.kserve.io/v1alpha1:LocalModelCache")
+    assert cache["spec"] == {
+        "sourceModelUri": "s3://models/qwen/2.5-7b/",
+        "modelSize": "40Gi",
+        "nodeGroups": ["gpu-nvme"],
+    }
+    assert only(monitor, ISVC)["spec"]["predictor"]["model"]["storageUri"] == cache["spec"]["sourceModelUri"]
+
+
+def test_the_endpoint_is_the_openai_chat_url(plan):
+    monitor = render(plan, llm())
+    [output] = [r.outputs for r in monitor.of_type("mlplatform:llm:LlmServing")]
+    assert output["endpoint"] == "http://gateway/serving/models/chat/openai/v1/chat/completions"
+
+
+def stack_config(servings: dict, gpu_pool: bool = True) -> dict:
+    pools = {"gpu": {"instanceTypes": ["ecs.gn7i-c16g1.4xlarge"], "minSize": 0, "maxSize": 2, "gpu": True}}
+    return {
+        "cloud": "alicloud",
+        "region": "cn-hangzhou",
+        "cluster": {
+            "kind": "managed",
+            "kubernetesVersion": "1.35.2-aliyun.1",
+            "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
+        },
+        "nodePools": pools if gpu_pool else {},
+        "models": list(URIS),
+        "servings": servings,
+    }
+
+
+@pytest.mark.parametrize(
+    ("serving", "path", "reason"),
+    [
+        ({**llm(), "backend": "seldon"}, "backend", "runs on KServe"),
+        ({"backend": "kserve", "kind": "llm"}, "llm", "needs llm"),
+        (llm(scaling={"minReplicas": 0, "maxReplicas": 1}), "llm.scaling.prometheusAddress", "Prometheus"),
+        (llm(scaling={"minReplicas": 3, "maxReplicas": 2}), "llm.scaling.minReplicas", "greater than maxReplicas"),
+        (
+            {**llm(), "predictors": [{"name": "v1", "model": "qwen:2.5-7b"}]},
+            "predictors",
+            "has no predictors",
+        ),
+    ],
+)
+def test_llm_config_mistakes_are_config_errors(serving, path, reason):
+    with pytest.raises(ConfigError) as error:
+        parse(stack_config({"chat": serving}))
+    assert error.value.path == f"ml-platform:servings.chat.{path}"
+    assert reason in error.value.reason
+
+
+def test_an_llm_needs_a_gpu_pool():
+    with pytest.raises(ConfigError) as error:
+        parse(stack_config({"chat": llm()}, gpu_pool=False))
+    assert error.value.path == "ml-platform:servings.chat.llm"
+    assert "no node pool has gpu: true" in error.value.reason
