@@ -13,7 +13,7 @@ import pulumi
 
 from mlplatform import config as cfg
 from mlplatform import rules
-from mlplatform.conventions import GPU_NODE_LABEL, STORAGE_SECRET
+from mlplatform.conventions import GPU_NODE_LABEL, STORAGE_SECRET, mirrored
 from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs, StorageCredentials
 from mlplatform.workloads.llm import LlmServing, LlmServingArgs
@@ -80,9 +80,34 @@ def serving_output(serving: cfg.Serving, component: ModelServing, links: pulumi.
     return output
 
 
+def through_mirror(settings: cfg.StackConfig) -> cfg.StackConfig:
+    """Every workload image pulled through `operators.imageRegistry` when one is set (as the charts' images are)."""
+    registry = settings.operators.image_registry
+    if not registry:
+        return settings
+
+    def images(items: dict) -> dict:
+        return {name: item.model_copy(update={"image": mirrored(item.image, registry)}) for name, item in items.items()}
+
+    def predictors(serving: cfg.Serving) -> cfg.Serving:
+        rewritten = [
+            p.model_copy(update={"image": mirrored(p.image, registry)}) if p.image else p for p in serving.predictors
+        ]
+        return serving.model_copy(update={"predictors": rewritten})
+
+    return settings.model_copy(
+        update={
+            "training_jobs": images(settings.training_jobs),
+            "notebooks": images(settings.notebooks),
+            "web_services": images(settings.web_services),
+            "servings": {name: predictors(serving) for name, serving in settings.servings.items()},
+        }
+    )
+
+
 def deploy(platform: Platform) -> None:
     """Plan every workload of the stack config and export their endpoints."""
-    settings = platform.config
+    settings = through_mirror(platform.config)
     on_cluster = pulumi.ResourceOptions(provider=platform.provider)
     gpu = GpuScheduling(node_selector=dict([GPU_NODE_LABEL]))
     storage = BucketStorage(

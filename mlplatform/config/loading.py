@@ -225,14 +225,28 @@ def _decode(key: str, value: Any) -> Any:
         return value  # text where a structure is expected: the model says what it wanted
 
 
+def program_source() -> ConfigSource | None:
+    """The stack file of the running program, when the project folder has one."""
+    source = ConfigSource.of(_project_dir(), pulumi.get_stack())
+    return source if source.stack_file.is_file() else None  # else config from elsewhere (ESC, the service)
+
+
+async def locating(awaitable):
+    """Await the stack composition; a ConfigError it raises (a cross-check of the composition) gets its place
+    in the stack file, as the errors of `load()` have."""
+    try:
+        return await awaitable
+    except ConfigError as error:
+        source = program_source()
+        raise (error.locate(source.where) if source and not error.located else error) from None
+
+
 def load() -> StackConfig:
     """Read the whole `ml-platform:` namespace from the running Pulumi program's config and validate it.
 
     Every key is read, so a misspelt top-level key (`servingz`) is refused like any other unknown key.
     """
-    source = ConfigSource.of(_project_dir(), pulumi.get_stack())
-    if not source.stack_file.is_file():
-        source = None  # config from elsewhere (ESC, the service): no file positions to give
+    source = program_source()
     raw, problems = {}, []
     for key, value in sorted(_runtime_values().items()):
         full = f"{NAMESPACE}:{key}"

@@ -86,7 +86,7 @@ def eks_kubeconfig(cluster_name: pulumi.Input[str], endpoint, certificate_author
 
 class Cluster(pulumi.ComponentResource):
     """Outputs: `cluster_id`, `cluster_name`, `vpc_id`, `subnet_ids` (the nodes' subnets), secret `kubeconfig`;
-    on EKS also `cluster_arn`, `security_group_id` and `system_nodes` (the node group add-ons wait for)."""
+    `security_group_id` on EKS and ASK; on EKS also `cluster_arn` and `system_nodes` (add-ons wait for them)."""
 
     cluster_id: pulumi.Output[str]
     cluster_arn: pulumi.Output[str] | None = None
@@ -280,6 +280,8 @@ class Cluster(pulumi.ComponentResource):
         )
         self.cluster_id = cluster.id
         self.cluster_name = cluster.name
+        if spec.kind == "serverless":  # the group ASK creates for its ECI pods; ARMS on ASK needs it
+            self.security_group_id = cluster.security_group_id
         self.kubeconfig = pulumi.Output.secret(credential.kube_config)
 
     def _eks(self) -> None:

@@ -24,6 +24,7 @@ from mlpolicies.props import (
     label,
     plain,
     setting,
+    stack_of,
     whole_number,
 )
 from mlpolicies.rules import MODEL_VERSION_ANNOTATION, traffic_problem
@@ -196,8 +197,9 @@ STACK_REFERENCE = "pulumi:pulumi:StackReference"
 PROMOTION_SCHEMA = {
     "publishingStack": {
         "type": "string",
-        "default": "dev",
-        "description": "The stack whose `modelVersions` output lists the versions prod may serve.",
+        "default": "",
+        "description": "The stack whose `modelVersions` output lists the versions prod may serve; by default "
+        "prod's dev twin (prod -> dev, prod-aws -> dev-aws).",
     },
     "allowUnpublishedVersions": {
         "type": "array",
@@ -224,12 +226,18 @@ def _published_versions(args: StackValidationArgs, publisher: str) -> set[str] |
     return published
 
 
+def _dev_twin(args: StackValidationArgs) -> str:
+    """The dev stack a prod stack promotes from, by name: prod -> dev, prod-aws -> dev-aws."""
+    stack = next((stack_of(r.urn) for r in args.resources), "prod")
+    return "dev" + stack.removeprefix("prod") if stack.startswith("prod") else "dev"
+
+
 def _validate_promotion(args: StackValidationArgs, report: ReportViolation) -> None:
     servings = [r for r in args.resources if r.resource_type in (SELDON_DEPLOYMENT, INFERENCE_SERVICE)]
     if not any(is_prod(r.urn) for r in args.resources):
         args.not_applicable("only prod serves promoted model versions")
     config = args.get_config()
-    publisher = setting(config, PROMOTION_SCHEMA, "publishingStack")
+    publisher = setting(config, PROMOTION_SCHEMA, "publishingStack") or _dev_twin(args)
     allowed = set(setting(config, PROMOTION_SCHEMA, "allowUnpublishedVersions"))
     published = _published_versions(args, publisher)
     if published is None:

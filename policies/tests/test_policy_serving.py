@@ -65,9 +65,9 @@ def test_availability_does_not_apply_in_dev():
 # ------------------------------------------------------------------ promoted-model-versions
 
 
-def dev_reference(versions) -> object:
-    outputs = {"name": "organization/ml-platform/dev", "outputs": {"modelVersions": versions}}
-    return stack_resource(STACK_REFERENCE, outputs, name="organization/ml-platform/dev")
+def dev_reference(versions, source="dev", stack="prod") -> object:
+    outputs = {"name": f"organization/ml-platform/{source}", "outputs": {"modelVersions": versions}}
+    return stack_resource(STACK_REFERENCE, outputs, name=f"organization/ml-platform/{source}", stack=stack)
 
 
 def serving(*versions: str, stack="prod"):
@@ -94,6 +94,13 @@ def test_allow_listed_versions_pass():
 
 def test_published_versions_unknown_during_preview_are_not_judged():
     assert check_stack(promoted_model_versions, [dev_reference(UNKNOWN), serving("color:v9")]) == []
+
+
+def test_prod_aws_reads_what_dev_aws_published_not_dev():
+    published = [dev_reference(["color:v1"], source="dev-aws", stack="prod-aws")]
+    assert check_stack(promoted_model_versions, [*published, serving("color:v1", stack="prod-aws")]) == []
+    [message] = check_stack(promoted_model_versions, [*published, serving("color:v2", stack="prod-aws")])
+    assert "which stack 'dev-aws' has not published" in message
 
 
 def test_promotion_does_not_apply_to_dev():

@@ -68,3 +68,30 @@ def test_every_claim_names_a_storage_class_or_a_volume(planned):
     for claim in (m for m in planned.manifests if m["kind"] == "PersistentVolumeClaim"):
         assert claim["spec"].get("storageClassName") or claim["spec"].get("volumeName"), claim["metadata"]
     assert validation.validate_all(planned.manifests) == {}
+
+
+def test_an_image_mirror_rewrites_every_workload_image():
+    from mlplatform import config as cfg
+    from stacks.workloads import through_mirror
+
+    raw = {
+        "cloud": "aws",
+        "cluster": {
+            "kind": "managed",
+            "kubernetesVersion": "1.35",
+            "network": {"zones": [{"zone": "a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}]},
+        },
+        "operators": {"imageRegistry": "registry.example.com/mirror"},
+        "models": ["color:v1"],
+        "trainingJobs": {
+            "t": {"framework": "pytorch", "image": "pytorch/pytorch:2.5", "model": "color:v2", "roles": {"Master": {}}}
+        },
+        "notebooks": {"n": {"image": "kubeflownotebookswg/jupyter:v1.9.2"}},
+        "servings": {"s": {"predictors": [{"name": "p", "model": "color:v1", "image": "ghcr.io/acme/server:1.0"}]}},
+        "webServices": {"w": {"image": "nginx:1.27", "port": 80}},
+    }
+    settings = through_mirror(cfg.parse(raw))
+    assert settings.training_jobs["t"].image == "registry.example.com/mirror/pytorch/pytorch:2.5"
+    assert settings.notebooks["n"].image == "registry.example.com/mirror/kubeflownotebookswg/jupyter:v1.9.2"
+    assert settings.servings["s"].predictors[0].image == "registry.example.com/mirror/acme/server:1.0"
+    assert settings.web_services["w"].image == "registry.example.com/mirror/library/nginx:1.27"
