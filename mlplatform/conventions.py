@@ -25,8 +25,6 @@ NVIDIA_GPU_PRESENT_LABEL = ("nvidia.com/gpu.present", "true")
 # a default class (ASK has none; ACK's and EKS's are not marked default).
 DISK_STORAGE_CLASS = "ml-platform-disk"
 
-# The Secret in each workload namespace that holds the bucket credentials the CSI volumes use.
-STORAGE_SECRET = "model-storage"
 
 # What a value only the cloud can tell (an address, a generated key) looks like in the offline plan.
 COMPUTED = "(known after apply)"
@@ -108,3 +106,21 @@ def sls_log_env(project: str, logstore: str) -> list[dict[str, str]]:
         {"name": f"aliyun_logs_{logstore}", "value": "stdout"},
         {"name": f"aliyun_logs_{logstore}_project", "value": project},
     ]
+
+
+# EKS Pod Identity: the role trusts the pods.eks.amazonaws.com service principal with sts:AssumeRole and
+# sts:TagSession (EKS user guide, "Create an IAM role for EKS Pod Identity",
+# docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html); the eks-pod-identity-agent add-on hands the
+# credentials to the pods of the associated service account.
+POD_IDENTITY_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+)

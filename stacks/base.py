@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
 from mlplatform import rules
-from mlplatform.infra.bucket import Bucket, BucketArgs
+from mlplatform.infra.bucket import Bucket, BucketArgs, internal_endpoint
 from mlplatform.infra.cluster import Cluster, ClusterArgs
 from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
 from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
@@ -18,10 +18,11 @@ from mlplatform.infra.kserve import GATEWAY_SERVICE, KSERVE_NAMESPACE, KServe, K
 from mlplatform.infra.nodepool import KarpenterNodes, NodePool, NodePoolArgs
 from mlplatform.infra.observability import Observability, ObservabilityArgs
 from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
-from mlplatform.infra.storage_access import StorageAccess, StorageAccessArgs, storage_credentials, storage_endpoint
+from mlplatform.infra.tenancy import Team, TeamArgs, exposed_pods, gateway_namespaces, operator_namespaces
 from mlplatform.infra.trainer import Trainer, TrainerArgs
 from mlplatform.infra.workspace import Workspace, WorkspaceArgs
 from mlplatform.workloads.addresses import load_balancer_address
+from mlplatform.workloads.identity import BucketIdentity
 from stacks.context import Platform
 
 EKS_CONTROL_PLANE_LOGS = ("api", "audit", "authenticator")
@@ -53,10 +54,6 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         )
         for kind, spec in (("datasets", settings.buckets.datasets), ("models", settings.buckets.models))
     }
-    access = StorageAccess(
-        f"{stack}-workloads",
-        StorageAccessArgs(cloud=settings.cloud, bucket_names=[b.bucket_name for b in buckets.values()]),
-    )
     uses_cgpu = settings.gpu_sharing == "cgpu"
     cluster = Cluster(
         f"{stack}-cluster",
@@ -105,8 +102,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         f"{stack}-workspace",
         WorkspaceArgs(
             cloud=settings.cloud,
-            namespaces=list(get_args(cfg.WorkloadNamespace)),
-            storage_credentials=storage_credentials(settings, access.access_key_id, access.access_key_secret),
+            namespaces=[],  # the teams create the workload namespaces (mlplatform/infra/tenancy.py)
             labels={"app.kubernetes.io/part-of": "ml-platform"},
         ),
         opts=on_cluster,
@@ -125,16 +121,58 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         datasets_bucket=buckets["datasets"].bucket_name,
         models_bucket=buckets["models"].bucket_name,
         bucket_scheme="oss" if settings.cloud == "alicloud" else "s3",
-        storage_endpoint=storage_endpoint(settings),
-        access_key_id=access.access_key_id,
-        access_key_secret=access.access_key_secret,
+        storage_endpoint=internal_endpoint(settings.cloud, settings.region),
+        bucket_identity=BucketIdentity(
+            cloud=settings.cloud,
+            oidc_provider_arn=cluster.rrsa_provider_arn,
+            oidc_issuer_url=cluster.rrsa_issuer_url,
+            cluster_name=cluster.cluster_name,
+            allow_delete=environment != "prod",
+            stack=stack,
+        ),
         operators=operators.ready,
-        namespaces=workspace.namespaces,
+        namespaces=_teams(stack, settings, cluster, workspace, on_cluster),
         ingress_url=operators.ingress_url,
         ingress_host=ingress_host,
         cluster_id=cluster.cluster_id,
         cluster_name=cluster.cluster_name,
     )
+
+
+def _teams(
+    stack: str, settings: cfg.StackConfig, cluster: Cluster, workspace: Workspace, on_cluster: pulumi.ResourceOptions
+) -> dict[str, k8s.core.v1.Namespace]:
+    """A Team per team (the default one always): the workload namespaces, fenced, by namespace name.
+
+    The default team's namespaces were the Workspace's children: aliases keep their URNs, so nothing is replaced.
+    """
+    network = settings.cluster.network
+    namespaces: dict[str, k8s.core.v1.Namespace] = {}
+    for team, spec in settings.all_teams.items():
+        component = Team(
+            f"{stack}-team-{team}",
+            TeamArgs(
+                cloud=settings.cloud,
+                team=team,
+                config=spec,
+                cluster_name=cluster.cluster_name,
+                cluster_id=cluster.cluster_id,
+                gateway_namespaces=gateway_namespaces(settings),
+                operator_namespaces=operator_namespaces(settings),
+                exposed=exposed_pods(settings, team),
+                exposed_from="0.0.0.0/0" if network.vpc_id else network.cidr,
+                labels={"app.kubernetes.io/part-of": "ml-platform"},
+                namespace_aliases={
+                    kind: [pulumi.Alias(name=f"{stack}-workspace-{kind}", parent=workspace)]
+                    for kind in get_args(cfg.WorkloadNamespace)
+                }
+                if team == cfg.DEFAULT_TEAM
+                else {},
+            ),
+            opts=on_cluster,
+        )
+        namespaces.update(component.namespaces)
+    return namespaces
 
 
 def _nat_per_zone(environment: str, network: cfg.Network) -> bool:

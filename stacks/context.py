@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import StackConfig
+from mlplatform.workloads.identity import BucketIdentity
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,8 @@ class Platform:
     models_bucket: pulumi.Output[str]
     bucket_scheme: str  # "oss" or "s3"
     storage_endpoint: str  # e.g. https://oss-cn-hangzhou-internal.aliyuncs.com or https://s3.eu-west-1.amazonaws.com
-    # Read/write credentials for the buckets, secret Outputs (RAM / IAM access key of the workloads user).
-    access_key_id: pulumi.Output[str]
-    access_key_secret: pulumi.Output[str]
+    # How workloads reach the buckets without keys (RRSA roles on ACK, Pod Identity on EKS).
+    bucket_identity: BucketIdentity
     # Installed operators (Seldon, training-operator, GPU plugin): workloads depend on them.
     operators: list[pulumi.Resource]
     # Namespaces created by the infrastructure layer, by name: "training", "models", "notebooks".

@@ -13,13 +13,14 @@ import pulumi
 
 from mlplatform import config as cfg
 from mlplatform import rules
-from mlplatform.conventions import GPU_NODE_LABEL, STORAGE_SECRET, mirrored
+from mlplatform.conventions import GPU_NODE_LABEL, mirrored
 from mlplatform.infra import consoles
-from mlplatform.workloads.kserve import KServeServing, KServeServingArgs, StorageCredentials
+from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.llm import LlmServing, LlmServingArgs
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes, predictor_traffic
+from mlplatform.workloads.sso import SsoClient
 from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
 from mlplatform.workloads.trainjob import TrainJob, TrainJobArgs
 from mlplatform.workloads.volumes import BucketStorage
@@ -80,6 +81,39 @@ def serving_output(serving: cfg.Serving, component: ModelServing, links: pulumi.
     return output
 
 
+SSO_SECRETS_NAMESPACE = "ml-platform-secrets"
+
+
+def sso_client(settings: cfg.StackConfig) -> SsoClient | None:
+    """The notebooks' OIDC client; its secret is read from `ml-platform-secrets:<clientSecretKey>` (a Pulumi secret:
+    the `ml-platform:` namespace refuses secure values)."""
+    sso = settings.notebook_sso
+    if sso is None:
+        return None
+    secret = pulumi.Config(SSO_SECRETS_NAMESPACE).require_secret(sso.client_secret_key)
+    registry = settings.operators.image_registry
+    image = mirrored(sso.image, registry) if registry else sso.image
+    return SsoClient(sso.issuer_url, sso.client_id, secret, sso.groups_claim, image)
+
+
+def placed(settings: cfg.StackConfig) -> cfg.StackConfig:
+    """Servings and web services with `namespace` set to the Kubernetes namespace of their team (`vision-models`),
+    which the components put in URL paths (`/seldon/<namespace>/<name>/`); the default team's stay as they are."""
+
+    def place(kind: str, items: dict) -> dict:
+        return {
+            name: item.model_copy(update={"namespace": settings.namespace_of(kind, item)}) if item.team else item
+            for name, item in items.items()
+        }
+
+    return settings.model_copy(
+        update={
+            "servings": place("servings", settings.servings),
+            "web_services": place("webServices", settings.web_services),
+        }
+    )
+
+
 def through_mirror(settings: cfg.StackConfig) -> cfg.StackConfig:
     """Every workload image pulled through `operators.imageRegistry` when one is set (as the charts' images are)."""
     registry = settings.operators.image_registry
@@ -107,7 +141,7 @@ def through_mirror(settings: cfg.StackConfig) -> cfg.StackConfig:
 
 def deploy(platform: Platform) -> None:
     """Plan every workload of the stack config and export their endpoints."""
-    settings = through_mirror(platform.config)
+    settings = placed(through_mirror(platform.config))
     on_cluster = pulumi.ResourceOptions(provider=platform.provider)
     gpu = GpuScheduling(node_selector=dict([GPU_NODE_LABEL]))
     storage = BucketStorage(
@@ -115,7 +149,7 @@ def deploy(platform: Platform) -> None:
         models_bucket=platform.models_bucket,
         scheme=platform.bucket_scheme,
         endpoint=platform.storage_endpoint,
-        credentials_secret=STORAGE_SECRET,
+        identity=platform.bucket_identity,
     )
     created: dict[str, pulumi.Resource] = {}
     versions = settings.known_versions() | {version for _, version in settings.served_versions()}
@@ -136,7 +170,7 @@ def deploy(platform: Platform) -> None:
                 name,
                 TrainJobArgs(
                     job=job,
-                    namespace=platform.namespaces["training"].metadata.name,
+                    namespace=platform.namespaces[settings.namespace_of("trainingJobs", job)].metadata.name,
                     storage=storage,
                     gpu=gpu,
                     depends_on=[*after(job), *platform.trainer],
@@ -145,7 +179,7 @@ def deploy(platform: Platform) -> None:
             )
         elif name in settings.servings and settings.servings[name].backend == "kserve":
             serving = settings.servings[name]
-            component = _kserve_serving(platform, name, serving, model_uris, gpu, after(serving), on_cluster)
+            component = _kserve_serving(platform, name, serving, storage, gpu, after(serving), on_cluster)
             created[name] = component
             endpoints[name] = component.endpoint
             public_endpoints[name] = component.public_endpoint
@@ -156,7 +190,7 @@ def deploy(platform: Platform) -> None:
                 name,
                 TrainingJobArgs(
                     job=job,
-                    namespace=platform.namespaces["training"].metadata.name,
+                    namespace=platform.namespaces[settings.namespace_of("trainingJobs", job)].metadata.name,
                     storage=storage,
                     gpu=gpu,
                     depends_on=after(job),
@@ -170,8 +204,7 @@ def deploy(platform: Platform) -> None:
                 ModelServingArgs(
                     serving=serving,
                     namespace=platform.namespaces[serving.namespace].metadata.name,
-                    model_uris=model_uris,
-                    storage_secret=STORAGE_SECRET,
+                    storage=storage,
                     seldon=settings.operators.seldon,
                     ingress_url=platform.ingress_url,
                     ingress_host=platform.ingress_host,
@@ -201,13 +234,16 @@ def deploy(platform: Platform) -> None:
             )
             created[name] = component
             clients[name] = component.endpoint
+    sso = sso_client(settings) if settings.notebooks else None
     notebooks = {
         name: Notebook(
             name,
             NotebookArgs(
                 notebook=notebook,
-                namespace=platform.namespaces["notebooks"].metadata.name,
+                namespace=platform.namespaces[settings.namespace_of("notebooks", notebook)].metadata.name,
+                storage=storage,
                 gpu=gpu,
+                sso=sso,
                 depends_on=platform.operators,
             ),
             opts=on_cluster,
@@ -233,18 +269,12 @@ def _kserve_serving(
     platform: Platform,
     name: str,
     serving: cfg.Serving,
-    model_uris: dict[str, pulumi.Output[str]],
+    storage: BucketStorage,
     gpu: GpuScheduling,
     after: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> KServeServing | LlmServing:
     """A serving on KServe: an LLM (Hugging Face server, vLLM) or predictors of a prepackaged server or image."""
-    credentials = StorageCredentials(
-        access_key_id=platform.access_key_id,
-        secret_access_key=platform.access_key_secret,
-        endpoint=platform.storage_endpoint,
-        virtual_bucket=platform.bucket_scheme == "oss",
-    )
     namespace = platform.namespaces[serving.namespace].metadata.name
     depends_on = [*after, *platform.kserve]
     if serving.kind == "llm":
@@ -253,8 +283,7 @@ def _kserve_serving(
             LlmServingArgs(
                 serving=serving,
                 namespace=namespace,
-                model_uris=model_uris,
-                credentials=credentials,
+                storage=storage,
                 ingress_url=platform.kserve_ingress_url,
                 ingress_host=platform.kserve_ingress_host,
                 gpu=gpu,
@@ -268,8 +297,7 @@ def _kserve_serving(
         KServeServingArgs(
             serving=serving,
             namespace=namespace,
-            model_uris=model_uris,
-            credentials=credentials,
+            storage=storage,
             ingress_url=platform.kserve_ingress_url,
             ingress_host=platform.kserve_ingress_host,
             gpu=gpu,

@@ -1,6 +1,7 @@
 """Shared fixtures: run a Pulumi program under the recording mock engine and inspect what it registered."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +22,20 @@ def plan() -> Callable[..., offline.RecordingMonitor]:
         return monitor
 
     return run
+
+
+ROOT = Path(__file__).resolve().parents[1]
+_PREVIEWS: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """`shipped(stack)`: the offline preview of a committed stack, planned once per test session."""
+    from mlplatform.offline.preview import run_preview
+
+    def preview(stack: str):
+        if stack not in _PREVIEWS:
+            _PREVIEWS[stack] = run_preview(stack, ROOT)
+        return _PREVIEWS[stack]
+
+    return preview

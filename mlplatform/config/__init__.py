@@ -35,6 +35,7 @@ from mlplatform.config.infra import (
 )
 from mlplatform.config.loading import load, parse
 from mlplatform.config.stack import StackConfig
+from mlplatform.config.teams import DEFAULT_TEAM, ContainerDefaults, EgressRule, Quota, Team, TeamNetwork
 from mlplatform.config.workloads import (
     SERVER_PROTOCOLS,
     SERVERS,
@@ -42,6 +43,7 @@ from mlplatform.config.workloads import (
     Batching,
     HeaderRoute,
     Notebook,
+    NotebookSso,
     Predictor,
     Promotion,
     Replica,
@@ -53,6 +55,7 @@ from mlplatform.config.workloads import (
 from mlplatform.rules import FRAMEWORK_ROLES
 
 __all__ = [
+    "DEFAULT_TEAM",
     "DNS_LABEL",
     "ENVIRONMENTS",
     "FRAMEWORK_ROLES",
@@ -65,23 +68,29 @@ __all__ = [
     "Buckets",
     "Cluster",
     "ConfigError",
+    "ContainerDefaults",
+    "EgressRule",
     "HeaderRoute",
     "Model",
     "ModelVersionRef",
     "Network",
     "NodePool",
     "Notebook",
+    "NotebookSso",
     "Observability",
     "Operators",
     "PathError",
     "Predictor",
     "Promotion",
     "Quantity",
+    "Quota",
     "Replica",
     "Resources",
     "Seldon",
     "Serving",
     "StackConfig",
+    "Team",
+    "TeamNetwork",
     "TrainingJob",
     "TrainingOperator",
     "WebService",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Literal
 
@@ -11,7 +12,8 @@ from mlplatform import catalog, rules
 from mlplatform.config.base import DNS_LABEL, Model, ModelVersionRef, PathError
 from mlplatform.config.cost import Budget, CostAssumptions
 from mlplatform.config.infra import Buckets, Cluster, NodePool, Observability, Operators
-from mlplatform.config.workloads import Notebook, Promotion, Serving, TrainingJob, WebService
+from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES, Team, cores, team_namespace
+from mlplatform.config.workloads import Notebook, NotebookSso, Promotion, Serving, TrainingJob, WebService
 
 MIN_ALICLOUD_DISK_GIB = 20
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "m": 1e-3}
@@ -47,10 +49,16 @@ class StackConfig(Model):
     """Distributed training jobs by name (a DNS label)."""
     notebooks: dict[Annotated[str, Field(pattern=DNS_LABEL)], Notebook] = {}
     """Jupyter notebooks by name (a DNS label), per user or team."""
+    notebook_sso: NotebookSso | None = None
+    """Single sign-on for notebooks (an OIDC proxy in front of each); required by the `notebook-sso` policy in prod."""
     servings: dict[Annotated[str, Field(pattern=DNS_LABEL)], Serving] = {}
     """Model servings by name (a DNS label): one Seldon deployment each."""
     web_services: dict[Annotated[str, Field(pattern=DNS_LABEL)], WebService] = {}
     """Web services by name (a DNS label), e.g. a test client of a serving."""
+    teams: dict[Annotated[str, Field(pattern=DNS_LABEL, max_length=53)], Team] = {}
+    """Teams by name: each owns a namespace per workload kind (the `default` team `training`, `models`, `notebooks`;
+    team `vision` `vision-training`, ...), with quotas, RBAC, pod security and network policies. Workloads without
+    `team` belong to `default`, which exists even when not listed (with a generous quota)."""
     promotion: Promotion | None = None
     """prod: the stack whose published model versions it serves (a StackReference)."""
     budget: Budget | None = None
@@ -79,8 +87,10 @@ class StackConfig(Model):
                     )
         self._check_gpu_requests()
         self._check_disks()
+        self._check_notebook_sso()
         self._check_dependencies()
         self._check_model_versions()
+        self._check_teams()
         return self
 
     def _check_cluster(self) -> None:
@@ -137,6 +147,19 @@ class StackConfig(Model):
                     ("notebooks", name, "volumeSize"),
                     f"{notebook.volume_size} is below the smallest Alibaba Cloud disk (ESSD PL1): use 20Gi or more",
                 )
+
+    def _check_notebook_sso(self) -> None:
+        """Behind SSO each notebook names who may open it; without SSO such lists would guard nothing."""
+        for name, notebook in self.notebooks.items():
+            named = notebook.allowed_emails or notebook.allowed_groups
+            if self.notebook_sso and not named:
+                raise PathError(
+                    ("notebooks", name, "allowedEmails"),
+                    "behind notebookSso a notebook names its users (allowedEmails) or groups (allowedGroups)",
+                )
+            if not self.notebook_sso and named:
+                field = "allowedEmails" if notebook.allowed_emails else "allowedGroups"
+                raise PathError(("notebooks", name, field), "takes effect only with notebookSso: configure it")
 
     @property
     def gpu_sharing(self) -> str:
@@ -247,3 +270,178 @@ class StackConfig(Model):
         for path, version in self.served_versions():
             if version not in known:
                 raise PathError(path, f"unknown model version {version!r}: not trained here nor listed in models")
+
+    # ------------------------------------------------------------ teams
+
+    @property
+    def all_teams(self) -> dict[str, Team]:
+        """Every team, the default one included (implicit when `teams` does not list it), default first."""
+        return {DEFAULT_TEAM: self.teams.get(DEFAULT_TEAM, Team()), **self.teams}
+
+    def workloads(self):
+        """(config kind, name, workload) of every workload: trainingJobs, notebooks, servings, webServices."""
+        for kind, items in (
+            ("trainingJobs", self.training_jobs),
+            ("notebooks", self.notebooks),
+            ("servings", self.servings),
+            ("webServices", self.web_services),
+        ):
+            for name, workload in items.items():
+                yield kind, name, workload
+
+    @staticmethod
+    def namespace_kind(kind: str, workload) -> str:
+        """The team namespace a workload of config `kind` lands in: training, models or notebooks."""
+        if kind == "trainingJobs":
+            return "training"
+        if kind == "notebooks":
+            return "notebooks"
+        return workload.namespace
+
+    def namespace_of(self, kind: str, workload) -> str:
+        """The Kubernetes namespace of a workload of config `kind` (trainingJobs, notebooks, servings, webServices):
+        its team's namespace of its kind (`models` for the default team, `vision-models` for team vision)."""
+        namespace = self.namespace_kind(kind, workload)
+        if namespace not in TEAM_NAMESPACES:  # already placed (stacks/workloads.py `placed`)
+            return namespace
+        return team_namespace(workload.team or DEFAULT_TEAM, namespace)
+
+    def team_namespaces(self) -> dict[str, tuple[str, str]]:
+        """Every team namespace -> (team, namespace kind)."""
+        return {team_namespace(team, kind): (team, kind) for team in self.all_teams for kind in TEAM_NAMESPACES}
+
+    def _check_teams(self) -> None:
+        for name, team in self.teams.items():
+            self._check_team_groups(name, team)
+            for kind in (None, *team.quotas):
+                quota = team.quota if kind is None else team.quotas[kind]
+                path = ("teams", name, "quota") if kind is None else ("teams", name, "quotas", kind)
+                self._check_gpu_quota(path, quota)
+            own = {team_namespace(name, kind) for kind in TEAM_NAMESPACES}
+            for index, source in enumerate(team.network.allow_from_namespaces):
+                if source in own:
+                    raise PathError(
+                        ("teams", name, "network", "allowFromNamespaces", index),
+                        f"{source!r} is this team's own namespace: pods of a namespace reach each other already",
+                    )
+        for kind, name, workload in self.workloads():
+            if workload.team is not None and workload.team not in self.all_teams:
+                known = ", ".join(sorted(self.all_teams))
+                raise PathError((kind, name, "team"), f"no team named {workload.team!r} (teams: {known})")
+        for name, serving in self.servings.items():
+            target = self.servings.get(serving.route_by_header.serving) if serving.route_by_header else None
+            if target and (target.team or DEFAULT_TEAM) != (serving.team or DEFAULT_TEAM):
+                raise PathError(
+                    ("servings", name, "team"),
+                    f"a header route answers at {serving.route_by_header.serving!r}'s URL, in its namespace: "
+                    f"both servings belong to one team ({target.team or DEFAULT_TEAM})",
+                )
+        self._check_quotas()
+
+    def _check_team_groups(self, name: str, team: Team) -> None:
+        """ACK grants RBAC to RAM users and roles by ID; EKS access entries take IAM principal ARNs, one entry each."""
+        earlier = list(self.teams)[: list(self.teams).index(name)]
+        owners = {member: other for other in earlier for member in self.teams[other].groups}
+        for index, member in enumerate(team.groups):
+            path = ("teams", name, "groups", index)
+            if self.cloud == "alicloud" and not re.fullmatch(r"ram-(user|role):[0-9]+", member):
+                raise PathError(
+                    path,
+                    f"{member!r}: on alicloud give `ram-user:<RAM user ID>` or `ram-role:<RAM role ID>` (numeric IDs)",
+                )
+            if self.cloud == "aws" and not re.fullmatch(
+                r"arn:aws[a-z-]*:iam::[0-9]{12}:(user|role)/[\w+=,.@/-]+", member
+            ):
+                raise PathError(
+                    path, f"{member!r}: on aws give an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)"
+                )
+            if member in team.groups[:index]:
+                raise PathError(path, f"{member!r} is listed twice")
+            if member in owners:
+                raise PathError(
+                    path,
+                    f"{member!r} already belongs to team {owners[member]!r}: one identity, one team "
+                    "(an EKS access entry and an ACK permission grant each hold all of an identity's rights)",
+                )
+
+    def _check_gpu_quota(self, path: tuple, quota) -> None:
+        whole = any(p.gpu and p.gpu_sharing != "cgpu" for p in self.node_pools.values())
+        if quota.gpus and not whole:
+            raise PathError(
+                (*path, "gpus"),
+                "a quota of whole GPUs (requests.nvidia.com/gpu) needs a node pool with gpu: true that does not "
+                "share GPUs with cgpu",
+            )
+        if quota.gpu_memory_gb and self.gpu_sharing != "cgpu":
+            raise PathError(
+                (*path, "gpuMemoryGb"),
+                "a quota of GPU memory (requests.aliyun.com/gpu-mem) needs a node pool with gpuSharing: cgpu (ACK)",
+            )
+
+    def _demands(self):
+        """(config path, team, namespace kind, per-resource totals) of every workload at its most replicas."""
+
+        def pods(resources, replicas: int) -> dict[str, float]:
+            return {
+                "cpu": cores(resources.cpu) * replicas,
+                "memory": gibibytes(resources.memory) * replicas,
+                "cpuLimit": cores(resources.cpu_limit or resources.cpu) * replicas,
+                "memoryLimit": gibibytes(resources.memory_limit or resources.memory) * replicas,
+                "gpus": resources.gpu * replicas,
+                "gpuMemoryGb": resources.gpu_memory_gb * replicas,
+                "pods": replicas,
+            }
+
+        for kind, name, workload in self.workloads():
+            parts: list[dict[str, float]] = []
+            if kind == "trainingJobs":
+                parts = [pods(r.resources, r.replicas) for r in workload.roles.values()]
+            elif kind == "notebooks":
+                parts = [pods(workload.resources, 1)]
+            elif kind == "webServices":
+                parts = [pods(workload.resources, workload.replicas)]
+            elif workload.llm:
+                parts = [pods(workload.llm.resources, workload.llm.scaling.max_replicas)]
+            else:
+                parts = [
+                    pods(p.resources, p.autoscaling.max_replicas if p.autoscaling else p.replicas)
+                    for p in workload.predictors
+                ]
+            total = {key: sum(part[key] for part in parts) for key in parts[0]} if parts else {}
+            yield (kind, name), workload.team or DEFAULT_TEAM, self.namespace_kind(kind, workload), total
+
+    def _check_quotas(self) -> None:
+        """What the quota admission controller would refuse: a namespace's workloads (at their most replicas)
+        asking for more than the namespace's ResourceQuota."""
+        quota_keys = {
+            "cpu": ("cpu", cores, "CPUs"),
+            "memory": ("memory", gibibytes, "GiB of memory"),
+            "cpuLimit": ("cpu_limit", cores, "CPUs of limits"),
+            "memoryLimit": ("memory_limit", gibibytes, "GiB of memory limits"),
+            "gpus": ("gpus", float, "GPUs"),
+            "gpuMemoryGb": ("gpu_memory_gb", float, "GiB of GPU memory"),
+            "pods": ("pods", float, "pods"),
+        }
+        used: dict[tuple[str, str], dict[str, float]] = {}
+        for path, team_name, kind, demand in self._demands():
+            team = self.all_teams[team_name]
+            quota = team.quota_of(kind)
+            sums = used.setdefault((team_name, kind), {})
+            for key, amount in demand.items():
+                sums[key] = sums.get(key, 0) + amount
+                attribute, parse, unit = quota_keys[key]
+                limit = getattr(quota, attribute)
+                if limit is None or sums[key] <= parse(limit) + 1e-9:
+                    continue
+                where = "quotas." + kind if kind in team.quotas else "quota"
+                raise PathError(
+                    path,
+                    f"with the other workloads of namespace {team_namespace(team_name, kind)} (team {team_name}) "
+                    f"it asks for {sums[key]:g} {unit} at its most replicas, over the quota of {parse(limit):g}: "
+                    f"raise teams.{team_name}.{where}.{_camel(attribute)} or ask for less",
+                )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -85,8 +85,12 @@ class TrainingJob(Model):
     """How many times a failed job is retried."""
     active_deadline_minutes: int | None = Field(default=None, ge=1)
     """Stop the job after this many minutes (unset: no limit)."""
+    team: str | None = None
+    """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     depends_on: list[str] = []
     """Training jobs, servings or web services created (and, for a job, finished) before this one."""
+    run_as_user: int | None = Field(default=None, ge=1)
+    """The numeric user the pods run as (never root); unset: the platform's default for the kind (docs/cloud-rules.md)."""
 
     @model_validator(mode="after")
     def _roles(self) -> TrainingJob:
@@ -129,11 +133,42 @@ class Notebook(Model):
     """The notebook image, e.g. kubeflownotebookswg/jupyter-tensorflow-full:v1.9.2."""
     resources: Resources = Resources()
     """Requests (and limits) of the notebook's pod."""
+    team: str | None = None
+    """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     volume_size: Quantity = "20Gi"
     """The workspace disk; at least 20Gi on Alibaba Cloud, the smallest ESSD (PL1) disk."""
     """Size of the workspace volume mounted at /home/jovyan, e.g. 10Gi."""
     expose: bool = False
     """Give the notebook a load balancer address. Off by default: a notebook is reached through `kubectl port-forward` or the Kubeflow dashboard."""
+    allowed_emails: list[str] = []
+    """With `notebookSso`: the users (e-mail addresses the identity provider asserts) who may open this notebook."""
+    allowed_groups: list[str] = []
+    """With `notebookSso`: the identity provider groups whose members may open this notebook."""
+    run_as_user: int | None = Field(default=None, ge=1)
+    """The numeric user the pods run as (never root); unset: the platform's default for the kind (docs/cloud-rules.md)."""
+
+
+# The oauth2-proxy release the SSO proxies run (oauth2-proxy/manifests helm/oauth2-proxy/Chart.yaml 10.7.0: appVersion).
+OAUTH2_PROXY_IMAGE = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3"
+
+
+class NotebookSso(Model):
+    """Single sign-on in front of every notebook: an oauth2-proxy per notebook, against one OIDC client.
+
+    The client secret is a Pulumi secret of its own namespace (`ml-platform:` takes no secure values):
+    `pulumi config set --secret ml-platform-secrets:oidcClientSecret ...`.
+    """
+
+    issuer_url: str = Field(pattern=r"^https://")
+    """The OIDC issuer (its `/.well-known/openid-configuration` is read), e.g. https://login.example.com/realms/ml."""
+    client_id: str = Field(min_length=1)
+    """The OIDC client the proxies log users in with."""
+    client_secret_key: str = "oidcClientSecret"
+    """The secret config key, in namespace `ml-platform-secrets`, holding the client secret."""
+    groups_claim: str = "groups"
+    """The ID token claim listing a user's groups (for `allowedGroups`)."""
+    image: str = OAUTH2_PROXY_IMAGE
+    """The oauth2-proxy image, with its tag."""
 
 
 class Autoscaling(Model):
@@ -196,6 +231,8 @@ class Predictor(Model):
     """Scale the predictor on CPU or memory (a HorizontalPodAutoscaler)."""
     batching: Batching | None = None
     """Server-side batching (TensorFlow Serving, or MLServer with protocol v2)."""
+    run_as_user: int | None = Field(default=None, ge=1)
+    """The numeric user the model server's pods run as (never root); unset: the platform's default for the kind (docs/cloud-rules.md)."""
 
     @field_validator("model")
     @classmethod
@@ -240,6 +277,8 @@ class Serving(Model):
     """The request format: seldon, tensorflow or v2 (KServe/Open Inference)."""
     namespace: WorkloadNamespace = "models"
     """The namespace the serving runs in."""
+    team: str | None = None
+    """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     predictors: list[Predictor] = []
     """The model versions served, with their traffic split."""
     llm: Llm | None = None
@@ -369,6 +408,8 @@ class WebService(Model):
     """The port the container serves HTTP on (also the Service's port)."""
     namespace: WorkloadNamespace = "models"
     """The namespace the web service runs in."""
+    team: str | None = None
+    """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     replicas: int = Field(default=1, ge=1)
     """How many pods run."""
     env: dict[str, Text] = {}
@@ -379,6 +420,10 @@ class WebService(Model):
     """Requests (and limits) of each pod."""
     expose: bool = False
     """Give the web service a load balancer address instead of an in-cluster one."""
+    health_path: str | None = Field(default=None, pattern=r"^/")
+    """HTTP path answering 200 when the service is up, for its readiness and liveness probes; unset: a TCP check of `port`."""
+    run_as_user: int | None = Field(default=None, ge=1)
+    """The numeric user the pods run as (never root); unset: the platform's default for the kind (docs/cloud-rules.md)."""
     depends_on: list[str] = []
     """Training jobs, servings or web services created before this one."""
 

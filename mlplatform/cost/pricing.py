@@ -55,6 +55,9 @@ def stale_prices(catalog: dict, today: date) -> list[str]:
                 read = date.fromisoformat(entry["readOn"])
                 if today > read + period:
                     found.append(f"{cloud} {kind} {key}: read on {read} from {entry['source']}, due {read + period}")
+    calendar = catalog.get("eksStandardSupportEnds")
+    if calendar and today > date.fromisoformat(calendar["readOn"]) + period:
+        found.append(f"the EKS release calendar: read on {calendar['readOn']} from {calendar['source']}")
     return found
 
 

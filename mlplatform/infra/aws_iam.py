@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from mlplatform.conventions import POD_IDENTITY_TRUST
+
 
 def assume_role_policy(service: str) -> str:
     return json.dumps(
@@ -45,24 +47,6 @@ def service_role(name: str, service: str, policies: tuple[str, ...], parent: pul
     ]
     ready = pulumi.Output.all(role.arn, *(attachment.id for attachment in attachments)).apply(lambda values: values[0])
     return ServiceRole(role, ready)
-
-
-# EKS Pod Identity: the role trusts the pods.eks.amazonaws.com service principal with sts:AssumeRole and
-# sts:TagSession (EKS user guide, "Create an IAM role for EKS Pod Identity",
-# docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html); the eks-pod-identity-agent add-on hands the
-# credentials to the pods of the associated service account.
-POD_IDENTITY_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-)
 
 
 def pod_identity_role(

@@ -135,3 +135,10 @@ class Bucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[versioning])),
         )
         return bucket.bucket
+
+
+def internal_endpoint(cloud: str, region: str) -> str:
+    """The in-region object-storage endpoint pods reach the buckets at (OSS's `-internal` VPC endpoint)."""
+    if cloud == "alicloud":
+        return f"https://oss-{region}-internal.aliyuncs.com"
+    return f"https://s3.{region}.amazonaws.com"

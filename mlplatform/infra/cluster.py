@@ -92,6 +92,9 @@ class Cluster(pulumi.ComponentResource):
     cluster_arn: pulumi.Output[str] | None = None
     security_group_id: pulumi.Output[str] | None = None
     system_nodes: pulumi.Resource | None = None
+    # ACK and ASK (RRSA): the OIDC provider RAM roles trust, and its issuer; None on ACK@Edge and EKS.
+    rrsa_provider_arn: pulumi.Output[str] | None = None
+    rrsa_issuer_url: pulumi.Output[str] | None = None
     cluster_name: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
     subnet_ids: pulumi.Output[list[str]]
@@ -282,6 +285,9 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         if spec.kind == "serverless":  # the group ASK creates for its ECI pods; ARMS on ASK needs it
             self.security_group_id = cluster.security_group_id
+        if spec.kind != "edge":  # enable_rrsa above; the cluster's outputs name the OIDC provider it created
+            self.rrsa_provider_arn = cluster.rrsa_metadata.ram_oidc_provider_arn
+            self.rrsa_issuer_url = cluster.rrsa_metadata.rrsa_oidc_issuer_url
         self.kubeconfig = pulumi.Output.secret(credential.kube_config)
 
     def _eks(self) -> None:

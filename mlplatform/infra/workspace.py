@@ -1,7 +1,6 @@
-"""The namespaces ML workloads run in, each with the bucket credentials its workloads mount or fetch with.
+"""The cluster-wide ground workloads stand on: their namespaces and the disk StorageClass their claims name.
 
-Seldon's storage initializer reads `envSecretRefName` from the SeldonDeployment's own namespace, and
-CSI volumes read their secret from the volume's namespace, so every workload namespace gets a copy.
+No credentials live here: workloads reach the buckets through workload identity (mlplatform/workloads/identity.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform.conventions import DISK_STORAGE_CLASS, STORAGE_SECRET
+from mlplatform.conventions import DISK_STORAGE_CLASS
 
 # The block-storage CSI provisioner of each cloud, with a volume type every zone offers:
 # - Alibaba disk CSI plugin `diskplugin.csi.alibabacloud.com`, ESSD PL1 (`cloud_essd`, 20 GiB at least), as ACK's
@@ -29,13 +28,11 @@ DISK_PROVISIONERS = {
 class WorkspaceArgs:
     cloud: str
     namespaces: list[str]
-    # Secret entries (env-style keys); values may be secret Outputs and stay secret.
-    storage_credentials: dict[str, pulumi.Input[str]]
     labels: dict[str, str] | None = None
 
 
 class Workspace(pulumi.ComponentResource):
-    """`namespaces`: name -> Namespace resource; the storage Secret is named `STORAGE_SECRET` in each."""
+    """`namespaces`: name -> Namespace resource."""
 
     def __init__(self, name: str, args: WorkspaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:workspace:Workspace", name, None, opts)
@@ -55,13 +52,6 @@ class Workspace(pulumi.ComponentResource):
             resource = k8s.core.v1.Namespace(
                 f"{name}-{namespace}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=args.labels),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            k8s.core.v1.Secret(
-                f"{name}-{namespace}-{STORAGE_SECRET}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_SECRET, namespace=resource.metadata.name),
-                type="Opaque",
-                string_data={key: pulumi.Output.secret(value) for key, value in args.storage_credentials.items()},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.namespaces[namespace] = resource

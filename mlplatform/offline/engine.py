@@ -55,14 +55,19 @@ class Registration:
 
 def _cloud_outputs(type_: str, name: str, inputs: dict) -> dict:
     """Outputs the cloud computes for the few types the program reads back."""
-    if type_ in ("alicloud:ram/accessKey:AccessKey", "aws:iam/accessKey:AccessKey"):
-        return {"secret": COMPUTED}
     if type_ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
         return {"result": COMPUTED}
     if type_ == "aws:amp/workspace:Workspace":
         return {"arn": COMPUTED, "prometheusEndpoint": COMPUTED}
-    if type_ == "alicloud:cs/serverlessKubernetes:ServerlessKubernetes":
-        return {"securityGroupId": inputs.get("securityGroupId") or COMPUTED}
+    if type_ in (
+        "alicloud:cs/managedKubernetes:ManagedKubernetes",
+        "alicloud:cs/serverlessKubernetes:ServerlessKubernetes",
+    ):
+        metadata = ("ramOidcProviderArn", "ramOidcProviderName", "rrsaOidcIssuerUrl")
+        rrsa = {"rrsaMetadata": {"enabled": True, **dict.fromkeys(metadata, COMPUTED)}}
+        if type_.endswith("ServerlessKubernetes"):  # the group ASK creates for its pods unless one is given
+            return {**rrsa, "securityGroupId": inputs.get("securityGroupId") or COMPUTED}
+        return rrsa
     if type_ == "aws:eks/cluster:Cluster":
         return {
             "endpoint": COMPUTED,

@@ -28,7 +28,6 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from mlplatform import config as cfg
 from mlplatform import validation
 from mlplatform.conventions import SECRET_TEXT
 from mlplatform.offline import engine as offline
@@ -197,7 +196,7 @@ def _manifest(registration: offline.Registration) -> dict:
 
 def _referenced_outputs(files: stackfiles.StackFiles, project_dir: Path) -> dict[str, dict]:
     """Outputs of the stacks this one references, planned offline from their own config."""
-    promotion = cfg.parse(files.namespace_values()).promotion
+    promotion = files.settings().promotion  # a config error names its file and line
     if promotion is None or promotion.project != files.project:
         return {}
     source = run_preview(promotion.stack, project_dir)

@@ -25,9 +25,11 @@ How each serving option reaches KServe (kserve/kserve v0.20.0; files under pkg/ 
 - Runtimes: prepackaged servers become `predictor.model.modelFormat` + `protocolVersion` (tensorflow = v1,
   TF Serving's REST API), auto-selected among the ClusterServingRuntimes of the kserve-runtime-configs
   chart; a custom image is `predictor.containers[kserve-container]` with the model URI in STORAGE_URI.
-  Models come from the models bucket (`storageUri`); OSS is read through its S3-compatible API with the
-  credentials of a Secret annotated `serving.kserve.io/s3-*`, attached to the predictor's ServiceAccount
-  (`credentials/s3/s3_secret.go`).
+  Models come from the models bucket without keys, as Seldon servings do: each served version is a
+  read-only bucket volume (`volumes.py`: an RRSA-mounted OSS volume on ACK, Mountpoint for S3 with the
+  serving's own Pod Identity on EKS) and the predictor's `storageUri` is `pvc://<claim>`, which KServe mounts
+  at /mnt/models instead of downloading (`pkg/utils/storage.go` ParsePvcURI). The predictors run as the
+  serving's ServiceAccount (`<serving>`), the one its Pod Identity is associated with.
 - Autoscaling: `serving.kserve.io/autoscalerClass: hpa` with `autoScaling.metrics` (Resource cpu/memory,
   Utilization), else `none` (fixed replicas). Batching: `batcher.{maxBatchSize, maxLatency (ms)}`; the
   batcher reads v1 requests (`batcher/handler.go` decodes `instances`), so config allows it with protocol
@@ -45,8 +47,11 @@ import pulumi_kubernetes as k8s
 
 from mlplatform.config import Predictor, Serving
 from mlplatform.config.kserve import KSERVE_FORMATS
-from mlplatform.rules import MODEL_VERSION_ANNOTATION
+from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
+from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, container_security_context, pod_security_context, service_account
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
@@ -68,26 +73,13 @@ class GatewayRef:
 
 
 @dataclass(frozen=True)
-class StorageCredentials:
-    """The bucket credentials KServe's storage initializer reads, and where the S3(-compatible) API is."""
-
-    access_key_id: pulumi.Input[str]
-    secret_access_key: pulumi.Input[str]
-    # https://oss-cn-hangzhou-internal.aliyuncs.com or https://s3.eu-west-1.amazonaws.com
-    endpoint: str
-    # OSS answers only virtual-hosted-style requests (bucket in the host name).
-    virtual_bucket: bool = False
-
-
-@dataclass(frozen=True)
 class KServeServingArgs:
     """What a KServe serving needs from its config and from the platform; its name is the component's."""
 
     serving: Serving
     namespace: pulumi.Input[str]
-    # Model version (`color:v2`) -> its bucket URI (`oss://bucket/color/v2/` or `s3://...`).
-    model_uris: Mapping[str, pulumi.Input[str]]
-    credentials: StorageCredentials
+    # The models bucket and how pods reach it without keys (RRSA volumes on ACK, Pod Identity on EKS).
+    storage: BucketStorage
     # In-cluster URL of the Gateway (`http://kserve-ingress-gateway-istio.kserve.svc.cluster.local`) and its host.
     ingress_url: str
     ingress_host: pulumi.Input[str]
@@ -135,9 +127,8 @@ def _weight(serving: Serving, predictor: Predictor) -> int:
 
 
 def _uri(uris: Mapping[str, pulumi.Input[str]], predictor: Predictor) -> pulumi.Input[str]:
-    if not predictor.is_model_version:
-        return predictor.model
-    return pulumi.Output.from_input(uris[predictor.model]).apply(storage_uri)
+    """The predictor's model: `pvc://<claim>` of its model-version volume, or the `pvc://` URI it names."""
+    return uris.get(predictor.name, predictor.model)
 
 
 def predictor_spec(
@@ -149,7 +140,13 @@ def predictor_spec(
 ) -> dict:
     """A predictor as KServe reads it: name, model (runtime) or container, resources, placement, batcher."""
     fits = placement(predictor.resources, gpu)
-    spec: dict = {"name": predictor.name, **fits.pod_fields()}
+    # The predictor's inline pod fields take the pod securityContext; the runtime's container its own.
+    spec: dict = {
+        "name": predictor.name,
+        **fits.pod_fields(),
+        "securityContext": pod_security_context(RUN_AS["kserve"].with_user(predictor.run_as_user)),
+        "automountServiceAccountToken": False,
+    }
     if service_account is not None:
         spec["serviceAccountName"] = service_account
     if predictor.server:
@@ -158,9 +155,15 @@ def predictor_spec(
             "protocolVersion": PROTOCOL_VERSIONS[serving.protocol],
             "storageUri": uri,
             "resources": fits.resources,
+            "securityContext": container_security_context(),
         }
     else:
-        container = {"name": CONTAINER, "image": predictor.image, "resources": fits.resources}
+        container = {
+            "name": CONTAINER,
+            "image": predictor.image,
+            "resources": fits.resources,
+            "securityContext": container_security_context(),
+        }
         # A custom container gets the storage initializer through STORAGE_URI (KServe's custom-container docs).
         container["env"] = [{"name": "STORAGE_URI", "value": uri}]
         spec["containers"] = [container]
@@ -181,7 +184,9 @@ def inference_service_spec(
     gpu: GpuScheduling,
     service_account: pulumi.Input[str] | None = None,
 ) -> tuple[dict, dict]:
-    """(annotations, spec) of the InferenceService: the stable predictor and its canaries."""
+    """(annotations, spec) of the InferenceService: the stable predictor and its canaries.
+
+    `uris`: predictor name -> its `storageUri` (`pvc://<claim>` of its model-version volume)."""
     stable = serving.stable
     others = canaries(serving)
     extra = sum(p.replicas for p in others)  # what the controller takes off the stable's minReplicas
@@ -273,40 +278,29 @@ def http_route_spec(name: str, serving: Serving, gateway: GatewayRef, route_targ
     return {"parentRefs": [gateway.parent_ref()], "rules": [rule]}
 
 
-def storage_secret_annotations(credentials: StorageCredentials) -> dict[str, str]:
-    """KServe's S3 Secret annotations (credentials/s3/s3_secret.go): endpoint host, https, bucket style."""
-    scheme, _, host = credentials.endpoint.partition("://")
-    annotations = {
-        "serving.kserve.io/s3-endpoint": host or scheme,
-        "serving.kserve.io/s3-usehttps": "1" if scheme == "https" else "0",
+def model_volumes(
+    name: str, serving_predictors: list[Predictor], storage: BucketStorage, namespace, parent: pulumi.Resource
+) -> dict[str, BucketVolume]:
+    """A read-only bucket volume per predictor that serves a model version (`<bucket>/color/v2/`)."""
+    return {
+        predictor.name: BucketVolume(
+            f"{name}-{predictor.name}-model",
+            BucketVolumeArgs(
+                storage, storage.models_bucket, f"{model_prefix(predictor.model)}/", namespace, writable=False
+            ),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for predictor in serving_predictors
+        if predictor.is_model_version
     }
-    if credentials.virtual_bucket:
-        annotations["serving.kserve.io/s3-usevirtualbucket"] = "true"
-    return annotations
 
 
-def storage_account(
-    name: str, namespace: pulumi.Input[str], credentials: StorageCredentials, parent: pulumi.Resource
-) -> k8s.core.v1.ServiceAccount:
-    """A ServiceAccount whose Secret carries the bucket credentials the way KServe's storage initializer reads them."""
-    secret = k8s.core.v1.Secret(
-        f"{name}-storage",
-        metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=f"{name}-storage", namespace=namespace, annotations=storage_secret_annotations(credentials)
-        ),
-        type="Opaque",
-        string_data={
-            "AWS_ACCESS_KEY_ID": pulumi.Output.secret(credentials.access_key_id),
-            "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(credentials.secret_access_key),
-        },
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    return k8s.core.v1.ServiceAccount(
-        f"{name}-storage-account",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-storage", namespace=namespace),
-        secrets=[k8s.core.v1.ObjectReferenceArgs(name=secret.metadata.name)],
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+def serving_identity(
+    name: str, namespace: pulumi.Input[str], volumes: list[BucketVolume], storage: BucketStorage, parent
+) -> list[pulumi.Resource]:
+    """The serving's own ServiceAccount `<name>` and, on EKS, the Pod Identity that lets it read its volumes."""
+    account, _ = service_account(name, namespace, parent)
+    return [account, *pod_identity(name, namespace, name, [v.grant for v in volumes], storage.identity, parent)]
 
 
 class KServeServing(pulumi.ComponentResource):
@@ -315,8 +309,10 @@ class KServeServing(pulumi.ComponentResource):
     def __init__(self, name: str, args: KServeServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:kserve:KServeServing", name, None, opts)
         serving = args.serving
-        account = storage_account(name, args.namespace, args.credentials, self)
-        annotations, spec = inference_service_spec(name, serving, args.model_uris, args.gpu, account.metadata.name)
+        volumes = model_volumes(name, serving.predictors, args.storage, args.namespace, self)
+        identity = serving_identity(name, args.namespace, list(volumes.values()), args.storage, self)
+        uris = {key: volume.claim_name.apply(lambda claim: f"pvc://{claim}") for key, volume in volumes.items()}
+        annotations, spec = inference_service_spec(name, serving, uris, args.gpu, name)
         labels = {"app.kubernetes.io/part-of": "ml-platform"}
         self.inference_service = k8s.apiextensions.CustomResource(
             f"{name}-inferenceservice",
@@ -324,7 +320,7 @@ class KServeServing(pulumi.ComponentResource):
             kind="InferenceService",
             metadata={"name": name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
             spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, *args.depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*volumes.values(), *identity, *args.depends_on]),
         )
         self.http_route = k8s.apiextensions.CustomResource(
             f"{name}-httproute",

@@ -3,9 +3,10 @@
 One `InferenceService` (serving.kserve.io/v1beta1, Standard mode) whose predictor runs the
 `huggingface` model format (the `kserve-huggingfaceserver` ClusterServingRuntime of the
 kserve-runtime-configs chart, v0.20.0) with:
-- the weights from the models bucket (`storageUri`, fetched by KServe's storage initializer into
-  /mnt/models, the server's default `--model_dir`) and `HF_HUB_OFFLINE=1`, so nothing is downloaded from
-  the Hugging Face Hub at run time (huggingfaceserver `__main__.py`: `--model_dir` defaults to /mnt/models);
+- the weights from the models bucket, keyless as every serving's: a read-only bucket volume (`volumes.py`)
+  given as `storageUri: pvc://<claim>`, which KServe mounts at /mnt/models, the server's default
+  `--model_dir` (huggingfaceserver `__main__.py`), and `HF_HUB_OFFLINE=1`, so nothing is downloaded from the
+  Hugging Face Hub at run time;
 - `--backend=vllm` and `--tensor-parallel-size=<gpus>` (a vLLM engine argument, which the server's
   FlexibleArgumentParser takes): the model is split across the GPUs of one node;
 - the GPUs as `nvidia.com/gpu` requests = limits, with the GPU pool's toleration and node selector.
@@ -24,34 +25,37 @@ GPU memory. Clients retry with backoff; docs/kserve.md explains the cost.
 
 Optional `LocalModelCache` (serving.kserve.io/v1alpha1, cluster-scoped): the weights are kept on the local disks
 of a LocalModelNodeGroup, and an InferenceService whose `storageUri` equals the cache's `sourceModelUri`
-mounts that copy instead of downloading.
+mounts that copy instead of downloading. KServe's download job runs the storage initializer on the source URI
+(`controller/v1alpha1/localmodelnode/controller.go`), which cannot be a `pvc://`: with a cache both name the
+bucket URI (`s3://`, OSS through its S3 API), read with the credentials of the node group's job service account.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import Serving
-from mlplatform.rules import MODEL_VERSION_ANNOTATION
+from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
 from mlplatform.workloads.kserve import (
     API_VERSION,
     AUTOSCALER_CLASS,
     DEPLOYMENT_MODE,
     SERVICE_PORT,
     GatewayRef,
-    StorageCredentials,
     predictor_service,
     route_timeout,
-    storage_account,
+    serving_identity,
     storage_uri,
     url_prefix,
 )
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, container_security_context, pod_security_context
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
 # The OpenAI-compatible chat endpoint of KServe's huggingfaceserver.
 CHAT_PATH = "/openai/v1/chat/completions"
@@ -62,8 +66,7 @@ POLLING_SECONDS = 15
 class LlmServingArgs:
     serving: Serving
     namespace: pulumi.Input[str]
-    model_uris: Mapping[str, pulumi.Input[str]]
-    credentials: StorageCredentials
+    storage: BucketStorage
     ingress_url: str
     ingress_host: pulumi.Input[str]
     gateway: GatewayRef = field(default_factory=GatewayRef)
@@ -92,6 +95,7 @@ def inference_service_spec(
         "args": args,
         "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}],
         "resources": fits.resources,
+        "securityContext": container_security_context(),
     }
     if llm.image:
         model["image"] = llm.image
@@ -102,6 +106,8 @@ def inference_service_spec(
         "annotations": {MODEL_VERSION_ANNOTATION: llm.model},
         "model": model,
         **fits.pod_fields(),
+        "securityContext": pod_security_context(RUN_AS["kserve"]),
+        "automountServiceAccountToken": False,
     }
     if service_account is not None:
         predictor["serviceAccountName"] = service_account
@@ -167,9 +173,18 @@ class LlmServing(pulumi.ComponentResource):
         super().__init__("mlplatform:llm:LlmServing", name, None, opts)
         serving = args.serving
         llm = serving.llm
-        uri = pulumi.Output.from_input(args.model_uris[llm.model]).apply(storage_uri)
-        account = storage_account(name, args.namespace, args.credentials, self)
-        prerequisites: list[pulumi.Resource] = [account, *args.depends_on]
+        volume = BucketVolume(
+            f"{name}-model",
+            BucketVolumeArgs(
+                args.storage, args.storage.models_bucket, f"{model_prefix(llm.model)}/", args.namespace, False
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        identity = serving_identity(name, args.namespace, [volume], args.storage, self)
+        prerequisites: list[pulumi.Resource] = [volume, *identity, *args.depends_on]
+        uri: pulumi.Input[str] = volume.claim_name.apply(lambda claim: f"pvc://{claim}")
+        if llm.cache:
+            uri = args.storage.uri(args.storage.models_bucket, f"{model_prefix(llm.model)}/").apply(storage_uri)
         labels = {"app.kubernetes.io/part-of": "ml-platform"}
         self.cache = None
         if llm.cache:
@@ -182,7 +197,7 @@ class LlmServing(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
             )
             prerequisites.append(self.cache)
-        annotations, spec = inference_service_spec(name, serving, uri, args.gpu, account.metadata.name)
+        annotations, spec = inference_service_spec(name, serving, uri, args.gpu, name)
         self.inference_service = k8s.apiextensions.CustomResource(
             f"{name}-inferenceservice",
             api_version=API_VERSION,

@@ -19,7 +19,11 @@ import pulumi_random as random
 from mlplatform import config
 from mlplatform.conventions import DISK_STORAGE_CLASS
 from mlplatform.workloads.addresses import load_balancer_address
+from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
+from mlplatform.workloads.sso import SSO_ANNOTATION, NotebookSso, NotebookSsoArgs, SsoClient
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
 API_VERSION = "kubeflow.org/v1"
 HOME = "/home/jovyan"
@@ -45,7 +49,12 @@ class NotebookArgs:
 
     notebook: config.Notebook
     namespace: pulumi.Input[str]
+    # The datasets bucket, read-only at ~/datasets, and the notebook's own prefix of it (`notebooks/<name>/`),
+    # read-write at ~/bucket; reached through workload identity (identity.py), never keys.
+    storage: BucketStorage
     gpu: GpuScheduling = field(default_factory=GpuScheduling)
+    # Single sign-on (the stack's `notebookSso`): an oauth2-proxy in front of the notebook, which the URL goes through.
+    sso: SsoClient | None = None
     # What must exist before the Notebook is created: the notebook controller, the namespace.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -86,7 +95,28 @@ class Notebook(pulumi.ComponentResource):
             },
             opts=child,
         )
+        datasets = BucketVolume(
+            f"{name}-datasets",
+            BucketVolumeArgs(
+                args.storage, args.storage.datasets_bucket, "", args.namespace, writable=False, purpose="notebook"
+            ),
+            opts=child,
+        )
+        own = BucketVolume(
+            f"{name}-bucket",
+            BucketVolumeArgs(
+                args.storage,
+                args.storage.datasets_bucket,
+                f"notebooks/{name}/",
+                args.namespace,
+                writable=True,
+                purpose="notebook",
+            ),
+            opts=child,
+        )
+        identity = pod_identity(name, args.namespace, name, [datasets.grant, own.grant], args.storage.identity, self)
         where = placement(notebook.resources, args.gpu)
+        self.service_account, account_name = service_account(name, args.namespace, parent=self)
         container = {
             "name": name,
             "image": notebook.image,
@@ -100,10 +130,14 @@ class Notebook(pulumi.ComponentResource):
             "volumeMounts": [
                 {"name": "workspace", "mountPath": HOME},
                 {"name": "jupyter-run", "mountPath": RUN_SCRIPT_PATH, "subPath": "run", "readOnly": True},
+                datasets.mount("datasets", f"{HOME}/datasets"),
+                own.mount("bucket", f"{HOME}/bucket"),
             ],
         }
         volumes = [
             {"name": "workspace", "persistentVolumeClaim": {"claimName": workspace.metadata.name}},
+            datasets.pod_volume("datasets"),
+            own.pod_volume("bucket"),
             {"name": "jupyter-run", "configMap": {"name": run_script.metadata.name, "defaultMode": EXECUTABLE}},
         ]
         k8s.apiextensions.CustomResource(
@@ -115,17 +149,48 @@ class Notebook(pulumi.ComponentResource):
                 "namespace": args.namespace,
                 "labels": {"app": name},
                 # Read by the platform's policy: a notebook outside the cluster is a deliberate choice.
-                "annotations": {"mlplatform.io/expose": "true" if notebook.expose else "false"},
+                # Behind SSO the proxy is what is exposed; the notebook's own Service stays in the cluster.
+                "annotations": {
+                    "mlplatform.io/expose": "true" if notebook.expose and not args.sso else "false",
+                    **({SSO_ANNOTATION: f"{name}-sso"} if args.sso else {}),
+                },
             },
-            spec={"template": {"spec": {"containers": [container], "volumes": volumes, **where.pod_fields()}}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            spec={
+                "template": {
+                    "spec": harden_pod(
+                        {"containers": [container], "volumes": volumes, **where.pod_fields()},
+                        RUN_AS["notebook"].with_user(notebook.run_as_user),
+                        account_name,
+                    )
+                }
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.depends_on, datasets, own, *identity, self.service_account]
+            ),
         )
         path = pulumi.Output.concat("/notebook/", args.namespace, "/", name, "/")
         # The notebook controller creates a ClusterIP Service named after the notebook (port 80 -> 8888).
         self.port_forward = pulumi.Output.concat(
             "kubectl -n ", args.namespace, f" port-forward svc/{name} {JUPYTER_PORT}:{SERVICE_PORT}"
         )
-        if notebook.expose:
+        self.sso = None
+        if args.sso:
+            self.sso = NotebookSso(
+                f"{name}-sso",
+                NotebookSsoArgs(
+                    notebook=name,
+                    namespace=args.namespace,
+                    client=args.sso,
+                    allowed_emails=tuple(notebook.allowed_emails),
+                    allowed_groups=tuple(notebook.allowed_groups),
+                    expose=notebook.expose,
+                    path=path,
+                    depends_on=list(args.depends_on),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.url = self.sso.url
+        elif notebook.expose:
             self.url = pulumi.Output.concat("http://", self._load_balancer(name, args.namespace), path)
         else:
             self.url = pulumi.Output.concat(f"http://localhost:{JUPYTER_PORT}", path)

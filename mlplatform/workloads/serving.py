@@ -38,8 +38,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import Batching, Predictor, Seldon, Serving
-from mlplatform.rules import MODEL_VERSION_ANNOTATION
+from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
+from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
 # Where Seldon's storage initializer puts the model for the server (DefaultModelLocalMountPath).
 MODEL_PATH = "/mnt/models"
@@ -78,10 +81,9 @@ class ModelServingArgs:
 
     serving: Serving
     namespace: pulumi.Input[str]
-    # Model version (`color:v2`) -> its bucket URI (`oss://bucket/color/v2/`), for every version served.
-    model_uris: Mapping[str, pulumi.Input[str]]
-    # Secret with the storage credentials Seldon's storage initializer reads (envSecretRefName).
-    storage_secret: pulumi.Input[str]
+    # The models bucket and how pods reach it without keys: each served version is a read-only bucket volume
+    # (RRSA role on ACK, the serving's Pod Identity on EKS) that the model server loads from `pvc://`.
+    storage: BucketStorage
     seldon: Seldon
     # In-cluster ingress URL (`http://emissary-ingress.emissary.svc.cluster.local`) and its public host.
     ingress_url: str
@@ -143,8 +145,16 @@ class ModelServing(pulumi.ComponentResource):
         serving = args.serving
         prerequisites: list[pulumi.Resource] = list(args.depends_on)
         self.batching_configs: list[k8s.core.v1.ConfigMap] = []
+        self.model_volumes: list[BucketVolume] = []
+        # The serving's own ServiceAccount (named like it), for every predictor's pods; cloud identity binds to it.
+        self.service_account, self._account = service_account(name, args.namespace, parent=self)
+        prerequisites.append(self.service_account)
         predictors = [self._predictor(index, predictor) for index, predictor in enumerate(serving.predictors)]
         prerequisites += self.batching_configs
+        identity = pod_identity(
+            name, args.namespace, name, [v.grant for v in self.model_volumes], args.storage.identity, self
+        )
+        prerequisites += [*self.model_volumes, *identity]
         self.header_route_service = self._header_routes() if args.seldon.ingress == "istio" else None
         if self.header_route_service:
             prerequisites.append(self.header_route_service)
@@ -190,8 +200,10 @@ class ModelServing(pulumi.ComponentResource):
         else:
             graph["type"] = "MODEL"
         if predictor.is_model_version:
-            graph["modelUri"] = self._args.model_uris[predictor.model]
-            graph["envSecretRefName"] = self._args.storage_secret
+            volume = self._model_volume(predictor)
+            self.model_volumes.append(volume)
+            # Seldon's storage initializer copies from the claim (mounted at /mnt/pvc): no storage credentials.
+            graph["modelUri"] = volume.claim_name.apply(lambda claim: f"pvc://{claim}")
         else:
             graph["modelUri"] = predictor.model
         rendered: dict = {
@@ -206,6 +218,18 @@ class ModelServing(pulumi.ComponentResource):
         if predictor.is_model_version:
             rendered["annotations"] = {MODEL_VERSION_ANNOTATION: predictor.model}
         return rendered
+
+    def _model_volume(self, predictor: Predictor) -> BucketVolume:
+        """The predictor's model version, read-only from the models bucket (`<bucket>/color/v2/`)."""
+        storage = self._args.storage
+        prefix = f"{model_prefix(predictor.model)}/"
+        return BucketVolume(
+            f"{self._name}-{predictor.name}-model",
+            BucketVolumeArgs(
+                storage, storage.models_bucket, prefix, self._args.namespace, writable=False, purpose="serving"
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _component_spec(self, predictor: Predictor) -> dict:
         protocol = self._args.serving.protocol
@@ -225,7 +249,11 @@ class ModelServing(pulumi.ComponentResource):
                 {"name": "MLSERVER_MODEL_MAX_BATCH_SIZE", "value": str(predictor.batching.max_batch_size)},
                 {"name": "MLSERVER_MODEL_MAX_BATCH_TIME", "value": str(predictor.batching.max_latency_ms / 1000)},
             ]
-        component: dict = {"spec": pod}
+        # Our securityContext replaces the operator's default (`defaultUserID`, createDeploymentWithoutEngine) and
+        # the prepackaged server's (seldondeployment_prepackaged_servers.go keeps a container's own). No probes:
+        # the operator gives each graph container TCP readiness/liveness probes on its port when it has none
+        # (seldondeployment_controller.go createContainerService, v1.17.1), custom images included.
+        component: dict = {"spec": harden_pod(pod, RUN_AS["seldon"].with_user(predictor.run_as_user), self._account)}
         if predictor.autoscaling:
             component["hpaSpec"] = self._hpa(predictor)
         return component

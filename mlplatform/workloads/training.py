@@ -16,7 +16,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config, rules
+from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
 from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
 API_VERSION = "kubeflow.org/v1"
@@ -86,15 +88,29 @@ class TrainingJob(pulumi.ComponentResource):
         dataset = BucketVolume(
             f"{name}-dataset",
             BucketVolumeArgs(
-                args.storage, args.storage.datasets_bucket, dataset_prefix(job.dataset), args.namespace, writable=False
+                args.storage,
+                args.storage.datasets_bucket,
+                dataset_prefix(job.dataset),
+                args.namespace,
+                writable=False,
+                purpose="training",
             ),
             opts=child,
         )
         output = BucketVolume(
             f"{name}-model",
-            BucketVolumeArgs(args.storage, args.storage.models_bucket, version_prefix, args.namespace, writable=True),
+            BucketVolumeArgs(
+                args.storage,
+                args.storage.models_bucket,
+                version_prefix,
+                args.namespace,
+                writable=True,
+                purpose="training",
+            ),
             opts=child,
         )
+        # EKS: the job's pods mount with their own Pod Identity role (read the dataset, write this version).
+        identity = pod_identity(name, args.namespace, name, [dataset.grant, output.grant], args.storage.identity, self)
         # The platform's variables win over a user variable of the same name.
         env = {
             **job.env,
@@ -114,8 +130,10 @@ class TrainingJob(pulumi.ComponentResource):
             "volumeMounts": [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)],
         }
         volumes = [dataset.pod_volume("dataset"), output.pod_volume("model")]
+        # The job's own ServiceAccount (named like the job); cloud identity is bound to this name.
+        self.service_account, account_name = service_account(name, args.namespace, parent=self)
         replica_specs = {
-            role: self._replica_spec(name, job, role, replica, container, volumes, args.gpu)
+            role: self._replica_spec(name, job, role, replica, container, volumes, args.gpu, account_name)
             for role, replica in job.roles.items()
         }
         spec: dict = {framework.replica_specs: replica_specs, "runPolicy": self._run_policy(job)}
@@ -127,7 +145,7 @@ class TrainingJob(pulumi.ComponentResource):
         # A new spec is a new training run: replace the job (same name, so delete it first) rather than patch it.
         job_opts = pulumi.ResourceOptions(
             parent=self,
-            depends_on=[dataset, output, *args.depends_on],
+            depends_on=[dataset, output, *identity, self.service_account, *args.depends_on],
             replace_on_changes=["spec"],
             delete_before_replace=True,
         )
@@ -161,11 +179,13 @@ class TrainingJob(pulumi.ComponentResource):
         container: dict,
         volumes: list[dict],
         gpu: GpuScheduling,
+        account: pulumi.Input[str] | None = None,
     ) -> dict:
         where = placement(replica.resources, gpu)
         role_container = {**container, "resources": where.resources}
         # MPI workers wait for the launcher's mpirun (the operator keeps them alive); only the launcher runs the program.
         runs_program = not (job.framework == "mpi" and role == "Worker")
+        launches_mpi = job.framework == "mpi" and role == "Launcher"
         if runs_program and job.command:
             role_container["command"] = list(job.command)
         if runs_program and job.args:
@@ -175,7 +195,15 @@ class TrainingJob(pulumi.ComponentResource):
             "restartPolicy": RESTART_POLICY,
             "template": {
                 "metadata": {"labels": {"mlplatform.io/training-job": name, "mlplatform.io/role": role.lower()}},
-                "spec": {"containers": [role_container], "volumes": volumes, **where.pod_fields()},
+                "spec": harden_pod(
+                    {"containers": [role_container], "volumes": volumes, **where.pod_fields()},
+                    RUN_AS["training"].with_user(job.run_as_user),
+                    # The MPI launcher runs `kubectl exec` in the workers: the operator gives it a ServiceAccount
+                    # `<job>-launcher` with that Role when the template names none (kubeflow/trainer v1.9.4
+                    # pkg/controller.v1/mpi/mpijob_controller.go newLauncher), so its token stays mounted.
+                    None if launches_mpi else account,
+                    automount_token=None if launches_mpi else False,
+                ),
             },
         }
 

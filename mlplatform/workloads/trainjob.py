@@ -24,7 +24,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config, rules
+from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
 from mlplatform.workloads.training import DATA_DIR, DEFAULT_TIMEOUT_MINUTES, MODEL_DIR, dataset_prefix
 from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
 
@@ -53,6 +55,7 @@ def trainjob_spec(
     volumes: list[dict],
     mounts: list[dict],
     gpu: GpuScheduling,
+    account: pulumi.Input[str] | None = None,
 ) -> dict:
     """The TrainJob spec: runtime reference, the trainer, and the patch that mounts the buckets."""
     worker = job.roles["Worker"]
@@ -68,6 +71,9 @@ def trainjob_spec(
     if job.args:
         trainer["args"] = list(job.args)
     pod = {"containers": [{"name": NODE, "volumeMounts": mounts}], "volumes": volumes, **fits.pod_fields()}
+    # The patch's pod schema has securityContext and serviceAccountName but no automountServiceAccountToken
+    # (trainer.kubeflow.org_trainjobs.yaml v2.3.0): the ServiceAccount itself turns the token off.
+    pod = harden_pod(pod, RUN_AS["training"].with_user(job.run_as_user), account, automount_token=None)
     patch = {
         "manager": PATCH_MANAGER,
         "trainingRuntimeSpec": {
@@ -100,15 +106,29 @@ class TrainJob(pulumi.ComponentResource):
         dataset = BucketVolume(
             f"{name}-dataset",
             BucketVolumeArgs(
-                args.storage, args.storage.datasets_bucket, dataset_prefix(job.dataset), args.namespace, writable=False
+                args.storage,
+                args.storage.datasets_bucket,
+                dataset_prefix(job.dataset),
+                args.namespace,
+                writable=False,
+                purpose="training",
             ),
             opts=child,
         )
         output = BucketVolume(
             f"{name}-model",
-            BucketVolumeArgs(args.storage, args.storage.models_bucket, version_prefix, args.namespace, writable=True),
+            BucketVolumeArgs(
+                args.storage,
+                args.storage.models_bucket,
+                version_prefix,
+                args.namespace,
+                writable=True,
+                purpose="training",
+            ),
             opts=child,
         )
+        # EKS: the job's pods mount with their own Pod Identity role (read the dataset, write this version).
+        identity = pod_identity(name, args.namespace, name, [dataset.grant, output.grant], args.storage.identity, self)
         # The platform's variables win over a user variable of the same name.
         variables = {
             **job.env,
@@ -119,12 +139,14 @@ class TrainJob(pulumi.ComponentResource):
         }
         env = [{"name": key, "value": value} for key, value in variables.items()]
         env.append({"name": "MODEL_URI", "value": self.model_uri})
+        self.service_account, account_name = service_account(name, args.namespace, parent=self)
         spec = trainjob_spec(
             job,
             env,
             [dataset.pod_volume("dataset"), output.pod_volume("model")],
             [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)],
             args.gpu,
+            account_name,
         )
         timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
         self.job = k8s.apiextensions.CustomResource(
@@ -145,7 +167,7 @@ class TrainJob(pulumi.ComponentResource):
             # A new spec is a new training run (runtimeRef is immutable anyway): delete, then create.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[dataset, output, *args.depends_on],
+                depends_on=[dataset, output, *identity, self.service_account, *args.depends_on],
                 replace_on_changes=["spec"],
                 delete_before_replace=True,
             ),

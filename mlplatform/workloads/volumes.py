@@ -1,10 +1,11 @@
 """A bucket prefix as a pod volume: a static PersistentVolume + claim on the cloud's object-storage CSI driver.
 
 OSS goes through ACK's `ossplugin.csi.alibabacloud.com` (ossfs). ossfs refuses to mount a bucket path that does
-not exist yet, and a model version's directory never exists before its training job writes it, so on OSS the
-whole bucket is mounted and the container mount is narrowed with `subPath` (the kubelet creates it).
-S3 goes through Mountpoint for Amazon S3 (`s3.csi.aws.com`), whose `prefix` mount option needs no existing key,
-so the volume itself is narrowed. Either way the container only ever sees `<prefix>`.
+not exist yet, and a model version's directory never exists before its training job writes it, so a writable
+OSS volume mounts the bucket and the container mount is narrowed with `subPath` (the kubelet creates it); a
+read-only one mounts its prefix, which exists. S3 goes through Mountpoint for Amazon S3 (`s3.csi.aws.com`), whose
+`prefix` mount option needs no existing key, so the volume itself is narrowed. Either way the container only
+ever sees `<prefix>`, and the role behind the volume may touch only `<prefix>` (`identity.py`): no keys.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from mlplatform.workloads.identity import BucketIdentity, Grant, oss_volume_role
 
 OSS_DRIVER = "ossplugin.csi.alibabacloud.com"
 S3_DRIVER = "s3.csi.aws.com"
@@ -31,9 +34,8 @@ class BucketStorage:
     scheme: Literal["oss", "s3"]
     # e.g. https://oss-cn-hangzhou-internal.aliyuncs.com or https://s3.eu-west-1.amazonaws.com
     endpoint: str
-    # OSS only: a Secret in the workload's namespace with keys `akId` and `akSecret` that ossfs mounts with.
-    # Mountpoint for S3 takes its credentials from the driver (IRSA / Pod Identity), never from the volume.
-    credentials_secret: str
+    # RRSA roles per OSS volume, or the pod's own Pod Identity on S3 (identity.py).
+    identity: BucketIdentity
 
     def uri(self, bucket: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(self.scheme, "://", bucket, "/", prefix)
@@ -47,6 +49,8 @@ class BucketVolumeArgs:
     prefix: str
     namespace: pulumi.Input[str]
     writable: bool
+    # serving, training or notebook: tags the role behind the volume (identity.Grant.purpose).
+    purpose: str = "workload"
 
 
 def _s3_region_option(endpoint: str) -> str:
@@ -56,11 +60,13 @@ def _s3_region_option(endpoint: str) -> str:
 
 
 class BucketVolume(pulumi.ComponentResource):
-    """`claim_name` goes into a pod's volumes; `mount(volume, path)` gives the container's volumeMount for it."""
+    """`claim_name` goes into a pod's volumes; `mount(volume, path)` gives the container's volumeMount for it;
+    `grant` is what the pod's identity must be allowed (EKS: the workload's Pod Identity role carries it)."""
 
     claim_name: pulumi.Output[str]
     sub_path: str
     read_only: bool
+    grant: Grant
 
     def __init__(self, name: str, args: BucketVolumeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:datasets:BucketVolume", name, None, opts)
@@ -68,9 +74,11 @@ class BucketVolume(pulumi.ComponentResource):
         access_modes = ["ReadWriteMany"] if args.writable else ["ReadOnlyMany"]
         # PersistentVolumes are cluster-wide: the namespace keeps two namespaces' volumes apart.
         volume_name = pulumi.Output.concat(args.namespace, "-", name)
+        self.grant = Grant(args.bucket, args.prefix, args.writable, args.purpose)
         if args.storage.scheme == "oss":
-            csi, mount_options = self._oss_source(args, volume_name)
-            self.sub_path = args.prefix.rstrip("/")
+            role = oss_volume_role(name, self.grant, args.storage.identity, self)
+            csi, mount_options = self._oss_source(args, volume_name, role)
+            self.sub_path = args.prefix.rstrip("/") if args.writable else ""
         else:
             csi, mount_options = self._s3_source(args, volume_name)
             self.sub_path = ""
@@ -105,18 +113,22 @@ class BucketVolume(pulumi.ComponentResource):
         self.register_outputs({"claimName": self.claim_name, "subPath": self.sub_path})
 
     @staticmethod
-    def _oss_source(args: BucketVolumeArgs, volume_name: pulumi.Output[str]) -> tuple[dict, list[str]]:
+    def _oss_source(
+        args: BucketVolumeArgs, volume_name: pulumi.Output[str], role_name: pulumi.Output[str]
+    ) -> tuple[dict, list[str]]:
         options = "-o allow_other" + ("" if args.writable else " -o ro")
         csi = {
             "driver": OSS_DRIVER,
             "volumeHandle": volume_name,
             "readOnly": not args.writable,
-            "nodePublishSecretRef": {"name": args.storage.credentials_secret, "namespace": args.namespace},
             "volumeAttributes": {
                 "bucket": args.bucket,
                 "url": args.storage.endpoint,
-                "path": "/",
+                "path": "/" if args.writable else f"/{args.prefix}",
                 "otherOpts": options,
+                # RRSA: ossfs assumes this role with the FUSE pod's service-account token (ACK docs, module doc).
+                "authType": "rrsa",
+                "roleName": role_name,
             },
         }
         return csi, []
@@ -131,7 +143,8 @@ class BucketVolume(pulumi.ComponentResource):
             "driver": S3_DRIVER,
             "volumeHandle": volume_name,
             "readOnly": not args.writable,
-            "volumeAttributes": {"bucketName": args.bucket},
+            # The mount uses the pod's own credentials (its Pod Identity role), not the driver's.
+            "volumeAttributes": {"bucketName": args.bucket, "authenticationSource": "pod"},
         }
         return csi, options
 

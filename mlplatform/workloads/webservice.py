@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from mlplatform import config as cfg
 from mlplatform.workloads.addresses import load_balancer_address
 from mlplatform.workloads.scheduling import GpuScheduling, placement
+from mlplatform.workloads.security import RUN_AS, harden_pod, http_probes, service_account
 
 HTTP_PORT = 80  # left out of the URL, as browsers and clients do
 
@@ -44,16 +45,24 @@ class WebService(pulumi.ComponentResource):
             "ports": [{"name": "http", "containerPort": service_config.port, "protocol": "TCP"}],
             "env": [{"name": key, "value": value} for key, value in sorted(args.env.items())],
             "resources": fits.resources,
+            # Readiness and liveness on the service port: HTTP on `healthPath`, else a TCP connect.
+            **http_probes("http", service_config.health_path),
         }
+        self.service_account, account_name = service_account(name, args.namespace, parent=self)
+        pod = harden_pod(
+            {"containers": [container], **fits.pod_fields()},
+            RUN_AS["webservice"].with_user(service_config.run_as_user),
+            account_name,
+        )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=metadata,
             spec={
                 "replicas": service_config.replicas,
                 "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": {"containers": [container], **fits.pod_fields()}},
+                "template": {"metadata": {"labels": labels}, "spec": pod},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service_account, *args.depends_on]),
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",

@@ -4,6 +4,8 @@ from pulumi_policy import EnforcementLevel
 
 from mlpolicies.clusters import kubernetes_end_of_support, kubernetes_support_window, private_api_endpoint
 from mlpolicies.cost import budget
+from mlpolicies.hardening import notebook_sso, pod_hardening
+from mlpolicies.identity import no_access_keys, serving_roles_read_only
 from mlpolicies.infrastructure import (
     bucket_security,
     gpu_node_cap,
@@ -13,6 +15,7 @@ from mlpolicies.infrastructure import (
 )
 from mlpolicies.props import environment_of_stack
 from mlpolicies.serving import prod_serving_availability, promoted_model_versions, serving_traffic_split
+from mlpolicies.tenancy import namespaces_fenced
 from mlpolicies.workloads import container_resources, images_pinned, no_plaintext_secrets, notebook_access
 
 PACK_NAME = "ml-platform-policies"
@@ -38,6 +41,11 @@ POLICIES = [
     kubernetes_end_of_support,
     kubernetes_support_window,
     private_api_endpoint,
+    no_access_keys,
+    serving_roles_read_only,
+    namespaces_fenced,  # issue 12
+    pod_hardening,  # issue 12
+    notebook_sso,  # issue 12
 ]
 
 

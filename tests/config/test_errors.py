@@ -192,3 +192,16 @@ def test_load_refuses_a_secure_value_in_the_namespace(project, monkeypatch):
         f"Pulumi.dev.yaml:{line_of(project, 'dev', 'ml-platform:webServices')}:3: ml-platform:webServices: "
         "takes no secure value"
     )
+
+
+def test_an_error_in_devs_file_names_devs_file_in_a_prod_preview(project, capsys):
+    """A prod preview plans dev first (prod reads what dev publishes): dev's mistakes point at dev's file."""
+    edit(project, "dev", "      port: 3333\n", "      port: http\n")
+
+    code = cli.main(["--project-dir", str(project), "preview", "-s", "prod", "--no-policy", "--out", "build"])
+
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: Pulumi.dev.yaml:{line_of(project, 'dev', 'port: http')}:7: ml-platform:webServices.color-client.port: "
+        "'http' is not a whole number\n"
+    )

@@ -29,6 +29,11 @@ POLICIES = {
     "kubernetes-end-of-support",
     "kubernetes-support-window",
     "private-api-endpoint",
+    "namespaces-fenced",
+    "no-access-keys",
+    "serving-roles-read-only",
+    "pod-hardening",
+    "notebook-sso",
 }
 
 
@@ -56,14 +61,21 @@ def color_serving(stack: str, image: str, env: list | None = None) -> dict:
         "image": image,
         "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
         "env": env or [],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
+    pod_security = {"runAsNonRoot": True, "runAsUser": 8888, "seccompProfile": {"type": "RuntimeDefault"}}
     predictor = {
         "name": "v1",
         "traffic": 100,
         "replicas": 2,
         "annotations": {"mlplatform.io/model-version": "color:v1"},
         "graph": {"name": "model", "type": "MODEL", "modelUri": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},
-        "componentSpecs": [{"hpaSpec": {"minReplicas": 2, "maxReplicas": 4}, "spec": {"containers": [model]}}],
+        "componentSpecs": [
+            {
+                "hpaSpec": {"minReplicas": 2, "maxReplicas": 4},
+                "spec": {"containers": [model], "securityContext": pod_security},
+            }
+        ],
     }
     props = {"metadata": {"name": "color", "namespace": "models"}, "spec": {"predictors": [predictor]}}
     return record(stack, "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment", "color", props)
@@ -86,7 +98,11 @@ def test_the_pack_lists_every_policy_mandatory_in_prod(prod_with_latest):
     levels = {p.name: p.enforcement_level for p in prod_with_latest.policies}
     assert levels.pop("kubernetes-support-window") == "advisory"
     assert set(levels.values()) == {"mandatory"}
-    assert prod_with_latest.config["prod-serving-availability"] == {"enforcementLevel": "mandatory", "minReplicas": 2}
+    assert prod_with_latest.config["prod-serving-availability"] == {
+        "enforcementLevel": "mandatory",
+        "minReplicas": 2,
+        "allowScaleToZero": True,
+    }
 
 
 def test_an_image_tagged_latest_in_prod_is_a_mandatory_violation(prod_with_latest):

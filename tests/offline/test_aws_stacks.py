@@ -1,18 +1,13 @@
 """The shipped AWS stacks (dev-aws, prod-aws) plan like the ACK ones, with what a first EKS deploy needs."""
 
-from pathlib import Path
-
 import pytest
 
 from mlplatform import rules, validation
-from mlplatform.offline.preview import run_preview
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module", params=["dev-aws", "prod-aws"])
-def planned(request):
-    return run_preview(request.param, ROOT)
+@pytest.fixture(params=["dev-aws", "prod-aws"])
+def planned(request, shipped):
+    return shipped(request.param)
 
 
 def of_type(result, type_: str) -> list[dict]:

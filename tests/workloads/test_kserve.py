@@ -4,9 +4,11 @@ import pytest
 
 from mlplatform import validation
 from mlplatform.config import ConfigError, Serving, parse
-from mlplatform.conventions import is_secret, plain_json
-from mlplatform.workloads.kserve import KServeServing, KServeServingArgs, StorageCredentials
+from mlplatform.conventions import plain_json
+from mlplatform.workloads.identity import BucketIdentity
+from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.scheduling import GpuScheduling
+from mlplatform.workloads.volumes import BucketStorage
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
@@ -16,7 +18,18 @@ URIS = {
     "color:v3": "oss://models/color/v3/",
     "style:v1": "oss://models/style/v1/",
 }
-OSS = StorageCredentials("key-id", "key-secret", "https://oss-cn-hangzhou-internal.aliyuncs.com", virtual_bucket=True)
+STORAGE = BucketStorage(
+    datasets_bucket="acme-datasets",
+    models_bucket="models",
+    scheme="oss",
+    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
+    identity=BucketIdentity(
+        cloud="alicloud",
+        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
+        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
+        stack="prod",
+    ),
+)
 GATEWAY_URL = "http://kserve-ingress-gateway-istio.kserve.svc.cluster.local"
 
 
@@ -39,8 +52,7 @@ def render(plan, servings: dict, gpu: GpuScheduling | None = None):
                 KServeServingArgs(
                     serving=serving,
                     namespace="models",
-                    model_uris=URIS,
-                    credentials=OSS,
+                    storage=STORAGE,
                     ingress_url=GATEWAY_URL,
                     ingress_host="gateway.example.com",
                     gpu=gpu or GpuScheduling(),
@@ -69,10 +81,10 @@ def test_canary_is_spec_canary_with_traffic_percent_and_the_route_splits_by_weig
     isvc = rendered(monitor, ISVC, "color")
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     stable, [canary] = isvc["spec"]["predictor"], isvc["spec"]["canary"]
-    assert stable["name"] == "v1" and stable["model"]["storageUri"] == "s3://models/color/v1/"
+    assert stable["name"] == "v1" and stable["model"]["storageUri"] == "pvc://color-v1-model"
     assert stable["model"]["modelFormat"] == {"name": "tensorflow"} and stable["model"]["protocolVersion"] == "v1"
     assert canary["trafficPercent"] == 10 and canary["predictor"]["name"] == "v2"
-    assert canary["predictor"]["model"]["storageUri"] == "s3://models/color/v2/"
+    assert canary["predictor"]["model"]["storageUri"] == "pvc://color-v2-model"
     assert canary["predictor"]["minReplicas"] == 2
     assert not {"maxReplicas", "autoScaling", "scaleTarget", "scaleMetric"} & set(canary["predictor"])
     assert canary["predictor"]["annotations"] == {"mlplatform.io/model-version": "color:v2"}
@@ -147,26 +159,26 @@ def test_custom_image_gets_the_model_through_storage_uri_and_v2_paths(plan):
     monitor = render(plan, {"color": serving})
     [container] = rendered(monitor, ISVC, "color")["spec"]["predictor"]["containers"]
     assert container["name"] == "kserve-container" and container["image"] == "registry.example.com/color:v1"
-    assert container["env"] == [{"name": "STORAGE_URI", "value": "s3://models/color/v1/"}]
+    assert container["env"] == [{"name": "STORAGE_URI", "value": "pvc://color-v1-model"}]
     [output] = [r.outputs for r in monitor.of_type("mlplatform:kserve:KServeServing")]
     assert output["endpoint"].endswith("/serving/models/color/v2/models/color/infer")
 
 
-def test_bucket_credentials_are_a_kserve_s3_secret_on_the_predictor_service_account(plan):
-    monitor = render(plan, {"color": kserve(predictor())})
-    [secret] = monitor.of_type("kubernetes:core/v1:Secret")
-    annotations = secret.inputs["metadata"]["annotations"]
-    assert annotations == {
-        "serving.kserve.io/s3-endpoint": "oss-cn-hangzhou-internal.aliyuncs.com",
-        "serving.kserve.io/s3-usehttps": "1",
-        "serving.kserve.io/s3-usevirtualbucket": "true",
+def test_each_model_version_is_a_read_only_bucket_volume_without_keys(plan):
+    monitor = render(plan, {"color": CANARY})
+    assert monitor.of_type("kubernetes:core/v1:Secret") == []  # no storage credentials anywhere
+    claims = {
+        r.inputs["metadata"]["name"]: r.inputs for r in monitor.of_type("kubernetes:core/v1:PersistentVolumeClaim")
     }
-    data = secret.inputs["stringData"]
-    assert is_secret(data)  # the whole Secret is a Pulumi secret: nothing in plain text
-    assert set(data["value"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert set(claims) == {"color-v1-model", "color-v2-model"}
+    assert all(claim["spec"]["accessModes"] == ["ReadOnlyMany"] for claim in claims.values())
+    volumes = [r.inputs["spec"] for r in monitor.of_type("kubernetes:core/v1:PersistentVolume")]
+    assert {v["csi"]["volumeAttributes"]["authType"] for v in volumes} == {"rrsa"}
     [account] = monitor.of_type("kubernetes:core/v1:ServiceAccount")
-    assert account.inputs["secrets"] == [{"name": "color-storage"}]
-    assert rendered(monitor, ISVC, "color")["spec"]["predictor"]["serviceAccountName"] == "color-storage"
+    assert account.inputs["metadata"]["name"] == "color"
+    isvc = rendered(monitor, ISVC, "color")
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == "color"
+    assert isvc["spec"]["canary"][0]["predictor"]["serviceAccountName"] == "color"
 
 
 def test_gpu_predictor_asks_for_gpus_on_the_gpu_pool(plan):

@@ -5,13 +5,25 @@ import pytest
 from mlplatform import validation
 from mlplatform.config import ConfigError, Serving, parse
 from mlplatform.conventions import plain_json
-from mlplatform.workloads.kserve import StorageCredentials
+from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.llm import LlmServing, LlmServingArgs
+from mlplatform.workloads.volumes import BucketStorage
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 URIS = {"qwen:2.5-7b": "oss://models/qwen/2.5-7b/"}
-S3 = StorageCredentials("key-id", "key-secret", "https://s3.eu-west-1.amazonaws.com")
+STORAGE = BucketStorage(
+    datasets_bucket="acme-datasets",
+    models_bucket="models",
+    scheme="oss",
+    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
+    identity=BucketIdentity(
+        cloud="alicloud",
+        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
+        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
+        stack="prod",
+    ),
+)
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 
 
@@ -34,8 +46,7 @@ def render(plan, raw: dict):
             LlmServingArgs(
                 serving=serving,
                 namespace="models",
-                model_uris=URIS,
-                credentials=S3,
+                storage=STORAGE,
                 ingress_url="http://gateway",
                 ingress_host="gateway.example.com",
             ),
@@ -56,7 +67,7 @@ def test_llm_runs_vllm_on_the_node_gpus_with_weights_from_the_bucket(plan):
     predictor = isvc["spec"]["predictor"]
     model = predictor["model"]
     assert model["modelFormat"] == {"name": "huggingface"}
-    assert model["storageUri"] == "s3://models/qwen/2.5-7b/"
+    assert model["storageUri"] == "pvc://chat-model"  # the read-only bucket volume of the version, no keys
     assert model["args"] == ["--backend=vllm", "--tensor-parallel-size=2"]
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in model["env"]  # no hub download at run time
     assert model["resources"]["requests"]["nvidia.com/gpu"] == "2" == model["resources"]["limits"]["nvidia.com/gpu"]

@@ -9,10 +9,19 @@ from mlplatform import validation as conformance
 from mlplatform.config import Notebook as NotebookConfig
 from mlplatform.offline import engine as offline
 from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
+from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.scheduling import GpuScheduling
+from mlplatform.workloads.volumes import BucketStorage
 
 GPU = GpuScheduling(taint_key="pool", taint_value="gpu", node_selector={"pool": "gpu"})
+STORAGE = BucketStorage(
+    datasets_bucket="mlp-datasets",
+    models_bucket="mlp-models",
+    scheme="s3",
+    endpoint="https://s3.us-west-2.amazonaws.com",
+    identity=BucketIdentity(cloud="aws", cluster_name="dev-cluster", stack="dev"),
+)
 IMAGE = "kubeflownotebookswg/jupyter-scipy:v1.9.0"
 TOKEN = "generated-token-7f3a9c"
 
@@ -21,7 +30,7 @@ def render(plan, **overrides):
     notebook = NotebookConfig.model_validate({"image": IMAGE, **overrides})
 
     def program():
-        Notebook("alice", NotebookArgs(notebook=notebook, namespace="notebooks", gpu=GPU))
+        Notebook("alice", NotebookArgs(notebook=notebook, namespace="notebooks", storage=STORAGE, gpu=GPU))
 
     return plan(program)
 
@@ -38,8 +47,9 @@ def test_notebook_is_accepted_with_its_workspace_volume_and_resources(plan):
     assert conformance.validate(notebook.inputs) == []
     assert notebook.inputs["metadata"]["name"] == "alice"
     assert notebook.inputs["metadata"]["namespace"] == "notebooks"
-    [claim] = monitor.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    [claim] = [c for c in monitor.of_type("kubernetes:core/v1:PersistentVolumeClaim") if c.name == "alice-workspace"]
     assert claim.inputs["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert claim.inputs["spec"]["storageClassName"] == "ml-platform-disk"
     pod = notebook_pod(monitor)
     [container] = pod["containers"]
     assert container["name"] == "alice"
@@ -116,7 +126,7 @@ def test_the_token_is_a_secret_everywhere_and_never_plain_text(plan, monkeypatch
     notebook = NotebookConfig(image=IMAGE)
 
     def program():
-        created = Notebook("alice", NotebookArgs(notebook=notebook, namespace="notebooks", gpu=GPU))
+        created = Notebook("alice", NotebookArgs(notebook=notebook, namespace="notebooks", storage=STORAGE, gpu=GPU))
         pulumi.export("aliceToken", created.token)
 
     monitor = plan(program)
@@ -173,5 +183,19 @@ def test_every_rendered_kubernetes_object_is_accepted(plan, monkeypatch):
     monitor = render(plan, expose=True, resources={"gpu": 1})
 
     rendered = [reveal(r.inputs) for r in monitor.registrations.values() if r.type.startswith("kubernetes:")]
-    assert {obj["kind"] for obj in rendered} == {"Notebook", "Secret", "ConfigMap", "PersistentVolumeClaim", "Service"}
+    assert {"Notebook", "Secret", "ConfigMap", "PersistentVolumeClaim", "PersistentVolume", "Service"} <= {
+        obj["kind"] for obj in rendered
+    }
     assert conformance.validate_all(rendered, strict=True) == {}
+
+
+def test_a_notebook_reads_datasets_and_writes_only_its_own_prefix(plan):
+    monitor = render(plan)
+    mounts = {m["name"]: m for m in notebook_pod(monitor)["containers"][0]["volumeMounts"]}
+    assert mounts["datasets"] == {"name": "datasets", "mountPath": "/home/jovyan/datasets", "readOnly": True}
+    assert mounts["bucket"] == {"name": "bucket", "mountPath": "/home/jovyan/bucket", "readOnly": False}
+    [policy] = [json.loads(r.inputs["policy"]) for r in monitor.of_type("aws:iam/rolePolicy:RolePolicy")]
+    writes = [s for s in policy["Statement"] if "s3:PutObject" in s["Action"]]
+    assert [s["Resource"] for s in writes] == [["arn:aws:s3:::mlp-datasets/notebooks/alice/*"]]
+    [association] = monitor.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("notebooks", "alice")

@@ -1,15 +1,28 @@
+import json
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
 from mlplatform import validation as conformance
 from mlplatform.config import ConfigError, Seldon, Serving, parse
+from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
+from mlplatform.workloads.volumes import BucketStorage
 
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 INGRESS_URL = "http://emissary-ingress.emissary.svc.cluster.local"
-URIS = {version: f"oss://mlp-models/{version.replace(':', '/')}/" for version in ("color:v1", "color:v2", "style:v1")}
+URIS = ("color:v1", "color:v2", "style:v1")
+STORAGE = BucketStorage(
+    datasets_bucket="mlp-datasets",
+    models_bucket="mlp-models",
+    scheme="oss",
+    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
+    identity=BucketIdentity(
+        cloud="alicloud", oidc_provider_arn="acs:ram::1:oidc-provider/c", oidc_issuer_url="https://oidc/c", stack="prod"
+    ),
+)
 
 
 def render(plan, servings: dict, ingress: str = "ambassador", gpu: GpuScheduling | None = None):
@@ -24,8 +37,7 @@ def render(plan, servings: dict, ingress: str = "ambassador", gpu: GpuScheduling
                 ModelServingArgs(
                     serving=serving,
                     namespace=serving.namespace,
-                    model_uris={version: pulumi.Output.from_input(uri) for version, uri in URIS.items()},
-                    storage_secret="models-storage",
+                    storage=STORAGE,
                     seldon=Seldon(ingress=ingress),
                     ingress_url=INGRESS_URL,
                     ingress_host=pulumi.Output.from_input("47.251.36.228"),
@@ -80,14 +92,26 @@ def test_canary_split_is_integer_traffic_with_model_uris_and_version_annotations
     assert (v1["name"], v1["traffic"], v1["replicas"]) == ("v1", 90, 2)
     assert (v2["name"], v2["traffic"], v2["replicas"]) == ("v2", 10, 1)
     assert all(isinstance(p["traffic"], int) for p in (v1, v2))
-    assert v1["graph"] == {
-        "name": "color",
-        "implementation": "TENSORFLOW_SERVER",
-        "modelUri": "oss://mlp-models/color/v1/",
-        "envSecretRefName": "models-storage",
-    }
+    # Each model version is a read-only bucket volume (its own RRSA role): Seldon loads it from the claim.
+    assert v1["graph"] == {"name": "color", "implementation": "TENSORFLOW_SERVER", "modelUri": "pvc://color-v1-model"}
     assert v2["annotations"] == {"mlplatform.io/model-version": "color:v2"}
     assert "shadow" not in v1
+
+
+def test_servings_read_their_model_versions_through_read_only_roles(plan):
+    monitor = render(plan, {"color": COLOR_CANARY})
+    volumes = {
+        v.inputs["metadata"]["name"]: v.inputs["spec"] for v in monitor.of_type("kubernetes:core/v1:PersistentVolume")
+    }
+    assert volumes["models-color-v1-model"]["csi"]["volumeAttributes"]["path"] == "/color/v1/"
+    assert volumes["models-color-v1-model"]["accessModes"] == ["ReadOnlyMany"]
+    roles = {r.inputs["roleName"]: r.inputs for r in monitor.of_type("alicloud:ram/role:Role")}
+    assert roles["mlp-prod-color-v1-model"]["tags"] == {"mlplatform.io/purpose": "serving"}
+    for policy in monitor.of_type("alicloud:ram/policy:Policy"):
+        document = json.loads(policy.inputs["policyDocument"])
+        assert document["Statement"][1]["Action"] == ["oss:GetObject"]
+    sdep = seldon_deployment(monitor, "color")
+    assert "envSecretRefName" not in sdep["spec"]["predictors"][0]["graph"]
 
 
 def test_the_only_live_predictor_takes_all_traffic_and_a_shadow_mirrors_it(plan):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import json
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -10,6 +11,7 @@ import pytest
 from mlplatform import validation as conformance
 from mlplatform.config import FRAMEWORK_ROLES
 from mlplatform.config import TrainingJob as TrainingJobConfig
+from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
 from mlplatform.workloads.volumes import BucketStorage
@@ -19,9 +21,20 @@ OSS = BucketStorage(
     models_bucket="acme-models",
     scheme="oss",
     endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    credentials_secret="bucket-credentials",
+    identity=BucketIdentity(
+        cloud="alicloud",
+        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
+        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
+        allow_delete=True,
+        stack="dev",
+    ),
 )
-S3 = dataclasses.replace(OSS, scheme="s3", endpoint="https://s3.eu-west-1.amazonaws.com")
+S3 = dataclasses.replace(
+    OSS,
+    scheme="s3",
+    endpoint="https://s3.eu-west-1.amazonaws.com",
+    identity=BucketIdentity(cloud="aws", cluster_name="dev-cluster", stack="dev"),
+)
 GPU = GpuScheduling(taint_key="pool", taint_value="gpu", node_selector={"pool": "gpu"})
 KINDS = {"tensorflow": "TFJob", "pytorch": "PyTorchJob", "xgboost": "XGBoostJob", "mpi": "MPIJob"}
 SPECS = {
@@ -193,12 +206,15 @@ def test_oss_mounts_the_dataset_read_only_and_writes_the_model_under_its_version
     dataset, model = volumes["training-color-train-dataset"], volumes["training-color-train-model"]
     for volume in (dataset, model):
         assert volume["csi"]["driver"] == "ossplugin.csi.alibabacloud.com"
-        assert volume["csi"]["nodePublishSecretRef"] == {"name": "bucket-credentials", "namespace": "training"}
+        # No keys: ossfs assumes the volume's own RAM role through RRSA.
+        assert "nodePublishSecretRef" not in volume["csi"]
+        assert volume["csi"]["volumeAttributes"]["authType"] == "rrsa"
         assert volume["csi"]["volumeAttributes"]["url"] == "https://oss-cn-hangzhou-internal.aliyuncs.com"
         assert volume["persistentVolumeReclaimPolicy"] == "Retain"
     assert dataset["csi"]["volumeAttributes"]["bucket"] == "acme-datasets"
     assert dataset["accessModes"] == ["ReadOnlyMany"]
     assert "-o ro" in dataset["csi"]["volumeAttributes"]["otherOpts"]
+    assert dataset["csi"]["volumeAttributes"]["path"] == "/colors/"  # a read-only prefix exists: mount it
     assert model["csi"]["volumeAttributes"]["bucket"] == "acme-models"
     assert model["accessModes"] == ["ReadWriteMany"]
     assert "-o ro" not in model["csi"]["volumeAttributes"]["otherOpts"]
@@ -211,7 +227,7 @@ def test_oss_mounts_the_dataset_read_only_and_writes_the_model_under_its_version
     worker = pod_spec(rendered, "tensorflow", "Worker")
     mounts = {m["name"]: m for m in worker["containers"][0]["volumeMounts"]}
     # ossfs cannot mount a directory that does not exist yet: the kubelet narrows the mount with subPath.
-    assert mounts["dataset"] == {"name": "dataset", "mountPath": "/data", "readOnly": True, "subPath": "colors"}
+    assert mounts["dataset"] == {"name": "dataset", "mountPath": "/data", "readOnly": True}
     assert mounts["model"] == {"name": "model", "mountPath": "/model", "readOnly": False, "subPath": "color/v2"}
     claims_used = {v["name"]: v["persistentVolumeClaim"] for v in worker["volumes"]}
     assert claims_used["dataset"] == {"claimName": "color-train-dataset", "readOnly": True}
@@ -229,16 +245,54 @@ def test_s3_volumes_are_scoped_to_the_dataset_and_the_model_version_prefixes(pla
         "driver": "s3.csi.aws.com",
         "volumeHandle": "training-color-train-dataset",
         "readOnly": True,
-        "volumeAttributes": {"bucketName": "acme-datasets"},
+        "volumeAttributes": {"bucketName": "acme-datasets", "authenticationSource": "pod"},
     }
     assert dataset["mountOptions"] == ["allow-other", "region eu-west-1", "read-only", "prefix colors/"]
-    assert model["csi"]["volumeAttributes"] == {"bucketName": "acme-models"}
+    assert model["csi"]["volumeAttributes"] == {"bucketName": "acme-models", "authenticationSource": "pod"}
     assert model["mountOptions"] == ["allow-other", "region eu-west-1", "allow-overwrite", "prefix color/v2/"]
     mounts = pod_spec(rendered, "tensorflow", "Worker")["containers"][0]["volumeMounts"]
     assert mounts == [
         {"name": "dataset", "mountPath": "/data", "readOnly": True},
         {"name": "model", "mountPath": "/model", "readOnly": False},
     ]
+
+
+def test_oss_roles_trust_only_the_csi_fuse_pod_and_reach_only_their_prefix(plan):
+    monitor, _ = render(plan, job_config())
+    roles = {r.inputs["roleName"]: r.inputs for r in monitor.of_type("alicloud:ram/role:Role")}
+    assert set(roles) == {"mlp-dev-color-train-dataset", "mlp-dev-color-train-model"}
+    trust = json.loads(roles["mlp-dev-color-train-model"]["assumeRolePolicyDocument"])["Statement"][0]
+    assert trust["Principal"] == {"Federated": ["acs:ram::1:oidc-provider/ack-rrsa-c1"]}
+    assert trust["Condition"]["StringEquals"]["oidc:sub"] == "system:serviceaccount:ack-csi-fuse:csi-fuse-ossfs"
+    policies = {
+        r.inputs["policyName"]: json.loads(r.inputs["policyDocument"])
+        for r in monitor.of_type("alicloud:ram/policy:Policy")
+    }
+    dataset, model = policies["mlp-dev-color-train-dataset"], policies["mlp-dev-color-train-model"]
+    assert dataset["Statement"][1] == {
+        "Effect": "Allow",
+        "Action": ["oss:GetObject"],
+        "Resource": ["acs:oss:*:*:acme-datasets/colors/*"],
+    }
+    assert model["Statement"][1]["Resource"] == ["acs:oss:*:*:acme-models/color/v2/*"]
+    assert "oss:PutObject" in model["Statement"][1]["Action"]
+    assert not monitor.of_type("alicloud:ram/accessKey:AccessKey") and not monitor.of_type("kubernetes:core/v1:Secret")
+
+
+def test_on_eks_the_job_mounts_with_its_own_pod_identity(plan):
+    monitor, _ = render(plan, job_config(dataset="colors"), storage=S3)
+    [association] = monitor.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("training", "color-train")
+    [policy] = [json.loads(r.inputs["policy"]) for r in monitor.of_type("aws:iam/rolePolicy:RolePolicy")]
+    objects = [s for s in policy["Statement"] if "s3:GetObject" in s["Action"]]
+    assert [s["Resource"] for s in objects] == [
+        ["arn:aws:s3:::acme-datasets/colors/*"],
+        ["arn:aws:s3:::acme-models/color/v2/*"],
+    ]
+    assert objects[0]["Action"] == ["s3:GetObject"]  # the dataset is read-only
+    assert "s3:DeleteObject" not in objects[1]["Action"]  # no delete unless the stack allows it
+    [job] = monitor.of_type("kubernetes:kubeflow.org/v1:TFJob")
+    assert association.urn in job.dependencies
 
 
 def test_without_a_dataset_the_whole_datasets_bucket_is_mounted(plan):

@@ -6,6 +6,7 @@ from mlplatform import validation
 from mlplatform.config import ConfigError, parse
 from mlplatform.config import TrainingJob as TrainingJobConfig
 from mlplatform.conventions import plain_json
+from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.trainjob import TrainJob, TrainJobArgs
 from mlplatform.workloads.volumes import BucketStorage
@@ -16,7 +17,12 @@ OSS = BucketStorage(
     models_bucket="acme-models",
     scheme="oss",
     endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    credentials_secret="bucket-credentials",
+    identity=BucketIdentity(
+        cloud="alicloud",
+        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
+        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
+        stack="dev",
+    ),
 )
 
 

@@ -1,0 +1,168 @@
+"""Config of teams: who may work in which namespaces, with what quota, defaults, pod security and network.
+
+A team owns one namespace per workload kind (`WorkloadNamespace`: training, models, notebooks). The default
+team keeps today's names (`training`, `models`, `notebooks`) so existing URNs and endpoints stay; a named team
+`vision` gets `vision-training`, `vision-models` and `vision-notebooks`.
+
+Kubernetes quotas are namespaced (a ResourceQuota counts the pods of its own namespace only), so a team's
+`quota` is set on each of its namespaces and `quotas.<namespace>` overrides it for one; the config check adds
+up what the workloads of one namespace ask for (at their most replicas) against that namespace's quota,
+exactly what the quota admission controller will enforce.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, field_validator, model_validator
+
+from mlplatform.config.base import DNS_LABEL, Cpu, Model, PathError, Size, WorkloadNamespace
+
+__all__ = [
+    "DEFAULT_TEAM",
+    "TEAM_NAMESPACES",
+    "ContainerDefaults",
+    "EgressRule",
+    "Quota",
+    "Team",
+    "TeamNetwork",
+    "cores",
+    "team_namespace",
+]
+
+DEFAULT_TEAM = "default"
+TEAM_NAMESPACES: tuple[str, ...] = get_args(WorkloadNamespace)
+# Pod Security Admission levels (kubernetes.io/docs/concepts/security/pod-security-admission).
+PodSecurityLevel = Literal["restricted", "baseline"]
+# Why a namespace kind is not `restricted` by default (docs/cloud-rules.md, "Teams"): training images
+# (official TensorFlow/PyTorch images, MPI launchers over ssh) run as root, and the operators inject
+# containers into serving pods (Seldon's executor, the storage initializers) whose securityContext we do not
+# render; `warn` and `audit` stay `restricted` everywhere, so what a namespace would break shows up first.
+DEFAULT_POD_SECURITY: dict[str, PodSecurityLevel] = {
+    "training": "baseline",
+    "models": "baseline",
+    "notebooks": "restricted",
+}
+
+
+def cores(cpu: str) -> float:
+    """A CPU quantity ('2', '0.5', '500m') in cores."""
+    return float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+
+
+def team_namespace(team: str, kind: str) -> str:
+    """The namespace of `kind` (training, models, notebooks) of `team`: the default team keeps the bare names."""
+    return kind if team == DEFAULT_TEAM else f"{team}-{kind}"
+
+
+class Quota(Model):
+    """A ResourceQuota's `spec.hard`: what all pods of one namespace may request together. Unset: no limit."""
+
+    cpu: Cpu | None = None
+    """`requests.cpu`: cores (`64`) or millicores the pods of the namespace request together."""
+    memory: Size | None = None
+    """`requests.memory`: memory the pods of the namespace request together, e.g. 256Gi."""
+    cpu_limit: Cpu | None = None
+    """`limits.cpu`: the sum of the CPU limits (every container then needs a limit: LimitRange defaults give one)."""
+    memory_limit: Size | None = None
+    """`limits.memory`: the sum of the memory limits."""
+    gpus: int | None = Field(default=None, ge=0)
+    """`requests.nvidia.com/gpu`: whole GPUs (0 forbids them); needs a node pool with whole GPUs."""
+    gpu_memory_gb: int | None = Field(default=None, ge=0)
+    """`requests.aliyun.com/gpu-mem`: GiB of shared GPU memory (ACK cGPU); needs a pool with `gpuSharing: cgpu`."""
+    pods: int | None = Field(default=None, ge=1)
+    """`pods`: how many pods (not finished) the namespace may hold."""
+
+    def hard(self) -> dict[str, str]:
+        """The ResourceQuota `spec.hard` (quantities as text, as Kubernetes prints them)."""
+        entries = {
+            "requests.cpu": self.cpu,
+            "requests.memory": self.memory,
+            "limits.cpu": self.cpu_limit,
+            "limits.memory": self.memory_limit,
+            "requests.nvidia.com/gpu": self.gpus,
+            "requests.aliyun.com/gpu-mem": self.gpu_memory_gb,
+            "pods": self.pods,
+        }
+        return {key: str(value) for key, value in entries.items() if value is not None}
+
+
+# A team without a `quota`: room for the shipped demo workloads and more, GPUs unlimited (the pools cap them).
+IMPLICIT_QUOTA = Quota(cpu="256", memory="1Ti", pods=500)
+
+
+class ContainerDefaults(Model):
+    """The LimitRange of each namespace: requests and limits of containers that give none (operators' sidecars)."""
+
+    cpu: Cpu = "100m"
+    """Default CPU request (`defaultRequest.cpu`)."""
+    memory: Size = "256Mi"
+    """Default memory request (`defaultRequest.memory`)."""
+    cpu_limit: Cpu = "2"
+    """Default CPU limit (`default.cpu`); at least the default request."""
+    memory_limit: Size = "4Gi"
+    """Default memory limit (`default.memory`); at least the default request."""
+
+
+class EgressRule(Model):
+    """Traffic the team's pods may send beyond DNS, the buckets (HTTPS) and their own namespace."""
+
+    cidr: str
+    """Destination network, e.g. 10.30.0.0/16 (a database subnet)."""
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
+    """TCP ports; empty: every port."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        try:
+            ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a network in CIDR notation (e.g. 10.30.0.0/16)") from None
+        return value
+
+
+class TeamNetwork(Model):
+    """What the team's NetworkPolicies allow beyond the platform's defaults (DNS, gateways, operators, HTTPS)."""
+
+    allow_from_namespaces: list[Annotated[str, Field(pattern=DNS_LABEL)]] = []
+    """Other namespaces whose pods may reach this team's pods (e.g. another team's web service)."""
+    egress: list[EgressRule] = []
+    """More destinations the team's pods may reach."""
+
+
+class Team(Model):
+    """A team: its namespaces (one per workload kind), who may work in them, and what they may use."""
+
+    groups: list[str] = []
+    """Cluster identities bound to the team (edit rights in its namespaces). alicloud: `ram-user:<RAM user ID>` or
+    `ram-role:<RAM role ID>` (granted through ACK's own RBAC authorization); aws: IAM user or role ARNs (an EKS
+    access entry each, in the team's Kubernetes group)."""
+    quota: Quota = IMPLICIT_QUOTA
+    """The ResourceQuota of each of the team's namespaces (Kubernetes quotas are per namespace)."""
+    quotas: dict[WorkloadNamespace, Quota] = {}
+    """Per namespace kind (training, models, notebooks): a quota replacing `quota` there."""
+    defaults: ContainerDefaults = ContainerDefaults()
+    """The LimitRange defaults of the team's namespaces."""
+    pod_security: dict[WorkloadNamespace, PodSecurityLevel] = {}
+    """Pod Security Admission `enforce` level per namespace kind; by default restricted for notebooks, baseline for
+    training (images run as root) and models (operator-injected containers); warn/audit are always restricted."""
+    network: TeamNetwork = TeamNetwork()
+    """Network allowances beyond the defaults."""
+
+    @model_validator(mode="after")
+    def _defaults_fit(self) -> Team:
+        from mlplatform.config.stack import gibibytes
+
+        if cores(self.defaults.cpu) > cores(self.defaults.cpu_limit):
+            raise PathError(("defaults", "cpu"), f"above the default limit cpuLimit {self.defaults.cpu_limit}")
+        if gibibytes(self.defaults.memory) > gibibytes(self.defaults.memory_limit):
+            raise PathError(("defaults", "memory"), f"above the default limit memoryLimit {self.defaults.memory_limit}")
+        return self
+
+    def quota_of(self, kind: str) -> Quota:
+        return self.quotas.get(kind, self.quota)  # type: ignore[call-overload]
+
+    def pod_security_of(self, kind: str) -> PodSecurityLevel:
+        return self.pod_security.get(kind, DEFAULT_POD_SECURITY[kind])  # type: ignore[call-overload]

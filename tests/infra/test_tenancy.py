@@ -1,0 +1,208 @@
+"""A team's namespaces as the cluster receives them: pod security labels, quota, defaults, RBAC, network fence."""
+
+import pytest
+
+from mlplatform import config as cfg
+from mlplatform.infra.tenancy import Team, TeamArgs
+from mlplatform.validation import validate
+
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+TENANCY_TYPES = (
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:core/v1:ResourceQuota",
+    "kubernetes:core/v1:LimitRange",
+    NETWORK_POLICY,
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+)
+VISION = cfg.Team(
+    quota=cfg.Quota(cpu="16", memory="64Gi", gpus=2, pods=20),
+    quotas={"models": cfg.Quota(cpu="32", memory="128Gi", gpu_memory_gb=24)},
+    network=cfg.TeamNetwork(
+        allow_from_namespaces=["models"], egress=[cfg.EgressRule(cidr="10.30.0.0/16", ports=[5432])]
+    ),
+)
+
+
+def _program(cloud: str, team: str = "vision", spec: cfg.Team = VISION, groups=(), exposed=None):
+    spec = spec.model_copy(update={"groups": list(groups)})
+
+    def program():
+        Team(
+            f"prod-team-{team}",
+            TeamArgs(
+                cloud=cloud,
+                team=team,
+                config=spec,
+                cluster_name="prod-cluster",
+                cluster_id="c0ffee",
+                gateway_namespaces=["emissary", "kserve"],
+                operator_namespaces=["seldon-system", "monitoring"],
+                exposed=exposed or {},
+                exposed_from="10.20.0.0/16",
+            ),
+        )
+
+    return program
+
+
+def policies(monitor, namespace: str) -> dict[str, dict]:
+    return {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in monitor.of_type(NETWORK_POLICY)
+        if r.inputs["metadata"]["namespace"] == namespace
+    }
+
+
+def test_a_named_team_gets_its_own_namespaces_with_pod_security_labels(plan):
+    monitor = plan(_program("alicloud"))
+    namespaces = {
+        n.inputs["metadata"]["name"]: n.inputs["metadata"]["labels"] for n in monitor.of_type(TENANCY_TYPES[0])
+    }
+    assert sorted(namespaces) == ["vision-models", "vision-notebooks", "vision-training"]
+    assert namespaces["vision-notebooks"] == {
+        "mlplatform.io/team": "vision",
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
+    }
+    assert namespaces["vision-training"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert namespaces["vision-training"]["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_each_namespace_gets_the_teams_quota_and_container_defaults(plan):
+    monitor = plan(_program("alicloud"))
+    quotas = {q.inputs["metadata"]["namespace"]: q.inputs["spec"]["hard"] for q in monitor.of_type(TENANCY_TYPES[1])}
+    assert quotas["vision-training"] == {
+        "requests.cpu": "16",
+        "requests.memory": "64Gi",
+        "requests.nvidia.com/gpu": "2",
+        "pods": "20",
+    }
+    assert quotas["vision-models"] == {
+        "requests.cpu": "32",
+        "requests.memory": "128Gi",
+        "requests.aliyun.com/gpu-mem": "24",
+    }
+    [limits] = monitor.of_type(TENANCY_TYPES[2])[0].inputs["spec"]["limits"]
+    assert limits == {
+        "type": "Container",
+        "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+        "default": {"cpu": "2", "memory": "4Gi"},
+    }
+
+
+def test_the_network_is_denied_by_default_then_opened_for_dns_gateways_operators_and_https(plan):
+    monitor = plan(_program("alicloud"))
+    models = policies(monitor, "vision-models")
+    assert sorted(models) == ["allow-platform", "allow-team", "default-deny"]
+    assert models["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    platform = models["allow-platform"]
+    peer = lambda name: {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}  # noqa: E731
+    assert platform["ingress"] == [
+        {"from": [{"podSelector": {}}]},
+        {"from": [peer("emissary"), peer("kserve")]},
+        {"from": [peer("seldon-system"), peer("monitoring")]},
+    ]
+    assert platform["egress"] == [
+        {"to": [peer("kube-system")], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"podSelector": {}}]},
+        {"to": [peer("emissary"), peer("kserve")]},
+        {
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["100.100.100.200/32", "169.254.169.254/32"]}}],
+            "ports": [{"protocol": "TCP", "port": 443}],
+        },
+    ]
+    assert models["allow-team"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [peer("models")]}],
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}],
+    }
+    training = policies(monitor, "vision-training")["allow-platform"]
+    assert {"from": [peer("emissary"), peer("kserve")]} not in training["ingress"]  # nothing routes to jobs
+    assert [p["port"] for p in training["egress"][-1]["ports"]] == [443, 6443]  # + the API (ACK: 6443)
+
+
+def test_an_exposed_web_service_is_reachable_from_the_vpc_on_its_port_only(plan):
+    exposed = {"models": [({"app.kubernetes.io/name": "color-client"}, 3333)]}
+    monitor = plan(_program("alicloud", exposed=exposed))
+    assert policies(monitor, "vision-models")["allow-load-balancer-0"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "color-client"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 3333}]}],
+    }
+
+
+def test_on_ack_ram_identities_are_granted_the_team_role_in_each_namespace(plan):
+    monitor = plan(_program("alicloud", groups=["ram-role:300800000000001", "ram-user:200300000000002"]))
+    grants = {
+        g.inputs["uid"]: g.inputs["permissions"]
+        for g in monitor.of_type("alicloud:cs/kubernetesPermission:KubernetesPermission")
+    }
+    assert sorted(grants) == ["200300000000002", "300800000000001"]
+    role = grants["300800000000001"]
+    assert {p["namespace"] for p in role} == {"vision-training", "vision-models", "vision-notebooks"}
+    assert {(p["cluster"], p["roleType"], p["roleName"], p["isCustom"], p["isRamRole"]) for p in role} == {
+        ("c0ffee", "namespace", "ml-platform-team-vision", True, True)
+    }
+    assert not any(p["isRamRole"] for p in grants["200300000000002"])
+    assert not monitor.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+
+
+def test_on_eks_iam_principals_join_the_team_group_that_the_role_bindings_name(plan):
+    arn = "arn:aws:iam::123456789012:role/vision"
+    monitor = plan(_program("aws", groups=[arn]))
+    [entry] = monitor.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs == {
+        "clusterName": "prod-cluster",
+        "principalArn": arn,
+        "type": "STANDARD",
+        "kubernetesGroups": ["ml-platform:vision"],
+    }
+    bindings = monitor.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    assert sorted(b.inputs["metadata"]["namespace"] for b in bindings) == [
+        "vision-models",
+        "vision-notebooks",
+        "vision-training",
+    ]
+    assert bindings[0].inputs["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-platform:vision"}
+    ]
+    assert bindings[0].inputs["roleRef"]["name"] == "ml-platform-team-vision"
+    # Pods reach the EKS Pod Identity agent for their credentials.
+    egress = policies(monitor, "vision-models")["allow-platform"]["egress"]
+    assert egress[-1] == {
+        "to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
+        "ports": [{"protocol": "TCP", "port": 80}],
+    }
+
+
+def test_the_team_role_cannot_open_its_own_fence(plan):
+    monitor = plan(_program("aws"))
+    [role] = monitor.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    for rule in role.inputs["rules"]:
+        if {"networkpolicies", "resourcequotas", "limitranges"} & set(rule["resources"]):
+            assert rule["verbs"] == ["get", "list", "watch"]
+
+
+def test_the_default_team_keeps_the_bare_namespace_names(plan):
+    monitor = plan(_program("alicloud", team="default", spec=cfg.Team()))
+    names = sorted(n.inputs["metadata"]["name"] for n in monitor.of_type(TENANCY_TYPES[0]))
+    assert names == ["models", "notebooks", "training"]
+
+
+@pytest.mark.parametrize("cloud", ["alicloud", "aws"])
+def test_every_tenancy_object_validates_against_the_kubernetes_schema(plan, cloud):
+    groups = ["arn:aws:iam::123456789012:role/vision"] if cloud == "aws" else []
+    monitor = plan(_program(cloud, groups=groups, exposed={"notebooks": [({"notebook-name": "lab"}, 8888)]}))
+    objects = [r for t in TENANCY_TYPES for r in monitor.of_type(t)]
+    assert len(objects) >= 17
+    for registration in objects:
+        group_version, kind = registration.type.split(":")[1].rsplit(":", 1)[0], registration.type.rsplit(":", 1)[1]
+        api_version = group_version.removeprefix("core/")
+        obj = {"apiVersion": api_version, "kind": kind, **registration.inputs}
+        assert validate(obj, strict=True) == [], obj
