@@ -107,6 +107,13 @@ class StackConfig(Model):
         problem = catalog.version_problem(self.cloud, cluster.kubernetes_version)
         if problem:
             raise PathError(("cluster", "kubernetesVersion"), problem)
+        if cluster.kind == "edge" and (self.training_jobs or self.notebooks or any(self.served_versions())):
+            kind = "trainingJobs" if self.training_jobs else "notebooks" if self.notebooks else "servings"
+            raise PathError(
+                (kind,),
+                "ACK@Edge clusters have no RRSA (EdgeKubernetes in pulumi-alicloud 4.0.0), and the platform mounts "
+                "buckets only through workload identity, never keys: run bucket workloads on a managed cluster",
+            )
         if cluster.kind == "edge" and not cluster.edge_key_pair:
             raise PathError(("cluster", "edgeKeyPair"), "an ACK@Edge cluster needs a login: name an ECS key pair")
         if cluster.public_endpoint and self.cloud == "aws" and not cluster.api_access_cidrs:

@@ -149,3 +149,9 @@ def test_the_region_is_set_once(monkeypatch):
     monkeypatch.setattr("pulumi.Config.get", lambda self, key: None)
     with pytest.raises(ConfigError, match="aws:region: the region is not set"):
         with_region(parsed(EKS))
+
+
+def test_edge_clusters_run_no_bucket_workloads_without_rrsa():
+    edge = {**ACK["cluster"], "kind": "edge", "edgeKeyPair": "ops"}
+    notebook = {"alice": {"image": "jupyter:v1"}}
+    assert "notebooks: ACK@Edge clusters have no RRSA" in refused(ACK, cluster=edge, notebooks=notebook)

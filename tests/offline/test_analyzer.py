@@ -81,6 +81,26 @@ def color_serving(stack: str, image: str, env: list | None = None) -> dict:
     return record(stack, "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment", "color", props)
 
 
+def fenced_models_namespace(stack: str) -> list[dict]:
+    """The `models` namespace as a team fences it (the `namespaces-fenced` policy looks for these)."""
+    labels = {"pod-security.kubernetes.io/enforce": "baseline"}
+    return [
+        record(stack, "kubernetes:core/v1:Namespace", "models", {"metadata": {"name": "models", "labels": labels}}),
+        record(
+            stack,
+            "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+            "models-default-deny",
+            {"metadata": {"name": "default-deny", "namespace": "models"}, "spec": {"podSelector": {}}},
+        ),
+        record(
+            stack,
+            "kubernetes:core/v1:ResourceQuota",
+            "models-quota",
+            {"metadata": {"name": "team-quota", "namespace": "models"}, "spec": {"hard": {"pods": "10"}}},
+        ),
+    ]
+
+
 def dev_reference(stack: str) -> dict:
     name = "organization/ml-platform/dev"
     outputs = {"name": name, "outputs": {"modelVersions": ["color:v1", "color:v2"]}, "secretOutputNames": []}
@@ -89,7 +109,8 @@ def dev_reference(stack: str) -> dict:
 
 @pytest.fixture(scope="module")
 def prod_with_latest():
-    return run_policy_pack(PACK, "prod", PROJECT, [dev_reference("prod"), color_serving("prod", "team/color:latest")])
+    resources = [dev_reference("prod"), color_serving("prod", "team/color:latest"), *fenced_models_namespace("prod")]
+    return run_policy_pack(PACK, "prod", PROJECT, resources)
 
 
 def test_the_pack_lists_every_policy_mandatory_in_prod(prod_with_latest):
@@ -122,7 +143,7 @@ def test_an_image_tagged_latest_in_prod_is_a_mandatory_violation(prod_with_lates
 def test_a_compliant_prod_serving_has_no_violation_and_reads_are_not_analyzed():
     public = {"metadata": {"name": "ingress"}, "spec": {"type": "LoadBalancer"}}
     read = record("prod", "kubernetes:core/v1:Service", "ingress", public) | {"external": True}
-    resources = [dev_reference("prod"), color_serving("prod", "team/color:v1"), read]
+    resources = [dev_reference("prod"), color_serving("prod", "team/color:v1"), read, *fenced_models_namespace("prod")]
     report = run_policy_pack(PACK, "prod", PROJECT, resources)
     assert report.violations == []
     assert not report.has_mandatory
@@ -130,7 +151,10 @@ def test_a_compliant_prod_serving_has_no_violation_and_reads_are_not_analyzed():
 
 
 def test_dev_reports_advisory_and_a_config_can_raise_or_disable_policies():
-    resources = [color_serving("dev", "team/color:latest", env=[{"name": "AWS_SECRET_ACCESS_KEY", "value": SECRET}])]
+    resources = [
+        color_serving("dev", "team/color:latest", env=[{"name": "AWS_SECRET_ACCESS_KEY", "value": SECRET}]),
+        *fenced_models_namespace("dev"),
+    ]
     report = run_policy_pack(PACK, "dev", PROJECT, resources, config={"images-pinned": "mandatory"})
     levels = {v.policy_name: v.enforcement_level for v in report.violations}
     assert levels == {"images-pinned": "mandatory", "no-plaintext-secrets": "advisory"}
