@@ -39,13 +39,15 @@ def check_shape(settings: cfg.StackConfig) -> None:
                 )
 
 
-async def published_versions(promotion: cfg.Promotion) -> tuple[str, set[str]]:
-    """The model versions the source stack exports as `modelVersions`."""
+async def published_versions(promotion: cfg.Promotion) -> tuple[str, set[str], str | None]:
+    """The model versions the source stack exports as `modelVersions`, and its models bucket (`buckets.models`)."""
     name = f"{promotion.organization}/{promotion.project}/{promotion.stack}"
     reference = pulumi.StackReference(name)
-    details = await reference.get_output_details("modelVersions")
-    versions = details.value if details.value is not None else details.secret_value
-    return name, set(versions or [])
+    versions = await reference.get_output_details("modelVersions")
+    buckets = await reference.get_output_details("buckets")
+    published = versions.value if versions.value is not None else versions.secret_value
+    models_uri = ((buckets.value or {}).get("models") or "") if isinstance(buckets.value, dict) else ""
+    return name, set(published or []), models_uri.partition("://")[2].rstrip("/") or None
 
 
 def check_promoted(settings: cfg.StackConfig, source: str, published: set[str]) -> None:
@@ -62,7 +64,9 @@ def check_promoted(settings: cfg.StackConfig, source: str, published: set[str]) 
 
 async def compose(stack: str, settings: cfg.StackConfig) -> None:
     check_shape(settings)
-    source, published = await published_versions(settings.promotion)
+    source, published, source_bucket = await published_versions(settings.promotion)
     check_promoted(settings, source, published)
     platform = build_platform(stack, "prod", settings)
-    workloads.deploy(platform)
+    # Promotion completes itself: published versions are copied from the source stack's bucket in the plan.
+    promoted = workloads.Promoted(source_bucket, frozenset(published)) if source_bucket else None
+    workloads.deploy(platform, promoted)

@@ -7,6 +7,7 @@ A model version `color:v2` lives at `<scheme>://<models bucket>/color/v2/` of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
 import pulumi
@@ -18,6 +19,7 @@ from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.llm import LlmServing, LlmServingArgs
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
+from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes, predictor_traffic
 from mlplatform.workloads.sso import SsoClient
@@ -139,7 +141,47 @@ def through_mirror(settings: cfg.StackConfig) -> cfg.StackConfig:
     )
 
 
-def deploy(platform: Platform) -> None:
+@dataclass(frozen=True)
+class Promoted:
+    """What prod serves because the publishing stack published it, and that stack's models bucket."""
+
+    source_bucket: pulumi.Input[str]
+    versions: frozenset[str]
+
+
+def model_copies(
+    settings: cfg.StackConfig,
+    platform: Platform,
+    storage: BucketStorage,
+    promoted: Promoted | None,
+    opts: pulumi.ResourceOptions,
+) -> dict[str, ModelCopy]:
+    """Version -> the Job copying it from the publishing stack's bucket, for every promoted version served."""
+    if promoted is None:
+        return {}
+    namespaces: dict[str, str] = {}
+    for serving in settings.servings.values():
+        for predictor in serving.predictors:
+            if predictor.model in promoted.versions:
+                namespaces.setdefault(predictor.model, serving.namespace)
+    return {
+        version: ModelCopy(
+            f"promote-{version.replace(':', '-')}",
+            ModelCopyArgs(
+                version=version,
+                source_bucket=promoted.source_bucket,
+                storage=storage,
+                namespace=platform.namespaces[namespace].metadata.name,
+                image=mirrored(COPY_IMAGE, settings.operators.image_registry),
+                depends_on=platform.operators,
+            ),
+            opts=opts,
+        )
+        for version, namespace in sorted(namespaces.items())
+    }
+
+
+def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
     """Plan every workload of the stack config and export their endpoints."""
     settings = placed(through_mirror(platform.config))
     on_cluster = pulumi.ResourceOptions(provider=platform.provider)
@@ -160,8 +202,12 @@ def deploy(platform: Platform) -> None:
     links = dashboards(platform)
     clients: dict[str, pulumi.Output[str]] = {}
 
+    copies = model_copies(settings, platform, storage, promoted, on_cluster)
+
     def after(workload) -> list[pulumi.Resource]:
-        return [*platform.operators, *(created[name] for name in workload.depends_on)]
+        """The operators, what the workload names in dependsOn, and the copies of the versions it serves."""
+        served = [copies[p.model] for p in getattr(workload, "predictors", []) if p.model in copies]
+        return [*platform.operators, *(created[name] for name in workload.depends_on), *served]
 
     for name in creation_order(settings):
         if name in settings.training_jobs and settings.training_jobs[name].api == "v2":

@@ -122,6 +122,9 @@ METRICS_NAMESPACES = {"alicloud": ("monitoring", "arms-prom"), "aws": ("monitori
 # notebook-controller/controllers/notebook_controller.go, generateStatefulSet); Jupyter listens on 8888.
 NOTEBOOK_POD_LABEL = "notebook-name"
 JUPYTER_PORT = 8888
+# Behind `notebookSso` the exposed pod is the notebook's oauth2-proxy, `<notebook>-sso`, on its HTTP port
+# (mlplatform/workloads/sso.py `HTTP_PORT`; oauth2-proxy's default `--http-address` port).
+SSO_PROXY_PORT = 4180
 
 
 def gateway_namespaces(settings: StackConfig) -> list[str]:
@@ -145,7 +148,10 @@ def exposed_pods(settings: StackConfig, team: str) -> dict[str, list[tuple[dict[
             exposed.setdefault(service.namespace, []).append(({"app.kubernetes.io/name": name}, service.port))
     for name, notebook in settings.notebooks.items():
         if notebook.expose and (notebook.team or DEFAULT_TEAM) == team:
-            exposed.setdefault("notebooks", []).append(({NOTEBOOK_POD_LABEL: name}, JUPYTER_PORT))
+            if settings.notebook_sso:
+                exposed.setdefault("notebooks", []).append(({"app.kubernetes.io/name": f"{name}-sso"}, SSO_PROXY_PORT))
+            else:
+                exposed.setdefault("notebooks", []).append(({NOTEBOOK_POD_LABEL: name}, JUPYTER_PORT))
     return exposed
 
 

@@ -3,10 +3,14 @@ cluster's version, with `kubernetes-validate`'s strict schemas (unknown fields a
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 
+import jsonschema
 import kubernetes_validate
-from kubernetes_validate.utils import all_versions
+from kubernetes_validate.utils import all_versions, major_minor, schema_contents
+from referencing import Registry, Resource
 
 from mlplatform.validation.crds import is_computed, where
 
@@ -33,12 +37,43 @@ def floats(value, path: tuple = ()) -> Iterator[str]:
 
 def errors(obj: dict, kubernetes_version: str = DEFAULT_KUBERNETES_VERSION) -> list[str] | None:
     """kubernetes-validate's verdict (its first error), or None when it has no schema for the kind."""
-    try:
-        kubernetes_validate.validate(obj, kubernetes_version, strict=True)
-    except kubernetes_validate.SchemaNotFoundError:
+    validator = _validator(kubernetes_version, obj["apiVersion"], obj["kind"])
+    if validator is None:
         return None
-    except kubernetes_validate.ValidationError as error:
-        if is_computed(error.instance):
-            return list(floats(obj))
+    error = next(validator.iter_errors(obj), None)  # the error `kubernetes_validate.validate` raises
+    if error is not None and not is_computed(error.instance):
         return [f"{where(error.absolute_path)}: {error.message}", *floats(obj)]
     return list(floats(obj))
+
+
+@functools.cache
+def _versions() -> tuple[str, ...]:
+    return tuple(all_versions())
+
+
+@functools.cache
+def _definitions(schema_dir: str) -> Resource:
+    return Resource.from_contents(schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", ""))
+
+
+@functools.cache
+def _validator(kubernetes_version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+    """kubernetes-validate's strict validator for one kind, built once per (version, apiVersion, kind).
+
+    `kubernetes_validate.validate(obj, version, strict=True)` does the same but reads the kind's schema
+    and the version's `_definitions.json` (megabytes) and builds a fresh validator for every object.
+    Same schema choice: the newest schema version not newer than `kubernetes_version`.
+    """
+    if major_minor(kubernetes_version) > major_minor(_versions()[-1]):
+        raise kubernetes_validate.VersionNotSupportedError(version=major_minor(kubernetes_version))
+    version = [v for v in _versions() if major_minor(v) <= major_minor(kubernetes_version)][-1]
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = f"v{version}-local-strict"
+    try:
+        schema = schema_contents(
+            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", kubernetes_version
+        )
+    except FileNotFoundError:
+        return None
+    registry = _definitions(schema_dir) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)

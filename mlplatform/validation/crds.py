@@ -14,6 +14,7 @@ The first folder that exists is used whole; with none, `CrdsMissing` says how to
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -99,15 +100,40 @@ def _group_schemas(directory: Path, group: str) -> dict[tuple[str, str], dict]:
     """
     schemas = {}
     for path in sorted(directory.glob(f"{group}_*.yaml")):
-        with path.open() as stream:
-            crd = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        spec = crd["spec"]
-        for version in spec["versions"]:
-            if version.get("served", True):
-                schemas[(f"{spec['group']}/{version['name']}", spec["names"]["kind"])] = version["schema"][
-                    "openAPIV3Schema"
-                ]
+        schemas.update({(api_version, kind): schema for api_version, kind, schema in _served_schemas(path)})
     return schemas
+
+
+def parsed_cache_dir() -> Path:
+    """Where parsed CRD schemas are kept as JSON, by the sha256 of their YAML file."""
+    return cache_dir().parent / "crd-schemas"
+
+
+def _served_schemas(path: Path) -> list[list]:
+    """[apiVersion, kind, openAPIV3Schema] of each served version of one CRD file.
+
+    Parsing YAML is slow (the kserve group is 7 MB: seconds even with libyaml), so the result is kept
+    as JSON under `parsed_cache_dir()`, named by the file's sha256: an edited file is parsed again.
+    """
+    body = path.read_bytes()
+    cached = parsed_cache_dir() / f"{hashlib.sha256(body).hexdigest()}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(cached.read_bytes())
+    crd = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    spec = crd["spec"]
+    served = [
+        [f"{spec['group']}/{version['name']}", spec["names"]["kind"], version["schema"]["openAPIV3Schema"]]
+        for version in spec["versions"]
+        if version.get("served", True)
+    ]
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        text = json.dumps(served)
+        if json.loads(text) == served:  # only what JSON keeps exactly (no YAML dates or non-string keys)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text)
+            os.replace(partial, cached)
+    return served
 
 
 def schema(api_version: str, kind: str) -> dict | None:

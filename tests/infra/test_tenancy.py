@@ -1,5 +1,7 @@
 """A team's namespaces as the cluster receives them: pod security labels, quota, defaults, RBAC, network fence."""
 
+from pathlib import Path
+
 import pytest
 
 from mlplatform import config as cfg
@@ -206,3 +208,18 @@ def test_every_tenancy_object_validates_against_the_kubernetes_schema(plan, clou
         api_version = group_version.removeprefix("core/")
         obj = {"apiVersion": api_version, "kind": kind, **registration.inputs}
         assert validate(obj, strict=True) == [], obj
+
+
+def test_an_exposed_notebook_is_reached_at_jupyter_or_behind_sso_at_its_proxy():
+    from mlplatform.infra.tenancy import exposed_pods
+    from mlplatform.offline import stackfiles
+
+    raw = stackfiles.load(Path(__file__).resolve().parents[2], "dev").namespace_values()
+    raw["notebooks"]["data-science"]["expose"] = True
+    assert exposed_pods(cfg.parse(raw), "default") == {"notebooks": [({"notebook-name": "data-science"}, 8888)]}
+    raw["notebookSso"] = {"issuerUrl": "https://login.example.com", "clientId": "ml"}
+    raw["notebooks"]["data-science"]["allowedGroups"] = ["ml"]
+    assert exposed_pods(cfg.parse(raw), "default") == {
+        "notebooks": [({"app.kubernetes.io/name": "data-science-sso"}, 4180)]
+    }
+    assert exposed_pods(cfg.parse(raw), "vision") == {}

@@ -1,0 +1,63 @@
+"""Promotion completes itself: prod copies each published version from dev's bucket, checked, before serving it."""
+
+import json
+
+from mlplatform import validation
+from mlplatform.workloads.identity import BucketIdentity
+from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, job_name
+from mlplatform.workloads.volumes import BucketStorage
+
+STORAGE = BucketStorage(
+    datasets_bucket="mlp-prod-datasets",
+    models_bucket="mlp-prod-models",
+    scheme="oss",
+    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
+    identity=BucketIdentity(
+        cloud="alicloud", oidc_provider_arn="acs:ram::1:oidc-provider/c", oidc_issuer_url="https://oidc/c", stack="prod"
+    ),
+)
+
+
+def test_the_copy_reads_dev_writes_prod_and_verifies_checksums(plan):
+    def program():
+        ModelCopy("promote-color-v2", ModelCopyArgs("color:v2", "mlp-dev-models", STORAGE, "models"))
+
+    monitor = plan(program)
+    [job] = monitor.of_type("kubernetes:batch/v1:Job")
+    assert job.inputs["metadata"]["name"] == "promote-color-v2"
+    assert job.inputs["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Complete"
+    [container] = job.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["sh", "-c", COPY_SCRIPT] and "sha256sum -c" in COPY_SCRIPT
+    assert validation.validate(job.inputs, strict=True) == []
+    volumes = {
+        v.inputs["metadata"]["name"]: v.inputs["spec"]["csi"]["volumeAttributes"]
+        for v in monitor.of_type("kubernetes:core/v1:PersistentVolume")
+    }
+    assert volumes["models-promote-color-v2-source"]["bucket"] == "mlp-dev-models"
+    assert volumes["models-promote-color-v2-source"]["path"] == "/color/v2/"
+    assert volumes["models-promote-color-v2-target"]["bucket"] == "mlp-prod-models"
+    documents = {
+        r.inputs["policyName"]: json.loads(r.inputs["policyDocument"])
+        for r in monitor.of_type("alicloud:ram/policy:Policy")
+    }
+    source, target = documents["mlp-prod-promote-color-v2-source"], documents["mlp-prod-promote-color-v2-target"]
+    assert source["Statement"][1] == {
+        "Effect": "Allow",
+        "Action": ["oss:GetObject"],
+        "Resource": ["acs:oss:*:*:mlp-dev-models/color/v2/*"],
+    }
+    assert "oss:DeleteObject" not in target["Statement"][1]["Action"]  # prod never deletes
+
+
+def test_job_names_are_dns_labels():
+    assert job_name("color:v2.1_rc") == "promote-color-v2-1-rc"
+
+
+def test_prod_serves_a_promoted_version_only_after_its_copy(shipped):
+    prod = shipped("prod")
+    jobs = {r["urn"]: r for r in prod.resources if r["type"] == "kubernetes:batch/v1:Job"}
+    copies = {r["inputs"]["metadata"]["annotations"]["mlplatform.io/model-version"]: urn for urn, r in jobs.items()}
+    assert {"color:v1", "color:v2", "style:v1"} <= set(copies)
+    color = next(r for r in prod.resources if r["urn"].endswith("::color-seldondeployment"))
+    # A dependency on the copy component reaches the engine as its resources, the Job among them.
+    assert {copies["color:v1"], copies["color:v2"]} <= set(color["dependencies"])
