@@ -1,64 +1,295 @@
-"""Preview time and peak memory for a dev stack with 10, 100 and 1,000 model servings.
+"""What a user waits for: `python -m mlplatform preview -s prod`, the whole process, at scale.
 
-    .venv/bin/python bench/preview_scale.py [10 100 1000]
+    .venv/bin/python bench/preview_scale.py [--repeat R] [--no-policy] [N ...]     (default N: 100 300 500 1000)
 
-Each size runs in a fresh process (peak RSS is per process) on a copy of the project whose
-Pulumi.dev.yaml serves N copies of the colour model. Cost should grow linearly with N.
+For each N, a temporary copy of the project (program, stacks, policy pack, config) where prod serves N
+copies of the two-predictor `color` serving (batching, autoscaling) and dev runs N copies of the
+`color-training` job; quotas and the budget are raised so that the copy is a valid plan. Then, in this
+one invocation and alternating:
+
+- preview: the whole `python -m mlplatform preview -s prod` process (start-up, the dev plan the prod
+  plan references, the prod plan, validation of every object, the policy pack's process, every file);
+- floor: a bare Pulumi program in a fresh process that registers the same resources (type, name, inputs,
+  parent; dev's then prod's, taken from the preview's stack.json files) under the same mock runtime
+  (`pulumi.runtime.set_mocks`), with nothing else: what the SDK itself costs for this plan.
+
+Columns: resources planned (dev + prod, as in stack.json), median wall seconds of each, their ratio,
+peak RSS of the preview's main process (exact: the kernel's maxrss of the waited-for process) and of its
+process tree (main + policy pack, summed from /proc every 20 ms), and the floor's. The last line is
+t(1000)/t(500) when both sizes ran: growth should stay linear (<= 2.15).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-MEASURE = """
-import json, resource, sys, time
-from pathlib import Path
-from mlplatform.offline.preview import run_preview
-started = time.perf_counter()
-result = run_preview("dev", Path(sys.argv[1]))
-print(json.dumps({"seconds": time.perf_counter() - started, "resources": len(result.resources),
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+PYTHON = sys.executable
+DEFAULT_SIZES = (100, 300, 500, 1000)
+BIG_QUOTA = {"cpu": "1000000", "memory": "1000000Gi", "pods": 1000000}
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+# The floor: the same registrations with nothing but the SDK and its mock runtime.
+FLOOR = r"""
+import json, sys
+import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+
+class Echo(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args):
+        return {}
+
+
+def plan(records, stack):
+    def program():
+        made = {}
+        for record in records:
+            type_, urn = record["type"], record["urn"]
+            if type_.startswith("pulumi:providers:") or type_ == "pulumi:pulumi:Stack" or record.get("external"):
+                continue
+            opts = pulumi.ResourceOptions(parent=made.get(record.get("parent", "")))
+            name = urn.split("::")[-1]
+            if record.get("custom"):
+                made[urn] = pulumi.CustomResource(type_, name, dict(record.get("inputs") or {}), opts=opts)
+            else:
+                made[urn] = pulumi.ComponentResource(type_, name, None, opts=opts)
+
+    settings.set_root_resource(None)
+    pulumi.runtime.set_mocks(Echo(), project="floor", stack=stack, preview=False)
+    settings.set_root_resource(None)
+    _sync_await(run_in_stack(program))
+
+
+for path in sys.argv[1:]:
+    deployment = json.load(open(path))["deployment"]
+    plan(deployment["resources"], path.split("/")[-2])
 """
 
 
-def project_with(servings: int, folder: Path) -> Path:
+def machine() -> str:
+    """`2 x AMD EPYC ...`: nproc and the CPU model, for quoting figures with the machine they came from."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} x {model}, Python {platform.python_version()}"
+
+
+def _load(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=YAML_LOADER)
+
+
+def _dump(document: dict, path: Path) -> None:
+    path.write_text(yaml.dump(document, Dumper=YAML_DUMPER, sort_keys=False))
+
+
+def _roomy(config: dict) -> None:
+    """Quotas and budget that hold any N (the bench measures planning, not the quota rules)."""
+    teams = config.setdefault("ml-platform:teams", {"default": {}})
+    for team in teams.values():
+        team["quota"] = dict(BIG_QUOTA)
+        if "quotas" in team:
+            team["quotas"] = {namespace: dict(BIG_QUOTA) for namespace in team["quotas"]}
+    if "ml-platform:budget" in config:
+        config["ml-platform:budget"]["monthlyMax"] = 10**12
+
+
+def project_with(folder: Path, servings: int, jobs: int | None = None) -> Path:
+    """A copy of the project under `folder`: prod serves `servings` copies of `color`, dev trains `jobs`
+    copies of `color-training` (default: as many)."""
+    jobs = servings if jobs is None else jobs
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, folder / name)
-    shutil.copytree(ROOT / "stacks", folder / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    template = document["config"]["ml-platform:servings"]["color"]
-    document["config"]["ml-platform:servings"] = {f"color-{i}": template for i in range(servings)}
-    document["config"].pop("ml-platform:webServices", None)
-    (folder / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
+    ignore = shutil.ignore_patterns("__pycache__", "tests", "venv", ".venv")
+    shutil.copytree(ROOT / "stacks", folder / "stacks", ignore=ignore)
+    shutil.copytree(ROOT / "policies", folder / "policies", ignore=ignore)
+    dev, prod = _load(ROOT / "Pulumi.dev.yaml"), _load(ROOT / "Pulumi.prod.yaml")
+    training = dev["config"]["ml-platform:trainingJobs"]
+    template = training["color-training"]
+    for index in range(jobs):
+        training[f"color-training-{index}"] = template
+    _roomy(dev["config"])
+    color = prod["config"]["ml-platform:servings"]["color"]
+    prod["config"]["ml-platform:servings"] = {f"color-{index}": color for index in range(servings)}
+    _roomy(prod["config"])
+    _dump(dev, folder / "Pulumi.dev.yaml")
+    _dump(prod, folder / "Pulumi.prod.yaml")
     return folder
 
 
-def measure(servings: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        project = project_with(servings, Path(tmp))
-        run = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(project)], cwd=ROOT, capture_output=True, text=True, check=True
-        )
-        return {"servings": servings, **json.loads(run.stdout.strip().splitlines()[-1])}
+class _TreeRss:
+    """Peak summed RSS of a process and its descendants, sampled from /proc."""
+
+    def __init__(self, pid: int, interval: float = 0.02):
+        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self, pid: int) -> list[int]:
+        pids = [pid]
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+                    pids += self._tree(int(child))
+        except OSError:
+            pass
+        return pids
+
+    @staticmethod
+    def _rss_kib(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak_kib = max(self.peak_kib, sum(self._rss_kib(pid) for pid in self._tree(self.pid)))
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return self.peak_kib
 
 
-def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [10, 100, 1000]
-    print(f"{'servings':>8} {'resources':>9} {'seconds':>8} {'peak MiB':>9} {'ms/serving':>10}")
+def _run(argv: list[str], cwd: Path) -> dict:
+    """Wall seconds, exit code and peak RSS (MiB: the process's own, and its tree's, sampled) of one process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tree = _TreeRss(process.pid)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    tree_kib = tree.stop()
+    stderr = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if process.returncode not in (0, 1):  # 1: a mandatory policy verdict, still a complete preview
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{stderr[-3000:]}")
+    peak = usage.ru_maxrss / 1024  # kernel: KiB on Linux; the largest of the process and its reaped children
+    return {"seconds": seconds, "code": process.returncode, "peak_mib": peak, "tree_mib": max(peak, tree_kib / 1024)}
+
+
+def _count(stack_json: Path) -> int:
+    return len(json.loads(stack_json.read_text())["deployment"]["resources"])
+
+
+def measure(servings: int, repeat: int = 1, policy: bool = True, stack: str = "prod") -> dict:
+    """Preview and floor of one size, `repeat` times each, alternating; medians of the times."""
+    with tempfile.TemporaryDirectory(prefix=f"mlp-bench-{servings}-") as tmp:
+        project = project_with(Path(tmp), servings)
+        out = Path(tmp) / "build"
+        argv = [PYTHON, "-m", "mlplatform", "preview", "-s", stack, "-C", str(project), "--out", str(out)]
+        argv += [] if policy else ["--no-policy"]
+        # The plans the floor registers: the referenced dev plan (prod plans it first) and the stack's own.
+        planned = [out / name / "stack.json" for name in dict.fromkeys(("dev", stack))]
+        if stack != "dev":
+            subprocess.run([*argv[:5], "dev", *argv[6:], "--no-policy"], cwd=ROOT, capture_output=True, check=True)
+        floor_file = Path(tmp) / "floor.py"
+        floor_file.write_text(FLOOR)
+        previews, floors = [], []
+        for _ in range(repeat):
+            previews.append(_run(argv, ROOT))
+            floors.append(_run([PYTHON, str(floor_file), *map(str, planned)], ROOT))
+        preview_s = statistics.median(r["seconds"] for r in previews)
+        floor_s = statistics.median(r["seconds"] for r in floors)
+        return {
+            "servings": servings,
+            "jobs": servings,
+            "resources": sum(_count(path) for path in planned),
+            "preview_s": preview_s,
+            "floor_s": floor_s,
+            "ratio": preview_s / floor_s,
+            "peak_mib": max(r["peak_mib"] for r in previews),
+            "tree_mib": max(r["tree_mib"] for r in previews),
+            "floor_mib": max(r["peak_mib"] for r in floors),
+            "exit": previews[-1]["code"],
+            "runs": repeat,
+        }
+
+
+COLUMNS = [  # key, title, width, format
+    ("servings", "servings", 8, "d"),
+    ("jobs", "dev jobs", 8, "d"),
+    ("resources", "resources", 9, "d"),
+    ("preview_s", "preview s", 9, ".2f"),
+    ("floor_s", "floor s", 8, ".2f"),
+    ("ratio", "ratio", 6, ".2f"),
+    ("peak_mib", "main MiB", 8, ".0f"),
+    ("tree_mib", "tree MiB", 8, ".0f"),
+    ("floor_mib", "floor MiB", 9, ".0f"),
+    ("exit", "exit", 4, "d"),
+]
+
+
+def header() -> str:
+    return " ".join(f"{title:>{width}}" for _, title, width, _ in COLUMNS)
+
+
+def row_line(row: dict) -> str:
+    return " ".join(f"{row[key]:>{width}{spec}}" for key, _, width, spec in COLUMNS)
+
+
+def table(rows: list[dict]) -> str:
+    lines = [header(), *map(row_line, rows)]
+    by_size = {row["servings"]: row["preview_s"] for row in rows}
+    if 1000 in by_size and 500 in by_size:
+        lines.append(f"t(1000)/t(500) = {by_size[1000] / by_size[500]:.2f}")
+    return "\n".join(lines)
+
+
+def run(sizes, repeat: int = 1, policy: bool = True, stack: str = "prod", echo=print) -> list[dict]:
+    """Measure every size; `echo` gets the machine, then the header and each row as it is measured."""
+    echo(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
+    echo(header())
+    rows = []
     for size in sizes:
-        row = measure(size)
-        print(
-            f"{row['servings']:>8} {row['resources']:>9} {row['seconds']:>8.2f} {row['peak_mib']:>9.0f} "
-            f"{1000 * row['seconds'] / size:>10.1f}"
-        )
+        rows.append(measure(size, repeat, policy, stack))
+        echo(row_line(rows[-1]))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES))
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each program per size (median time)")
+    parser.add_argument("--no-policy", action="store_true", help="preview without the policy pack")
+    parser.add_argument("--stack", default="prod")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    args = parser.parse_args(argv)
+    rows = run(args.sizes, args.repeat, not args.no_policy, args.stack, echo=lambda line: print(line, flush=True))
+    print()
+    print(table(rows))
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
+    if args.json:
+        print(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

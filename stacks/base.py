@@ -69,8 +69,9 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
     )
     provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
     pools = _capacity(stack, settings, cluster, provider, [b.bucket_name for b in buckets.values()], tags)
+    observability = None
     if settings.observability.enabled:
-        Observability(
+        observability = Observability(
             f"{stack}-observability",
             ObservabilityArgs(
                 cloud=settings.cloud,
@@ -136,6 +137,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         ingress_host=ingress_host,
         cluster_id=cluster.cluster_id,
         cluster_name=cluster.cluster_name,
+        log_project=observability.log_project if observability else None,
     )
 
 

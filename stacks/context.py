@@ -28,7 +28,8 @@ class Platform:
     bucket_identity: BucketIdentity
     # Installed operators (Seldon, training-operator, GPU plugin): workloads depend on them.
     operators: list[pulumi.Resource]
-    # Namespaces created by the infrastructure layer, by name: "training", "models", "notebooks".
+    # The teams' namespaces, by name: the default team's "training", "models", "notebooks", then e.g.
+    # "vision-models" (mlplatform/infra/tenancy.py); `config.namespace_of` names a workload's.
     namespaces: dict[str, k8s.core.v1.Namespace]
     # Where the Seldon ingress answers inside the cluster, for endpoint URLs
     # (e.g. http://emissary-ingress.seldon-system.svc.cluster.local).
@@ -38,6 +39,8 @@ class Platform:
     # The cluster's id and name, for the console links among the stack outputs (`dashboards`).
     cluster_id: pulumi.Output[str] | None = None
     cluster_name: pulumi.Output[str] | None = None
+    # The SLS project the observability component created (its name carries a random suffix), on Alibaba Cloud.
+    log_project: pulumi.Output[str] | None = None
     # KServe (when a serving asks for it): its installs, its Gateway in-cluster and its external address.
     kserve: list[pulumi.Resource] = field(default_factory=list)
     kserve_ingress_url: str = ""

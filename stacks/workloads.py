@@ -53,10 +53,8 @@ def dashboards(platform: Platform) -> pulumi.Output[dict] | None:
     settings = platform.config
     if not settings.observability.enabled or platform.cluster_id is None or platform.cluster_name is None:
         return None
-    return pulumi.Output.all(platform.cluster_id, platform.cluster_name).apply(
-        lambda ids: consoles.dashboards(
-            settings.cloud, settings.region, f"{platform.stack}-observability", str(ids[0]), str(ids[1])
-        )
+    return pulumi.Output.all(platform.cluster_id, platform.cluster_name, platform.log_project).apply(
+        lambda ids: consoles.dashboards(settings.cloud, settings.region, str(ids[2]), str(ids[0]), str(ids[1]))
     )
 
 
@@ -305,6 +303,17 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
         "notebookAccess",
         {name: notebook.port_forward for name, notebook in notebooks.items() if not settings.notebooks[name].expose},
     )
+    if sso is not None:
+        # The command that makes a private notebook's SSO URL (http://localhost:4180/...) reach its proxy;
+        # `notebookAccess` stays the direct path to Jupyter, where the token is the only factor.
+        pulumi.export(
+            "notebookSignOn",
+            {
+                name: notebook.sso.port_forward
+                for name, notebook in notebooks.items()
+                if notebook.sso and not settings.notebooks[name].expose
+            },
+        )
     if links is not None:
         pulumi.export("dashboards", links)
     pulumi.export("notebookTokens", pulumi.Output.secret({name: n.token for name, n in notebooks.items()}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 from pathlib import Path
 
@@ -53,20 +54,54 @@ def shown_path(path: Path, project_dir: Path) -> Path:
         return path
 
 
+def _start_pack(args, project: str):
+    """The policy pack's process, started for the stack."""
+    from mlplatform.offline.analyzer import PolicyPackRun
+
+    pack = args.policy_pack if args.policy_pack.is_absolute() else args.project_dir / args.policy_pack
+    return PolicyPackRun(pack, args.stack, project)
+
+
+def _start_pack_early(args):
+    """The pack started before the plan, for the project Pulumi.yaml names; None when that cannot be done
+    now (no project name, no pack): then the error, if any, comes after the plan is written, as before."""
+    from mlplatform.offline.analyzer import PolicyPackError
+    from mlplatform.offline.stackfiles import read_yaml
+
+    try:
+        project = read_yaml(args.project_dir / "Pulumi.yaml").get("name")
+        return _start_pack(args, str(project)) if project else None
+    except (UsageError, PolicyPackError, OSError):
+        return None
+
+
 def run(args) -> int:
     from mlplatform.offline.preview import conceal, format_tree, run_preview, write
 
     style = args.style
     policy_config = read_policy_config(args.policy_pack_config, args.project_dir)
-    result = run_preview(args.stack, args.project_dir)
-    folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
-    report = None
-    if not args.no_policy:
-        from mlplatform.offline.analyzer import run_policy_pack
-
-        pack = args.policy_pack if args.policy_pack.is_absolute() else args.project_dir / args.policy_pack
-        report = run_policy_pack(pack, result.stack, result.project, result.resources, policy_config)
-        (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    # The pack process starts now, so its start-up overlaps the plan; it analyzes the plan while the files
+    # are written. Files first, then the verdicts, as before: a pack that fails leaves the plan written.
+    pack_run = None if args.no_policy else _start_pack_early(args)
+    try:
+        result = run_preview(args.stack, args.project_dir)
+        if not args.no_policy and (pack_run is None or pack_run.project != result.project):
+            if pack_run is not None:
+                pack_run.stop()
+            pack_run = _start_pack(args, result.project)  # a pack that cannot start fails here, as it always did
+        analysis = None
+        if pack_run is not None:
+            executor = concurrent.futures.ThreadPoolExecutor(1, "policy-pack")
+            analysis = executor.submit(pack_run.analyze, result.resources, policy_config)
+            executor.shutdown(wait=False)
+        folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
+        report = None
+        if analysis is not None:
+            report = analysis.result()
+            (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    finally:
+        if pack_run is not None:
+            pack_run.stop()
     code = 1 if report is not None and report.has_mandatory else 0
     if args.json:
         document = {

@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from mlplatform.config.base import DNS_LABEL, Cpu, Model, ModelVersionRef, PathError, Quantity
 
-__all__ = ["KSERVE_FORMATS", "KSERVE_PROTOCOLS", "Llm", "LlmCache", "LlmScaling"]
+__all__ = ["KSERVE_FORMATS", "KSERVE_PROTOCOLS", "Llm", "LlmCache", "LlmScaling", "check_kserve_predictors"]
 
 
 # How KServe 0.20 serves each prepackaged server (config/runtimes/*.yaml at v0.20.0): the model format the
@@ -90,3 +90,39 @@ class Llm(Model):
         from mlplatform.config.workloads import Resources
 
         return Resources(cpu=self.cpu, memory=self.memory, gpu=self.gpus)
+
+
+def check_kserve_predictors(protocol: str, predictors: list, stable) -> None:
+    """What KServe 0.20 refuses or cannot run, as config errors (paths within the serving): the rules of its
+    InferenceService webhook (pkg/apis/serving/v1beta1/inference_service_validation.go, validateCanarySpecs)
+    and of its runtimes. `stable` is the predictor that becomes `spec.predictor`; the others are canaries."""
+    if protocol == "seldon":
+        raise PathError(("protocol",), "KServe serves protocol tensorflow (its v1) or v2, not seldon")
+    for index, predictor in enumerate(predictors):
+        server = predictor.server
+        if server and protocol not in KSERVE_PROTOCOLS[server]:
+            supported = " or ".join(KSERVE_PROTOCOLS[server])
+            raise PathError(("predictors", index, "server"), f"KServe runs {server} with protocol {supported} only")
+        if predictor is not stable and predictor.autoscaling:
+            raise PathError(
+                ("predictors", index, "autoscaling"),
+                f"{predictor.name!r} is a KServe canary (the stable predictor is {stable.name!r}); "
+                "canaries run fixed replicas and set no autoscaling",
+            )
+        if predictor.batching and protocol != "tensorflow":
+            reason = "KServe's batcher reads v1 requests (`instances`): use protocol tensorflow to batch"
+            raise PathError(("predictors", index, "batching"), reason)
+        # The controller builds a canary by merging it onto a copy of the stable predictor (mergo,
+        # WithOverride: components/predictor.go buildCanaryPredictor), so what a canary leaves out it inherits.
+        if predictor is not stable and stable.batching and not predictor.batching:
+            reason = (
+                f"a KServe canary inherits what it leaves out from the stable predictor {stable.name!r}, "
+                "its batcher too: give this predictor batching as well"
+            )
+            raise PathError(("predictors", index, "batching"), reason)
+        if predictor is not stable and (predictor.image is None) != (stable.image is None):
+            reason = (
+                f"a KServe canary is merged onto the stable predictor {stable.name!r}: "
+                "both run a prepackaged server or both a custom image"
+            )
+            raise PathError(("predictors", index, "image" if predictor.image else "server"), reason)

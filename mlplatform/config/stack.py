@@ -242,11 +242,8 @@ class StackConfig(Model):
             # Both answer the same URL: same ingress prefix (namespace) and the same request format.
             target = self.servings.get(route.serving) if route else None
             if target and target.backend != serving.backend:
-                raise PathError(
-                    ("servings", name, "routeByHeader", "serving"),
-                    f"{route.serving!r} is served by {target.backend}; a header route stays on one backend "
-                    f"({serving.backend}): both answer at one ingress",
-                )
+                reason = f"{route.serving!r} is served by {target.backend}; a header route stays on one backend"
+                raise PathError(("servings", name, "routeByHeader", "serving"), reason)
             if target and (target.namespace, target.protocol) != (serving.namespace, serving.protocol):
                 raise PathError(
                     ("servings", name, "routeByHeader", "serving"),
@@ -262,13 +259,10 @@ class StackConfig(Model):
         return set(self.models) | set(self.trained_versions())
 
     def served_versions(self):
-        """(config path, model version) of every predictor that serves a model version."""
+        """(config path, model version) of every predictor (and LLM) that serves a model version."""
         for name, serving in self.servings.items():
-            for index, predictor in enumerate(serving.predictors):
-                if predictor.is_model_version:
-                    yield ("servings", name, "predictors", index, "model"), predictor.model
-            if serving.llm:
-                yield ("servings", name, "llm", "model"), serving.llm.model
+            for path, version in serving.served_versions():
+                yield ("servings", name, *path), version
 
     def _check_model_versions(self) -> None:
         if self.promotion is not None:

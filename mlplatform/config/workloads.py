@@ -18,7 +18,7 @@ from mlplatform.config.base import (
     Text,
     WorkloadNamespace,
 )
-from mlplatform.config.kserve import KSERVE_PROTOCOLS, Llm
+from mlplatform.config.kserve import Llm, check_kserve_predictors
 
 
 class Resources(Model):
@@ -276,7 +276,8 @@ class Serving(Model):
     protocol: Literal["seldon", "tensorflow", "v2"] = "seldon"
     """The request format: seldon, tensorflow or v2 (KServe/Open Inference)."""
     namespace: WorkloadNamespace = "models"
-    """The namespace the serving runs in."""
+    """The namespace the serving runs in, one of its team's: `models` is `models` for the default team and
+    `vision-models` for team vision (`StackConfig.namespace_of`)."""
     team: str | None = None
     """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     predictors: list[Predictor] = []
@@ -332,6 +333,14 @@ class Serving(Model):
             raise PathError(("predictors", shadows[1], "shadow"), "Seldon allows one shadow predictor per serving")
         return self
 
+    def served_versions(self):
+        """(path within the serving, model version) of each predictor or LLM that serves a model version."""
+        for index, predictor in enumerate(self.predictors):
+            if predictor.is_model_version:
+                yield ("predictors", index, "model"), predictor.model
+        if self.llm:
+            yield ("llm", "model"), self.llm.model
+
     @property
     def stable(self) -> Predictor | None:
         """KServe: the predictor that is `spec.predictor` (the first live one); the others are canaries."""
@@ -339,41 +348,9 @@ class Serving(Model):
 
     @model_validator(mode="after")
     def _kserve(self) -> Serving:
-        """What KServe 0.20 refuses or cannot run, with the rules of its InferenceService webhook
-        (pkg/apis/serving/v1beta1/inference_service_validation.go, validateCanarySpecs)."""
-        if self.backend != "kserve" or self.kind == "llm":
-            return self
-        if self.protocol == "seldon":
-            raise PathError(("protocol",), "KServe serves protocol tensorflow (its v1) or v2, not seldon")
-        stable = self.stable
-        for index, predictor in enumerate(self.predictors):
-            server = predictor.server
-            if server and self.protocol not in KSERVE_PROTOCOLS[server]:
-                supported = " or ".join(KSERVE_PROTOCOLS[server])
-                raise PathError(("predictors", index, "server"), f"KServe runs {server} with protocol {supported} only")
-            if predictor is not stable and predictor.autoscaling:
-                raise PathError(
-                    ("predictors", index, "autoscaling"),
-                    f"{predictor.name!r} is a KServe canary (the stable predictor is {stable.name!r}); "
-                    "canaries run fixed replicas and set no autoscaling",
-                )
-            if predictor.batching and self.protocol != "tensorflow":
-                reason = "KServe's batcher reads v1 requests (`instances`): use protocol tensorflow to batch"
-                raise PathError(("predictors", index, "batching"), reason)
-            # The controller builds a canary by merging it onto a copy of the stable predictor (mergo,
-            # WithOverride: components/predictor.go buildCanaryPredictor), so what a canary leaves out it inherits.
-            if predictor is not stable and stable.batching and not predictor.batching:
-                reason = (
-                    f"a KServe canary inherits what it leaves out from the stable predictor {stable.name!r}, "
-                    "its batcher too: give this predictor batching as well"
-                )
-                raise PathError(("predictors", index, "batching"), reason)
-            if predictor is not stable and (predictor.image is None) != (stable.image is None):
-                reason = (
-                    f"a KServe canary is merged onto the stable predictor {stable.name!r}: "
-                    "both run a prepackaged server or both a custom image"
-                )
-                raise PathError(("predictors", index, "image" if predictor.image else "server"), reason)
+        """What KServe 0.20 refuses or cannot run (`mlplatform/config/kserve.py`)."""
+        if self.backend == "kserve" and self.kind != "llm":
+            check_kserve_predictors(self.protocol, self.predictors, self.stable)
         return self
 
     @model_validator(mode="after")
@@ -407,7 +384,8 @@ class WebService(Model):
     port: int = Field(ge=1, le=65535)
     """The port the container serves HTTP on (also the Service's port)."""
     namespace: WorkloadNamespace = "models"
-    """The namespace the web service runs in."""
+    """The namespace the web service runs in, one of its team's: `models` is `models` for the default team and
+    `vision-models` for team vision (`StackConfig.namespace_of`)."""
     team: str | None = None
     """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     replicas: int = Field(default=1, ge=1)

@@ -20,11 +20,6 @@ from urllib.parse import quote
 SLS_LOGSTORE = "containers"
 
 
-def sls_project(observability_name: str) -> str:
-    """The SLS project name the Observability component `observability_name` creates."""
-    return f"{observability_name}-logs"
-
-
 def container_log_group(cluster_name: str) -> str:
     """The Container Insights application log group of an EKS cluster."""
     return f"/aws/containerinsights/{cluster_name}/application"
@@ -34,12 +29,12 @@ def _cloudwatch_path(name: str) -> str:
     return quote(quote(name, safe=""), safe="").replace("%", "$")
 
 
-def dashboards(cloud: str, region: str, observability_name: str, cluster_id: str, cluster_name: str) -> dict[str, str]:
+def dashboards(cloud: str, region: str, log_project: str, cluster_id: str, cluster_name: str) -> dict[str, str]:
     """`metrics` and `logs` console URLs of the stack's cluster."""
     if cloud == "alicloud":
         return {
             "metrics": f"https://arms.console.aliyun.com/#/promDetail/{region}/{cluster_id}/setting",
-            "logs": f"https://sls.console.aliyun.com/lognext/project/{sls_project(observability_name)}"
+            "logs": f"https://sls.console.aliyun.com/lognext/project/{log_project}"
             f"/logsearch/{SLS_LOGSTORE}?slsRegion={region}",
         }
     home = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"

@@ -10,11 +10,13 @@ in one pack process per preview.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ LEVELS = {
 LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
 START_TIMEOUT_S = 60.0
 CALL_TIMEOUT_S = 60.0
+# Analyze calls in flight at once: the pack works on one while the next requests are built and sent
+# (the CLI's engine also analyzes steps concurrently); verdicts are still collected in plan order.
+ANALYZE_IN_FLIGHT = 16
 # The CLI lets messages grow to 400 MiB; a stack of a few hundred resources stays far below.
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
 
@@ -156,8 +161,11 @@ def analyze_requests(resources: list[dict]) -> list[analyzer_pb2.AnalyzeRequest]
 
     Reads (`external`) are not registrations the program asks for: the engine only shows them to AnalyzeStack.
     """
+    return list(_analyze_requests(resources))
+
+
+def _analyze_requests(resources: list[dict]) -> Iterator[analyzer_pb2.AnalyzeRequest]:
     by_urn = {r["urn"]: r for r in resources}
-    requests = []
     for resource in resources:
         if resource.get("external"):
             continue
@@ -172,8 +180,7 @@ def analyze_requests(resources: list[dict]) -> list[analyzer_pb2.AnalyzeRequest]
         provider = _provider(resource, by_urn)
         if provider is not None:
             request.provider.CopyFrom(provider)
-        requests.append(request)
-    return requests
+        yield request
 
 
 def analyze_stack_request(resources: list[dict]) -> analyzer_pb2.AnalyzeStackRequest:
@@ -358,21 +365,36 @@ def run_policy_pack(
 
     `config` is what `--policy-pack-config` would hold. Raises PolicyPackError when the pack cannot run.
     """
-    pack_dir = Path(pack_dir).resolve()
-    version = str(_pack_project(pack_dir).get("version") or "")
-    pack = _PackProcess(pack_dir, project, stack)
-    try:
-        port = pack.port(START_TIMEOUT_S)
-        with grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
-            grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
-            analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
-            return _analyze(analyzer, pack_dir, version, stack, project, resources, config)
-    except grpc.RpcError as error:
-        raise PolicyPackError(f"policy pack failed: {error.details()}\n{pack.stderr()}".rstrip()) from None
-    except grpc.FutureTimeoutError:
-        raise PolicyPackError(f"policy pack did not answer on port {port}\n{pack.stderr()}".rstrip()) from None
-    finally:
-        pack.stop()
+    return PolicyPackRun(pack_dir, stack, project).analyze(resources, config)
+
+
+class PolicyPackRun:
+    """A pack process started before the plan exists, so that its start-up overlaps the planning:
+    `analyze` once (it stops the process), or `stop` when there is nothing to analyze."""
+
+    def __init__(self, pack_dir: Path, stack: str, project: str):
+        self.pack_dir = Path(pack_dir).resolve()
+        self.version = str(_pack_project(self.pack_dir).get("version") or "")
+        self.stack, self.project = stack, project
+        self.pack = _PackProcess(self.pack_dir, project, stack)
+
+    def analyze(self, resources: list[dict], config: dict | None = None) -> PolicyReport:
+        port = None
+        try:
+            port = self.pack.port(START_TIMEOUT_S)
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
+                grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+                analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
+                return _analyze(analyzer, self.pack_dir, self.version, self.stack, self.project, resources, config)
+        except grpc.RpcError as error:
+            raise PolicyPackError(f"policy pack failed: {error.details()}\n{self.pack.stderr()}".rstrip()) from None
+        except grpc.FutureTimeoutError:
+            raise PolicyPackError(f"policy pack did not answer on port {port}\n{self.pack.stderr()}".rstrip()) from None
+        finally:
+            self.pack.stop()
+
+    def stop(self) -> None:
+        self.pack.stop()
 
 
 def _analyze(analyzer, pack_dir, version, stack, project, resources, config) -> PolicyReport:
@@ -397,9 +419,15 @@ def _analyze(analyzer, pack_dir, version, stack, project, resources, config) -> 
         if error.code() != grpc.StatusCode.UNIMPLEMENTED:
             raise
     analyzer.Configure(_configure_request(report.config), timeout=CALL_TIMEOUT_S)
-    for request in analyze_requests(resources):
-        response = analyzer.Analyze(request, timeout=CALL_TIMEOUT_S)
-        report.violations += _violations(response, request.urn, reported_urn_wins=False)
+    in_flight: collections.deque = collections.deque()
+    for request in _analyze_requests(resources):
+        in_flight.append((request.urn, analyzer.Analyze.future(request, timeout=CALL_TIMEOUT_S)))
+        if len(in_flight) >= ANALYZE_IN_FLIGHT:
+            urn, call = in_flight.popleft()
+            report.violations += _violations(call.result(), urn, reported_urn_wins=False)
+    while in_flight:
+        urn, call = in_flight.popleft()
+        report.violations += _violations(call.result(), urn, reported_urn_wins=False)
     response = analyzer.AnalyzeStack(analyze_stack_request(resources), timeout=CALL_TIMEOUT_S)
     report.violations += _violations(response, _stack_urn(resources, stack, project), reported_urn_wins=True)
     return report

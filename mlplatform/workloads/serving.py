@@ -10,7 +10,8 @@ How each config option reaches the model server (checked against the operator's 
   model runs in a container the operator names `tfserving`; that is the one we size.
 - Batching: TensorFlow Serving takes `--enable_batching --batching_parameters_file`; the operator only
   writes the server's args when the container has none, so ours repeat its port/model arguments and
-  add the batching ones, with the parameters file in a ConfigMap. MLServer (protocol v2) takes
+  add the batching ones, with the parameters files in one ConfigMap per serving (a key per predictor,
+  each predictor's pod mounting its key as the file via the volume's `items`). MLServer (protocol v2) takes
   adaptive batching from MLSERVER_MODEL_MAX_BATCH_SIZE / MLSERVER_MODEL_MAX_BATCH_TIME, which the
   operator merges into its env. Combinations that cannot batch fail in config validation.
 - Autoscaling: `hpaSpec.metricsv2` (autoscaling/v2 metrics; the operator creates an autoscaling/v2 HPA).
@@ -131,6 +132,11 @@ def tfserving_batching_parameters(batching: Batching, cpu: str) -> str:
     )
 
 
+def batching_key(predictor: Predictor) -> str:
+    """The predictor's key in the serving's batching ConfigMap."""
+    return f"{predictor.name}-{BATCHING_FILE}"
+
+
 def _cores(cpu: str) -> float:
     return float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
 
@@ -144,7 +150,8 @@ class ModelServing(pulumi.ComponentResource):
         self._args = args
         serving = args.serving
         prerequisites: list[pulumi.Resource] = list(args.depends_on)
-        self.batching_configs: list[k8s.core.v1.ConfigMap] = []
+        # One ConfigMap holds every TF Serving predictor's batching parameters (one key each).
+        self.batching_configs: list[k8s.core.v1.ConfigMap] = self._batching_config()
         self.model_volumes: list[BucketVolume] = []
         # The serving's own ServiceAccount (named like it), for every predictor's pods; cloud identity binds to it.
         self.service_account, self._account = service_account(name, args.namespace, parent=self)
@@ -258,17 +265,30 @@ class ModelServing(pulumi.ComponentResource):
             component["hpaSpec"] = self._hpa(predictor)
         return component
 
+    def _batching_config(self) -> list[k8s.core.v1.ConfigMap]:
+        """`<serving>-batching`: key `<predictor>-batching_parameters.txt` per TF Serving predictor that batches."""
+        data = {
+            batching_key(predictor): tfserving_batching_parameters(predictor.batching, predictor.resources.cpu)
+            for predictor in self._args.serving.predictors
+            if predictor.batching and predictor.server == "TENSORFLOW_SERVER"
+        }
+        if not data:
+            return []
+        name = f"{self._name}-batching"
+        return [
+            k8s.core.v1.ConfigMap(
+                name,
+                metadata={"name": name, "namespace": self._args.namespace},
+                data=data,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        ]
+
     def _tfserving_batching(self, predictor: Predictor, container: dict, pod: dict) -> None:
         """Batching flags on TF Serving, with the args the operator would otherwise have written."""
         protocol = self._args.serving.protocol
         ports = TFSERVING_PORTS[protocol]
-        config_map = k8s.core.v1.ConfigMap(
-            f"{self._name}-{predictor.name}-batching",
-            metadata={"name": f"{self._name}-{predictor.name}-batching", "namespace": self._args.namespace},
-            data={BATCHING_FILE: tfserving_batching_parameters(predictor.batching, predictor.resources.cpu)},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.batching_configs.append(config_map)
+        config_map = self.batching_configs[0]
         container["args"] = [
             f"--port={ports['grpc']}",
             f"--rest_api_port={ports['http']}",
@@ -282,7 +302,9 @@ class ModelServing(pulumi.ComponentResource):
                 {"name": port_name, "containerPort": number, "protocol": "TCP"} for port_name, number in ports.items()
             ]
         container["volumeMounts"] = [{"name": "batching", "mountPath": BATCHING_DIR, "readOnly": True}]
-        pod["volumes"] = [{"name": "batching", "configMap": {"name": config_map.metadata.name}}]
+        # Only this predictor's key, as the file the flag names (ConfigMapVolumeSource `items`).
+        items = [{"key": batching_key(predictor), "path": BATCHING_FILE}]
+        pod["volumes"] = [{"name": "batching", "configMap": {"name": config_map.metadata.name, "items": items}}]
 
     @staticmethod
     def _hpa(predictor: Predictor) -> dict:

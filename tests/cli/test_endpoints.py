@@ -85,10 +85,18 @@ def test_the_table_names_the_header(capsys):
 def test_aws_console_links():
     from mlplatform.infra.consoles import dashboards
 
-    links = dashboards("aws", "eu-west-1", "prod-observability", "id", "prod-cluster")
+    links = dashboards("aws", "eu-west-1", "", "id", "prod-cluster")
     assert links == {
         "metrics": "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
         "#container-insights:infrastructure",
         "logs": "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
         "#logsV2:log-groups/log-group/$252Faws$252Fcontainerinsights$252Fprod-cluster$252Fapplication",
     }
+
+
+def test_alibaba_console_links_name_the_sls_project_the_stack_created():
+    from mlplatform.infra.consoles import dashboards
+
+    links = dashboards("alicloud", "cn-hangzhou", "prod-observability-logs-a1b2c3", "c123", "prod-cluster")
+    assert links["logs"].startswith("https://sls.console.aliyun.com/lognext/project/prod-observability-logs-a1b2c3/")
+    assert links["metrics"] == "https://arms.console.aliyun.com/#/promDetail/cn-hangzhou/c123/setting"

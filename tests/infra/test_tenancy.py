@@ -223,3 +223,42 @@ def test_an_exposed_notebook_is_reached_at_jupyter_or_behind_sso_at_its_proxy():
         "notebooks": [({"app.kubernetes.io/name": "data-science-sso"}, 4180)]
     }
     assert exposed_pods(cfg.parse(raw), "vision") == {}
+
+
+def test_a_named_teams_serving_lands_in_its_fenced_namespace_at_its_own_url(tmp_path):
+    import shutil
+
+    from mlplatform.offline.preview import run_preview
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
+        shutil.copy(root / name, tmp_path / name)
+    shutil.copytree(root / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    text = stack_file.read_text()
+    text = text.replace(
+        "  ml-platform:teams:\n", '  ml-platform:teams:\n    vision:\n      quota: {cpu: "8", memory: 32Gi}\n'
+    )
+    text = text.replace(
+        "    color:\n      protocol: tensorflow\n", "    color:\n      team: vision\n      protocol: tensorflow\n"
+    )
+    text = text.replace("      serving: color\n", "      serving: color\n      team: vision\n")
+    stack_file.write_text(text)
+
+    result = run_preview("dev", tmp_path)
+
+    [seldon] = [m for m in result.manifests if m["kind"] == "SeldonDeployment"]
+    assert seldon["metadata"]["namespace"] == "vision-models"
+    assert "/seldon/vision-models/color/" in result.outputs["endpoints"]["color"]
+    fenced = {
+        (m["kind"], m["metadata"]["name"])
+        for m in result.manifests
+        if m["metadata"].get("namespace") == "vision-models" and m["kind"] in ("NetworkPolicy", "ResourceQuota")
+    }
+    assert fenced == {
+        ("NetworkPolicy", "default-deny"),
+        ("NetworkPolicy", "allow-platform"),
+        ("ResourceQuota", "team-quota"),
+    }
+    client = next(m for m in result.manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == "color-client")
+    assert client["metadata"]["namespace"] == "vision-models"

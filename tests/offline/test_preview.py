@@ -96,7 +96,8 @@ def test_stack_json_is_a_v3_deployment_with_parents_providers_and_no_plain_secre
 def test_manifests_are_kubernetes_objects_with_integers_and_no_secrets(project, capsys):
     assert preview(project, "dev", capsys)[0] == 0
     manifests = project / "build" / "dev" / "manifests"
-    secret = yaml.safe_load((manifests / "models" / "secret-model-storage.yaml").read_text())
+    # The notebook's Jupyter token is the one Secret dev renders (no stored cloud keys): written concealed.
+    secret = yaml.safe_load((manifests / "notebooks" / "secret-data-science-jupyter-token.yaml").read_text())
     assert secret["kind"] == "Secret" and set(secret["stringData"].values()) == {"[secret]"}
     for path in manifests.rglob("*.yaml"):
         obj = yaml.safe_load(path.read_text())

@@ -34,7 +34,8 @@ def test_committed_stacks_pass_with_no_mandatory_violation(project, capsys, stac
     report = json.loads((project / "build" / stack / "policy.json").read_text())
     assert not [v for v in report["violations"] if v["enforcement_level"] == "mandatory"]
     names = [policy["name"] for policy in report["policies"]]  # every policy of the pack answered, once
-    assert len(names) == len(set(names)) and {"serving-traffic-split", "promoted-model-versions", "budget"} <= set(names)
+    assert len(names) == len(set(names))
+    assert {"serving-traffic-split", "promoted-model-versions", "budget"} <= set(names)
 
 
 def test_an_image_tagged_latest_in_prod_fails_the_preview_and_names_the_policy(project, capsys):

@@ -31,12 +31,12 @@ def releases(result) -> set[str]:
 
 
 def test_prod_serves_a_kserve_inference_service_with_a_canary(prod):
-    isvc = manifest(prod, "InferenceService", "color-kserve")
+    isvc = manifest(prod, "InferenceService", "sentiment")
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     [canary] = isvc["spec"]["canary"]
-    assert (canary["predictor"]["name"], canary["trafficPercent"]) == ("v2", 10)
-    route = manifest(prod, "HTTPRoute", "color-kserve")
-    assert [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]] == [90, 10]
+    assert (canary["predictor"]["name"], canary["trafficPercent"]) == ("candidate", 5)
+    route = manifest(prod, "HTTPRoute", "sentiment")
+    assert [b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]] == [95, 5]
     manifest(prod, "Gateway", "kserve-ingress-gateway")
 
 

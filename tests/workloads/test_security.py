@@ -264,6 +264,9 @@ def test_the_dev_stack_with_sso_renders_a_valid_proxy_and_outputs_its_url(projec
     [proxy] = [m for m in result.manifests if m["metadata"]["name"] == "data-science-sso" and m["kind"] == "Deployment"]
     assert "--allowed-group=data-science" in proxy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert result.outputs["notebooks"]["data-science"] == "http://localhost:4180/notebook/notebooks/data-science/"
+    assert result.outputs["notebookSignOn"]["data-science"] == (
+        "kubectl -n notebooks port-forward svc/data-science-sso 4180:80"
+    )
 
 
 def config_values(**changes) -> dict:

@@ -206,18 +206,48 @@ def test_tensorflow_serving_batching_keeps_the_server_args_and_mounts_its_parame
     assert {(p["name"], p["containerPort"]) for p in server["ports"]} == {("http", 9000), ("grpc", 9500)}
     assert server["volumeMounts"] == [{"name": "batching", "mountPath": "/etc/tfserving-batching", "readOnly": True}]
     assert predictor["componentSpecs"][0]["spec"]["volumes"] == [
-        {"name": "batching", "configMap": {"name": "color-v1-batching"}}
+        {
+            "name": "batching",
+            "configMap": {
+                "name": "color-batching",
+                "items": [{"key": "v1-batching_parameters.txt", "path": "batching_parameters.txt"}],
+            },
+        }
     ]
-    parameters = monitor.named("color-v1-batching").inputs
-    assert parameters["metadata"] == {"name": "color-v1-batching", "namespace": "models"}
-    assert parameters["data"]["batching_parameters.txt"].splitlines() == [
+    parameters = monitor.named("color-batching").inputs
+    assert parameters["metadata"] == {"name": "color-batching", "namespace": "models"}
+    assert parameters["data"]["v1-batching_parameters.txt"].splitlines() == [
         "max_batch_size { value: 32 }",
         "batch_timeout_micros { value: 20000 }",
         "num_batch_threads { value: 3 }",
         "max_enqueued_batches { value: 3 }",
     ]
     sdep = next(r for r in monitor.of_type(SDEP))
-    assert monitor.named("color-v1-batching").urn in sdep.dependencies
+    assert monitor.named("color-batching").urn in sdep.dependencies
+
+
+def test_one_batching_config_map_per_serving_with_a_key_per_predictor(plan):
+    batching = {"maxBatchSize": 32, "maxLatencyMs": 20}
+    serving = {
+        "protocol": "tensorflow",
+        "predictors": [
+            {"name": "v1", "model": "color:v1", "traffic": 90, "batching": batching},
+            {"name": "v2", "model": "color:v2", "traffic": 10, "batching": {**batching, "maxBatchSize": 64}},
+        ],
+    }
+    monitor = render(plan, {"color": serving})
+    config_maps = [r for r in monitor.of_type("kubernetes:core/v1:ConfigMap") if r.name.endswith("-batching")]
+    assert [r.name for r in config_maps] == ["color-batching"]
+    data = config_maps[0].inputs["data"]
+    assert sorted(data) == ["v1-batching_parameters.txt", "v2-batching_parameters.txt"]
+    assert "max_batch_size { value: 64 }" in data["v2-batching_parameters.txt"]
+    sdep = seldon_deployment(monitor, "color")
+    for predictor in sdep["spec"]["predictors"]:
+        (volume,) = [v for v in predictor["componentSpecs"][0]["spec"]["volumes"] if v["name"] == "batching"]
+        assert volume["configMap"]["items"] == [
+            {"key": f"{predictor['name']}-batching_parameters.txt", "path": "batching_parameters.txt"}
+        ]
+    assert conformance.validate(sdep, strict=True) == []
 
 
 def test_batching_behind_seldons_tensorflow_proxy_goes_on_the_tfserving_container(plan):

@@ -334,5 +334,5 @@ def test_every_rendered_kubernetes_object_is_accepted(plan, storage):
     monitor, _ = render(plan, job_config(framework="mpi", roles=roles), storage=storage)
 
     rendered = [r.inputs for r in monitor.registrations.values() if r.type.startswith("kubernetes:")]
-    assert len(rendered) == 5  # the MPIJob, and a volume and a claim for each bucket
+    assert len(rendered) == 6  # the MPIJob, its ServiceAccount, and a volume and a claim for each bucket
     assert conformance.validate_all(rendered, strict=True) == {}
