@@ -129,11 +129,16 @@ def _kserve_canary_rules(obj: dict) -> Iterator[str]:
     if mode != "Standard":
         yield "metadata.annotations: canary is only supported in Standard deployment mode"
     stable = spec.get("predictor") or {}
-    model = stable.get("model") or {}
-    if not model and not any(
-        (stable.get(framework) or {}).get("storageUri")
-        for framework in ("sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface")
-    ):
+    # A model, a framework field's storageUri, or a custom kserve-container's STORAGE_URI (predictor_custom.go).
+    custom = [
+        env.get("value")
+        for container in stable.get("containers") or []
+        if container.get("name") == "kserve-container"
+        for env in container.get("env") or []
+        if env.get("name") == "STORAGE_URI"
+    ]
+    frameworks = ("sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx", "huggingface")
+    if not stable.get("model") and not custom and not any((stable.get(f) or {}).get("storageUri") for f in frameworks):
         yield "spec.predictor: canary requires a stable predictor with a model"
     names: set[str] = set()
     total = 0

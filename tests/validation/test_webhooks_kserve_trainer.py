@@ -41,3 +41,16 @@ def test_a_valid_canary_passes_strict_validation():
 def test_kserve_canary_webhook_rules(obj, problem):
     problems = validation.validate(obj)
     assert any(problem in found for found in problems), problems
+
+
+def test_a_custom_container_with_storage_uri_is_a_stable_predictor_with_a_model():
+    obj = isvc(canary())
+    env = [{"name": "STORAGE_URI", "value": "pvc://color-v1-model"}]
+    obj["spec"]["predictor"] = {
+        "name": "v1",
+        "containers": [{"name": "kserve-container", "image": "x/y:v1", "env": env}],
+    }
+    assert validation.validate(obj) == []
+    obj["spec"]["predictor"]["containers"][0]["env"] = []
+    [problem] = validation.validate(obj)
+    assert "canary requires a stable predictor with a model" in problem

@@ -1,0 +1,45 @@
+"""bench/preview_scale.py runs end to end at a tiny size and reports every column (the benchmark itself
+is run by hand: `.venv/bin/python bench/preview_scale.py`)."""
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "preview_scale.py"
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("preview_scale", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_generated_project_serves_and_trains_n_copies(tmp_path):
+    bench = load_bench()
+    bench.project_with(tmp_path, 3)
+    prod = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())["config"]
+    dev = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
+    assert sorted(prod["ml-platform:servings"]) == ["color-0", "color-1", "color-2"]
+    assert all(len(s["predictors"]) == 2 for s in prod["ml-platform:servings"].values())
+    assert {f"color-training-{i}" for i in range(3)} <= set(dev["ml-platform:trainingJobs"])
+    assert (tmp_path / "policies" / "PulumiPolicy.yaml").is_file()
+
+
+def test_the_bench_measures_a_preview_and_its_floor_and_prints_a_table():
+    bench = load_bench()
+    lines = []
+    (row,) = bench.run([3], stack="dev", policy=False, echo=lines.append)
+    assert lines[0].startswith("machine: ") and "x" in lines[0]
+    assert lines[1] == bench.header()
+    assert row["servings"] == 3 and row["jobs"] == 3 and row["exit"] == 0
+    assert row["resources"] > 50
+    assert row["preview_s"] > 0 and row["floor_s"] > 0
+    assert row["ratio"] == row["preview_s"] / row["floor_s"]
+    assert row["peak_mib"] > 20 and row["tree_mib"] >= row["peak_mib"] and row["floor_mib"] > 20
+    rendered = bench.table(
+        [row, {**row, "servings": 500}, {**row, "servings": 1000, "preview_s": 2 * row["preview_s"]}]
+    )
+    assert rendered.splitlines()[0].split() == bench.header().split()
+    assert rendered.splitlines()[-1] == "t(1000)/t(500) = 2.00"
