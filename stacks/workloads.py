@@ -159,9 +159,9 @@ def model_copies(
         return {}
     namespaces: dict[str, str] = {}
     for serving in settings.servings.values():
-        for predictor in serving.predictors:
-            if predictor.model in promoted.versions:
-                namespaces.setdefault(predictor.model, serving.namespace)
+        for _, version in serving.served_versions():  # its predictors' versions, and an LLM's weights
+            if version in promoted.versions:
+                namespaces.setdefault(version, serving.namespace)
     return {
         version: ModelCopy(
             f"promote-{version.replace(':', '-')}",
@@ -204,7 +204,8 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
 
     def after(workload) -> list[pulumi.Resource]:
         """The operators, what the workload names in dependsOn, and the copies of the versions it serves."""
-        served = [copies[p.model] for p in getattr(workload, "predictors", []) if p.model in copies]
+        versions = [v for _, v in workload.served_versions()] if hasattr(workload, "served_versions") else []
+        served = [copies[version] for version in versions if version in copies]
         return [*platform.operators, *(created[name] for name in workload.depends_on), *served]
 
     for name in creation_order(settings):

@@ -69,6 +69,53 @@ def dataset_prefix(dataset: str) -> str:
     return f"{trimmed}/" if trimmed else ""
 
 
+@dataclass(frozen=True)
+class TrainingStorage:
+    """What a training run mounts and knows: its dataset (read-only), its model version (read-write), the identity
+    that may reach both (EKS Pod Identity; RRSA roles sit on the volumes), and the environment naming them."""
+
+    dataset: BucketVolume
+    output: BucketVolume
+    identity: list[pulumi.Resource]
+    env: dict[str, str]
+    model_uri: pulumi.Output[str]
+
+
+def training_storage(
+    name: str, job: config.TrainingJob, storage: BucketStorage, namespace: pulumi.Input[str], parent: pulumi.Resource
+) -> TrainingStorage:
+    """The bucket volumes of a training run (TFJob/PyTorchJob/... or TrainJob) named `name`."""
+    model, version = rules.parse_model_version(job.model)
+    version_prefix = f"{rules.model_prefix(job.model)}/"
+    child = pulumi.ResourceOptions(parent=parent)
+
+    def volume(role: str, bucket: pulumi.Input[str], prefix: str, writable: bool) -> BucketVolume:
+        arguments = BucketVolumeArgs(storage, bucket, prefix, namespace, writable=writable, purpose="training")
+        return BucketVolume(f"{name}-{role}", arguments, opts=child)
+
+    dataset = volume("dataset", storage.datasets_bucket, dataset_prefix(job.dataset), writable=False)
+    output = volume("model", storage.models_bucket, version_prefix, writable=True)
+    # The platform's variables win over a user variable of the same name.
+    env = {
+        **job.env,
+        "DATA_DIR": DATA_DIR,
+        "MODEL_DIR": MODEL_DIR,
+        # TensorFlow Serving (Seldon's TENSORFLOW_SERVER) loads `<model base>/<integer>/saved_model.pb`:
+        # a SavedModel exported here is servable as it is (tensorflow.org/tfx/serving/serving_basic).
+        "MODEL_EXPORT_DIR": f"{MODEL_DIR}/{SERVING_EXPORT_VERSION}",
+        "MODEL_NAME": model,
+        "MODEL_VERSION": version,
+    }
+    return TrainingStorage(
+        dataset=dataset,
+        output=output,
+        # EKS: the job's pods mount with their own Pod Identity role (read the dataset, write this version).
+        identity=pod_identity(name, namespace, name, [dataset.grant, output.grant], storage.identity, parent),
+        env=env,
+        model_uri=storage.uri(storage.models_bucket, version_prefix),
+    )
+
+
 class TrainingJob(pulumi.ComponentResource):
     """Outputs `model_version` ("color:v2") and `model_uri` ("oss://<models bucket>/color/v2/")."""
 
@@ -82,46 +129,9 @@ class TrainingJob(pulumi.ComponentResource):
         framework = FRAMEWORKS[job.framework]
         model, version = rules.parse_model_version(job.model)
         self.model_version = job.model
-        version_prefix = f"{rules.model_prefix(job.model)}/"
-        self.model_uri = args.storage.uri(args.storage.models_bucket, version_prefix)
-        child = pulumi.ResourceOptions(parent=self)
-        dataset = BucketVolume(
-            f"{name}-dataset",
-            BucketVolumeArgs(
-                args.storage,
-                args.storage.datasets_bucket,
-                dataset_prefix(job.dataset),
-                args.namespace,
-                writable=False,
-                purpose="training",
-            ),
-            opts=child,
-        )
-        output = BucketVolume(
-            f"{name}-model",
-            BucketVolumeArgs(
-                args.storage,
-                args.storage.models_bucket,
-                version_prefix,
-                args.namespace,
-                writable=True,
-                purpose="training",
-            ),
-            opts=child,
-        )
-        # EKS: the job's pods mount with their own Pod Identity role (read the dataset, write this version).
-        identity = pod_identity(name, args.namespace, name, [dataset.grant, output.grant], args.storage.identity, self)
-        # The platform's variables win over a user variable of the same name.
-        env = {
-            **job.env,
-            "DATA_DIR": DATA_DIR,
-            "MODEL_DIR": MODEL_DIR,
-            # TensorFlow Serving (Seldon's TENSORFLOW_SERVER) loads `<model base>/<integer>/saved_model.pb`:
-            # a SavedModel exported here is servable as it is (tensorflow.org/tfx/serving/serving_basic).
-            "MODEL_EXPORT_DIR": f"{MODEL_DIR}/{SERVING_EXPORT_VERSION}",
-            "MODEL_NAME": model,
-            "MODEL_VERSION": version,
-        }
+        data = training_storage(name, job, args.storage, args.namespace, self)
+        self.model_uri = data.model_uri
+        dataset, output, identity, env = data.dataset, data.output, data.identity, data.env
         container = {
             "name": framework.container,
             "image": job.image,

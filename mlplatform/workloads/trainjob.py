@@ -24,11 +24,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config, rules
-from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
-from mlplatform.workloads.training import DATA_DIR, DEFAULT_TIMEOUT_MINUTES, MODEL_DIR, dataset_prefix
-from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
+from mlplatform.workloads.training import DATA_DIR, DEFAULT_TIMEOUT_MINUTES, MODEL_DIR, training_storage
+from mlplatform.workloads.volumes import BucketStorage
 
 API_VERSION = "trainer.kubeflow.org/v1alpha1"
 RUNTIME_KIND = "ClusterTrainingRuntime"
@@ -100,44 +99,10 @@ class TrainJob(pulumi.ComponentResource):
         job = args.job
         model, version = rules.parse_model_version(job.model)
         self.model_version = job.model
-        version_prefix = f"{rules.model_prefix(job.model)}/"
-        self.model_uri = args.storage.uri(args.storage.models_bucket, version_prefix)
-        child = pulumi.ResourceOptions(parent=self)
-        dataset = BucketVolume(
-            f"{name}-dataset",
-            BucketVolumeArgs(
-                args.storage,
-                args.storage.datasets_bucket,
-                dataset_prefix(job.dataset),
-                args.namespace,
-                writable=False,
-                purpose="training",
-            ),
-            opts=child,
-        )
-        output = BucketVolume(
-            f"{name}-model",
-            BucketVolumeArgs(
-                args.storage,
-                args.storage.models_bucket,
-                version_prefix,
-                args.namespace,
-                writable=True,
-                purpose="training",
-            ),
-            opts=child,
-        )
-        # EKS: the job's pods mount with their own Pod Identity role (read the dataset, write this version).
-        identity = pod_identity(name, args.namespace, name, [dataset.grant, output.grant], args.storage.identity, self)
-        # The platform's variables win over a user variable of the same name.
-        variables = {
-            **job.env,
-            "DATA_DIR": DATA_DIR,
-            "MODEL_DIR": MODEL_DIR,
-            "MODEL_NAME": model,
-            "MODEL_VERSION": version,
-        }
-        env = [{"name": key, "value": value} for key, value in variables.items()]
+        data = training_storage(name, job, args.storage, args.namespace, self)
+        self.model_uri = data.model_uri
+        dataset, output, identity = data.dataset, data.output, data.identity
+        env = [{"name": key, "value": value} for key, value in data.env.items()]
         env.append({"name": "MODEL_URI", "value": self.model_uri})
         self.service_account, account_name = service_account(name, args.namespace, parent=self)
         spec = trainjob_spec(

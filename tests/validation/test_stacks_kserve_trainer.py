@@ -58,3 +58,9 @@ def test_dev_trains_with_a_trainjob_and_installs_trainer_v2(dev):
     assert job["spec"]["runtimeRef"]["name"] == "torch-distributed"
     assert "kubeflow-trainer" in releases(dev)
     manifest(dev, "TFJob", "color-training")  # v1 jobs keep working beside it
+
+
+def test_prod_copies_the_llm_weights_from_dev_before_serving_them(prod):
+    copy = next(r for r in prod.resources if r["urn"].endswith("::promote-qwen2-5-7b-instruct-v1"))
+    llm = next(r for r in prod.resources if r["urn"].endswith("::assistant-inferenceservice"))
+    assert copy["urn"] in llm.get("dependencies", [])
