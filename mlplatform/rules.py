@@ -87,6 +87,17 @@ def role_problems(framework: str, roles: dict[str, int]) -> list[tuple[tuple, st
     return problems
 
 
+# The ClusterTrainingRuntimes Kubeflow Trainer v2.3.0's chart installs (`runtimes.*` values; manifests/base/runtimes):
+# what a TrainJob's runtimeRef may name.
+TRAINER_BUILTIN_RUNTIMES = (
+    "torch-distributed",
+    "deepspeed-distributed",
+    "mlx-distributed",
+    "jax-distributed",
+    "xgboost-distributed",
+)
+
+
 # ---------------------------------------------------------------- GPU instance types
 
 # Instance type prefixes of the NVIDIA GPU families each cloud sells.

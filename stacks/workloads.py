@@ -209,56 +209,41 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
         return [*platform.operators, *(created[name] for name in workload.depends_on), *served]
 
     for name in creation_order(settings):
-        if name in settings.training_jobs and settings.training_jobs[name].api == "v2":
+        if name in settings.training_jobs:
             job = settings.training_jobs[name]
-            created[name] = TrainJob(
+            v2 = job.api == "v2"  # Trainer v2's TrainJob, else a training-operator v1 job
+            component_type, args_type = (TrainJob, TrainJobArgs) if v2 else (TrainingJob, TrainingJobArgs)
+            created[name] = component_type(
                 name,
-                TrainJobArgs(
+                args_type(
                     job=job,
                     namespace=platform.namespaces[settings.namespace_of("trainingJobs", job)].metadata.name,
                     storage=storage,
                     gpu=gpu,
-                    depends_on=[*after(job), *platform.trainer],
-                ),
-                opts=on_cluster,
-            )
-        elif name in settings.servings and settings.servings[name].backend == "kserve":
-            serving = settings.servings[name]
-            component = _kserve_serving(platform, name, serving, storage, gpu, after(serving), on_cluster)
-            created[name] = component
-            endpoints[name] = component.endpoint
-            public_endpoints[name] = component.public_endpoint
-            servings[name] = serving_output(serving, component, links)
-        elif name in settings.training_jobs:
-            job = settings.training_jobs[name]
-            created[name] = TrainingJob(
-                name,
-                TrainingJobArgs(
-                    job=job,
-                    namespace=platform.namespaces[settings.namespace_of("trainingJobs", job)].metadata.name,
-                    storage=storage,
-                    gpu=gpu,
-                    depends_on=after(job),
+                    depends_on=[*after(job), *(platform.trainer if v2 else [])],
                 ),
                 opts=on_cluster,
             )
         elif name in settings.servings:
             serving = settings.servings[name]
-            component = ModelServing(
-                name,
-                ModelServingArgs(
-                    serving=serving,
-                    namespace=platform.namespaces[serving.namespace].metadata.name,
-                    storage=storage,
-                    seldon=settings.operators.seldon,
-                    ingress_url=platform.ingress_url,
-                    ingress_host=platform.ingress_host,
-                    gpu=gpu,
-                    header_routes=incoming_header_routes(settings.servings, name),
-                    depends_on=after(serving),
-                ),
-                opts=on_cluster,
-            )
+            if serving.backend == "kserve":
+                component = _kserve_serving(platform, name, serving, storage, gpu, after(serving), on_cluster)
+            else:
+                component = ModelServing(
+                    name,
+                    ModelServingArgs(
+                        serving=serving,
+                        namespace=platform.namespaces[serving.namespace].metadata.name,
+                        storage=storage,
+                        seldon=settings.operators.seldon,
+                        ingress_url=platform.ingress_url,
+                        ingress_host=platform.ingress_host,
+                        gpu=gpu,
+                        header_routes=incoming_header_routes(settings.servings, name),
+                        depends_on=after(serving),
+                    ),
+                    opts=on_cluster,
+                )
             created[name] = component
             endpoints[name] = component.endpoint
             public_endpoints[name] = component.public_endpoint

@@ -50,14 +50,6 @@ class Replica(Model):
 # The ClusterTrainingRuntime each framework runs on under Trainer v2 (kubeflow/trainer v2.3.0
 # manifests/base/runtimes); Trainer v2 has no TensorFlow runtime and runs MPI through deepspeed-distributed.
 TRAINER_RUNTIMES = {"pytorch": "torch-distributed", "xgboost": "xgboost-distributed", "mpi": "deepspeed-distributed"}
-# The ClusterTrainingRuntimes the stack can install (the chart's `runtimes.*` values, v2.3.0).
-TRAINER_BUILTIN_RUNTIMES = (
-    "torch-distributed",
-    "deepspeed-distributed",
-    "mlx-distributed",
-    "jax-distributed",
-    "xgboost-distributed",
-)
 
 
 class TrainingJob(Model):
@@ -110,10 +102,10 @@ class TrainingJob(Model):
             raise PathError(
                 ("framework",), f"Trainer v2 has no {self.framework} runtime; use api: v1 or name a runtime"
             )
-        if self.runtime is not None and self.runtime not in TRAINER_BUILTIN_RUNTIMES:
+        if self.runtime is not None and self.runtime not in rules.TRAINER_BUILTIN_RUNTIMES:
             raise PathError(
                 ("runtime",),
-                f"no ClusterTrainingRuntime {self.runtime!r}: the stack installs {', '.join(TRAINER_BUILTIN_RUNTIMES)}",
+                f"no ClusterTrainingRuntime {self.runtime!r}: the stack installs {', '.join(rules.TRAINER_BUILTIN_RUNTIMES)}",
             )
         for role in self.roles:
             if role != "Worker":

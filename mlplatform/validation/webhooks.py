@@ -172,15 +172,8 @@ def _kserve_canary_rules(obj: dict) -> Iterator[str]:
         yield f"spec.canary: sum of trafficPercent values ({total}) must be <= 100"
 
 
-# Kubeflow Trainer v2.3.0: the runtimes its chart installs (manifests/base/runtimes), the kinds it registers.
+# Kubeflow Trainer v2.3.0: the runtime kinds it registers (its runtimes: rules.TRAINER_BUILTIN_RUNTIMES).
 TRAINER_RUNTIME_KINDS = ("ClusterTrainingRuntime", "TrainingRuntime")
-TRAINER_BUILTIN_RUNTIMES = (
-    "torch-distributed",
-    "deepspeed-distributed",
-    "mlx-distributed",
-    "jax-distributed",
-    "xgboost-distributed",
-)
 
 
 def _trainjob_rules(obj: dict) -> Iterator[str]:
@@ -195,10 +188,10 @@ def _trainjob_rules(obj: dict) -> Iterator[str]:
     kind = ref.get("kind", "ClusterTrainingRuntime")
     if group != "trainer.kubeflow.org" or kind not in TRAINER_RUNTIME_KINDS:
         yield f"spec.runtimeRef: unsupported runtime: {kind}.{group}"
-    elif kind == "ClusterTrainingRuntime" and ref.get("name") not in TRAINER_BUILTIN_RUNTIMES:
+    elif kind == "ClusterTrainingRuntime" and ref.get("name") not in rules.TRAINER_BUILTIN_RUNTIMES:
         yield (
             f"spec.runtimeRef.name: ClusterTrainingRuntime {ref.get('name')!r} must be created before the TrainJob "
-            f"(installed: {', '.join(TRAINER_BUILTIN_RUNTIMES)})"
+            f"(installed: {', '.join(rules.TRAINER_BUILTIN_RUNTIMES)})"
         )
     trainer = (obj.get("spec") or {}).get("trainer") or {}
     if trainer.get("numNodes") is not None and trainer["numNodes"] < 1:

@@ -103,9 +103,9 @@ def test_every_release_waits_as_long_as_the_operators(plan):
 
 
 def test_config_webhook_rules_and_install_agree_on_the_runtimes():
-    from mlplatform.config.workloads import TRAINER_BUILTIN_RUNTIMES, TRAINER_RUNTIMES
+    from mlplatform.config.workloads import TRAINER_RUNTIMES
     from mlplatform.infra.trainer import RUNTIME_VALUES
-    from mlplatform.validation import webhooks
+    from mlplatform.rules import TRAINER_BUILTIN_RUNTIMES
 
-    assert set(TRAINER_BUILTIN_RUNTIMES) == set(webhooks.TRAINER_BUILTIN_RUNTIMES) == set(RUNTIME_VALUES)
+    assert set(TRAINER_BUILTIN_RUNTIMES) == set(RUNTIME_VALUES)
     assert set(TRAINER_RUNTIMES.values()) <= set(RUNTIME_VALUES)

@@ -61,6 +61,6 @@ def test_dev_trains_with_a_trainjob_and_installs_trainer_v2(dev):
 
 
 def test_prod_copies_the_llm_weights_from_dev_before_serving_them(prod):
-    copy = next(r for r in prod.resources if r["urn"].endswith("::promote-qwen2-5-7b-instruct-v1"))
+    copy = next(r for r in prod.resources if r["urn"].endswith("::promote-qwen2-5-7b-instruct-v1-job"))
     llm = next(r for r in prod.resources if r["urn"].endswith("::assistant-inferenceservice"))
     assert copy["urn"] in llm.get("dependencies", [])
