@@ -39,3 +39,15 @@ def shipped():
         return _PREVIEWS[stack]
 
     return preview
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A copy of the project (program, dev and prod stack files, stacks/, the policy pack) a test may edit."""
+    import shutil
+
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ("stacks", "policies"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__", "venv", "tests"))
+    return tmp_path

@@ -1,24 +1,13 @@
 """`mlp cost` on the committed stacks, and a budget the plan exceeds failing the preview (on a temp copy)."""
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 import yaml
 
 from mlplatform.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def project(tmp_path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("stacks", "policies"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__", "venv", "tests"))
-    return tmp_path
 
 
 def set_config(project: Path, stack: str, key: str, value) -> None:

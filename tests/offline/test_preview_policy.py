@@ -1,7 +1,6 @@
 """The offline preview runs the policy pack over the plan, as `pulumi preview --policy-pack policies` would."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,6 @@ import yaml
 from mlplatform.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def project(tmp_path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("stacks", "policies"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__", "venv", "tests"))
-    return tmp_path
 
 
 def run(project: Path, stack: str, capsys) -> tuple[int, str]:

@@ -3,7 +3,6 @@
 import hashlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,6 @@ import pulumi_kubernetes as k8s
 # A ConfigMap whose data holds a number: the API server refuses it (data values are strings).
 k8s.core.v1.ConfigMap("broken", metadata={"name": "broken", "namespace": "models"}, data={"threads": 4})
 """
-
-
-@pytest.fixture
-def project(tmp_path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
 
 
 def preview(project: Path, capsys) -> tuple[int, str, str]:

@@ -4,24 +4,17 @@ import json
 import re
 
 import pulumi
+from buckets import s3_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import Notebook as NotebookConfig
 from mlplatform.offline import engine as offline
 from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
-from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.scheduling import GpuScheduling
-from mlplatform.workloads.volumes import BucketStorage
 
 GPU = GpuScheduling(taint_key="pool", taint_value="gpu", node_selector={"pool": "gpu"})
-STORAGE = BucketStorage(
-    datasets_bucket="mlp-datasets",
-    models_bucket="mlp-models",
-    scheme="s3",
-    endpoint="https://s3.us-west-2.amazonaws.com",
-    identity=BucketIdentity(cloud="aws", cluster_name="dev-cluster", stack="dev"),
-)
+STORAGE = s3_storage("mlp-datasets", "mlp-models")
 IMAGE = "kubeflownotebookswg/jupyter-scipy:v1.9.0"
 TOKEN = "generated-token-7f3a9c"
 

@@ -2,20 +2,12 @@
 
 import json
 
-from mlplatform import validation
-from mlplatform.workloads.identity import BucketIdentity
-from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, job_name
-from mlplatform.workloads.volumes import BucketStorage
+from buckets import oss_storage
 
-STORAGE = BucketStorage(
-    datasets_bucket="mlp-prod-datasets",
-    models_bucket="mlp-prod-models",
-    scheme="oss",
-    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    identity=BucketIdentity(
-        cloud="alicloud", oidc_provider_arn="acs:ram::1:oidc-provider/c", oidc_issuer_url="https://oidc/c", stack="prod"
-    ),
-)
+from mlplatform import validation
+from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, job_name
+
+STORAGE = oss_storage("mlp-prod-datasets", "mlp-prod-models", stack="prod")
 
 
 def test_the_copy_reads_dev_writes_prod_and_verifies_checksums(plan):

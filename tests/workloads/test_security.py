@@ -4,7 +4,6 @@ Every pod template of the four shipped stacks carries the Pod Security Standards
 functions render them; a notebook behind `notebookSso` is reached through its own oauth2-proxy.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -229,14 +228,6 @@ def test_groups_only_admit_any_address_of_the_group():
     flags = proxy_args(args, "notebooks")
     assert "--email-domain=*" in flags and "--allowed-group=ml" in flags
     assert not any(f.startswith("--authenticated-emails-file") for f in flags)
-
-
-@pytest.fixture
-def project(tmp_path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
 
 
 def with_sso(project: Path, notebook_access: str) -> None:

@@ -3,26 +3,17 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+from buckets import oss_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import ConfigError, Seldon, Serving, parse
-from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
-from mlplatform.workloads.volumes import BucketStorage
 
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 INGRESS_URL = "http://emissary-ingress.emissary.svc.cluster.local"
 URIS = ("color:v1", "color:v2", "style:v1")
-STORAGE = BucketStorage(
-    datasets_bucket="mlp-datasets",
-    models_bucket="mlp-models",
-    scheme="oss",
-    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    identity=BucketIdentity(
-        cloud="alicloud", oidc_provider_arn="acs:ram::1:oidc-provider/c", oidc_issuer_url="https://oidc/c", stack="prod"
-    ),
-)
+STORAGE = oss_storage("mlp-datasets", "mlp-models", stack="prod")
 
 
 def render(plan, servings: dict, ingress: str = "ambassador", gpu: GpuScheduling | None = None):

@@ -7,34 +7,17 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+from buckets import oss_storage, s3_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import FRAMEWORK_ROLES
 from mlplatform.config import TrainingJob as TrainingJobConfig
-from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
 from mlplatform.workloads.volumes import BucketStorage
 
-OSS = BucketStorage(
-    datasets_bucket="acme-datasets",
-    models_bucket="acme-models",
-    scheme="oss",
-    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    identity=BucketIdentity(
-        cloud="alicloud",
-        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
-        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
-        allow_delete=True,
-        stack="dev",
-    ),
-)
-S3 = dataclasses.replace(
-    OSS,
-    scheme="s3",
-    endpoint="https://s3.eu-west-1.amazonaws.com",
-    identity=BucketIdentity(cloud="aws", cluster_name="dev-cluster", stack="dev"),
-)
+OSS = oss_storage(allow_delete=True)
+S3 = dataclasses.replace(s3_storage(), endpoint="https://s3.eu-west-1.amazonaws.com")
 GPU = GpuScheduling(taint_key="pool", taint_value="gpu", node_selector={"pool": "gpu"})
 KINDS = {"tensorflow": "TFJob", "pytorch": "PyTorchJob", "xgboost": "XGBoostJob", "mpi": "MPIJob"}
 SPECS = {

@@ -1,0 +1,25 @@
+"""Bucket storage as the stack hands it to workload components, for tests (ACK with RRSA, EKS with Pod Identity)."""
+
+from mlplatform.workloads.identity import BucketIdentity
+from mlplatform.workloads.volumes import BucketStorage
+
+RRSA_PROVIDER = "acs:ram::1:oidc-provider/ack-rrsa-c1"
+RRSA_ISSUER = "https://oidc-ack.cn-hangzhou.aliyuncs.com/c1"
+
+
+def oss_storage(
+    datasets: str = "acme-datasets", models: str = "acme-models", stack: str = "dev", allow_delete: bool = False
+) -> BucketStorage:
+    identity = BucketIdentity(
+        cloud="alicloud",
+        oidc_provider_arn=RRSA_PROVIDER,
+        oidc_issuer_url=RRSA_ISSUER,
+        allow_delete=allow_delete,
+        stack=stack,
+    )
+    return BucketStorage(datasets, models, "oss", "https://oss-cn-hangzhou-internal.aliyuncs.com", identity)
+
+
+def s3_storage(datasets: str = "acme-datasets", models: str = "acme-models", stack: str = "dev") -> BucketStorage:
+    identity = BucketIdentity(cloud="aws", cluster_name=f"{stack}-cluster", stack=stack)
+    return BucketStorage(datasets, models, "s3", "https://s3.us-west-2.amazonaws.com", identity)
