@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import pins
-from mlplatform.infra.operators import HELM_TIMEOUT_SECONDS
+from mlplatform.infra.helm import HELM_TIMEOUT_SECONDS
 
 KEDA_VERSION = pins.KEDA.version
 KEDA_REPO = pins.KEDA.repo

@@ -36,7 +36,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import pins
-from mlplatform.infra.operators import HELM_TIMEOUT_SECONDS
+from mlplatform.infra import helm
 
 KSERVE_VERSION = pins.KSERVE.version
 KSERVE_CHARTS = pins.KSERVE.chart
@@ -174,35 +174,12 @@ class KServe(pulumi.ComponentResource):
             values["kserve"]["localmodel"] = {"enabled": True}
         return values
 
-    def _namespace(self, namespace: str) -> k8s.core.v1.Namespace:
-        return k8s.core.v1.Namespace(
-            f"{self._name}-{namespace}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+    def _namespace(self, name: str) -> k8s.core.v1.Namespace:
+        return helm.namespace(f"{self._name}-{name}-ns", name, self)
 
-    def _release(
-        self,
-        release: str,
-        chart: str,
-        version: str,
-        namespace: pulumi.Input[str],
-        values: dict,
-        depends_on: Sequence[pulumi.Resource] = (),
-        repo: str | None = None,
-    ) -> k8s.helm.v3.Release:
-        """A pinned chart (a repository chart, or an `oci://` reference Helm pulls itself), atomic."""
-        return k8s.helm.v3.Release(
-            f"{self._name}-{release}",
-            name=release,
-            chart=chart,
-            version=version,
-            namespace=namespace,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
-            values=values,
-            atomic=True,
-            timeout=HELM_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+    def _release(self, release, chart, version, namespace_name, values, depends_on=(), repo=None):
+        return helm.pinned_release(
+            f"{self._name}-{release}", release, chart, version, namespace_name, values, self, repo, depends_on
         )
 
     def _istio(self, gateway_api: pulumi.Resource) -> list[pulumi.Resource]:

@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 from mlplatform import config as cfg
 from mlplatform import pins
 from mlplatform.conventions import GPU_TAINT, NVIDIA_GPU_PRESENT_LABEL, mirrored
+from mlplatform.infra import helm
 
 NOTEBOOK_CONTROLLER_OVERLAY = (
     "https://github.com/kubeflow/notebooks//components/notebook-controller/config/overlays/standalone?ref={version}"
@@ -38,7 +39,6 @@ EMISSARY_NAMESPACE = "emissary"
 ISTIO_NAMESPACE = "istio-system"
 
 # Helm's default wait is 300 s; a first install pulls every image on fresh nodes (and through a mirror).
-HELM_TIMEOUT_SECONDS = 900
 # Keeps the CRD (and so every SeldonDeployment) when the release is uninstalled or replaced.
 HELM_KEEP = {"helm.sh/resource-policy": "keep"}
 
@@ -155,38 +155,12 @@ class Operators(pulumi.ComponentResource):
         self.ingress_url = ingress_service_url(seldon)
         self.register_outputs({"ingress_url": self.ingress_url})
 
-    def _namespace(self, namespace: str) -> k8s.core.v1.Namespace:
-        return k8s.core.v1.Namespace(
-            f"{self._name}-{namespace}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+    def _namespace(self, name: str) -> k8s.core.v1.Namespace:
+        return helm.namespace(f"{self._name}-{name}", name, self)
 
-    def _release(
-        self,
-        release: str,
-        chart: str,
-        version: str,
-        namespace: pulumi.Input[str],
-        repo: str | None,
-        values: dict,
-        depends_on: list[pulumi.Resource] | None = None,
-        resource_name: str | None = None,
-    ) -> k8s.helm.v3.Release:
-        """A pinned chart (from a repository, or an `oci://` reference), rolled back whole if it does not
-        become ready within HELM_TIMEOUT_SECONDS (atomic)."""
-        return k8s.helm.v3.Release(
-            resource_name or f"{self._name}-{release}",
-            name=release,
-            chart=chart,
-            version=version,
-            namespace=namespace,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
-            values=values,
-            atomic=True,
-            timeout=HELM_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
-        )
+    def _release(self, release, chart, version, namespace_name, repo, values, depends_on=(), resource_name=None):
+        name = resource_name or f"{self._name}-{release}"
+        return helm.pinned_release(name, release, chart, version, namespace_name, values, self, repo, depends_on or ())
 
     def _service_values(self) -> dict:
         return {"type": "LoadBalancer", "annotations": dict(self._args.internal_lb_annotations or {})}

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import pins
-from mlplatform.infra.operators import HELM_TIMEOUT_SECONDS
+from mlplatform.infra.helm import HELM_TIMEOUT_SECONDS
 
 TRAINER_VERSION = pins.TRAINER.version
 TRAINER_CHART = pins.TRAINER.chart

@@ -1,0 +1,44 @@
+"""How the platform installs a chart: pinned, atomic, with time for image pulls; and the namespace it goes into."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+# Helm's own default is 300 s; a first install pulls every image, possibly through a far registry or a mirror.
+HELM_TIMEOUT_SECONDS = 900
+
+
+def pinned_release(
+    resource_name: str,
+    release: str,
+    chart: str,
+    version: str,
+    namespace: pulumi.Input[str],
+    values: dict,
+    parent: pulumi.Resource,
+    repo: str | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.helm.v3.Release:
+    """A chart at a pinned version (from a repository, or an `oci://` reference Helm pulls itself), rolled back
+    whole if it does not become ready within HELM_TIMEOUT_SECONDS (atomic)."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release,
+        chart=chart,
+        version=version,
+        namespace=namespace,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
+        values=values,
+        atomic=True,
+        timeout=HELM_TIMEOUT_SECONDS,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
+
+
+def namespace(resource_name: str, name: str, parent: pulumi.Resource) -> k8s.core.v1.Namespace:
+    return k8s.core.v1.Namespace(
+        resource_name, metadata=k8s.meta.v1.ObjectMetaArgs(name=name), opts=pulumi.ResourceOptions(parent=parent)
+    )
