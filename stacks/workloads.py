@@ -17,7 +17,7 @@ from mlplatform import rules
 from mlplatform.conventions import GPU_NODE_LABEL, mirrored
 from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
-from mlplatform.workloads.llm import LlmServing, LlmServingArgs
+from mlplatform.workloads.llm import LlmServing
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs
 from mlplatform.workloads.scheduling import GpuScheduling
@@ -316,34 +316,17 @@ def _kserve_serving(
     opts: pulumi.ResourceOptions,
 ) -> KServeServing | LlmServing:
     """A serving on KServe: an LLM (Hugging Face server, vLLM) or predictors of a prepackaged server or image."""
-    namespace = platform.namespaces[serving.namespace].metadata.name
-    depends_on = [*after, *platform.kserve]
-    if serving.kind == "llm":
-        return LlmServing(
-            name,
-            LlmServingArgs(
-                serving=serving,
-                namespace=namespace,
-                storage=storage,
-                ingress_url=platform.kserve_ingress_url,
-                ingress_host=platform.kserve_ingress_host,
-                gpu=gpu,
-                depends_on=[*depends_on, *platform.keda],
-            ),
-            opts=opts,
-        )
     route = serving.route_by_header
-    return KServeServing(
-        name,
-        KServeServingArgs(
-            serving=serving,
-            namespace=namespace,
-            storage=storage,
-            ingress_url=platform.kserve_ingress_url,
-            ingress_host=platform.kserve_ingress_host,
-            gpu=gpu,
-            route_target=platform.config.servings[route.serving] if route else None,
-            depends_on=depends_on,
-        ),
-        opts=opts,
+    llm = serving.kind == "llm"
+    arguments = KServeServingArgs(
+        serving=serving,
+        namespace=platform.namespaces[serving.namespace].metadata.name,
+        storage=storage,
+        ingress_url=platform.kserve_ingress_url,
+        ingress_host=platform.kserve_ingress_host,
+        gpu=gpu,
+        route_target=platform.config.servings[route.serving] if route else None,
+        # An LLM scales through KEDA's ScaledObject.
+        depends_on=[*after, *platform.kserve, *(platform.keda if llm else [])],
     )
+    return (LlmServing if llm else KServeServing)(name, arguments, opts=opts)

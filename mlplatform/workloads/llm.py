@@ -33,8 +33,6 @@ bucket URI (`s3://`, OSS through its S3 API), read with the credentials of the n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -47,6 +45,7 @@ from mlplatform.workloads.kserve import (
     DEPLOYMENT_MODE,
     SERVICE_PORT,
     GatewayRef,
+    KServeServingArgs,
     predictor_service,
     route_timeout,
     serving_identity,
@@ -55,23 +54,11 @@ from mlplatform.workloads.kserve import (
 )
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, container_security_context, pod_security_context
-from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
+from mlplatform.workloads.volumes import BucketVolume, BucketVolumeArgs
 
 # The OpenAI-compatible chat endpoint of KServe's huggingfaceserver.
 CHAT_PATH = "/openai/v1/chat/completions"
 POLLING_SECONDS = 15
-
-
-@dataclass(frozen=True)
-class LlmServingArgs:
-    serving: Serving
-    namespace: pulumi.Input[str]
-    storage: BucketStorage
-    ingress_url: str
-    ingress_host: pulumi.Input[str]
-    gateway: GatewayRef = field(default_factory=GatewayRef)
-    gpu: GpuScheduling = field(default_factory=GpuScheduling)
-    depends_on: Sequence[pulumi.Resource] = ()
 
 
 def scales(serving: Serving) -> bool:
@@ -169,7 +156,7 @@ def http_route_spec(name: str, serving: Serving, gateway: GatewayRef) -> dict:
 class LlmServing(pulumi.ComponentResource):
     """Outputs `endpoint` (the OpenAI-compatible chat URL in-cluster) and `public_endpoint`."""
 
-    def __init__(self, name: str, args: LlmServingArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: KServeServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:llm:LlmServing", name, None, opts)
         serving = args.serving
         llm = serving.llm

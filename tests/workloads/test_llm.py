@@ -6,7 +6,8 @@ from mlplatform import validation
 from mlplatform.config import ConfigError, Serving, parse
 from mlplatform.conventions import plain_json
 from mlplatform.workloads.identity import BucketIdentity
-from mlplatform.workloads.llm import LlmServing, LlmServingArgs
+from mlplatform.workloads.kserve import KServeServingArgs
+from mlplatform.workloads.llm import LlmServing
 from mlplatform.workloads.volumes import BucketStorage
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
@@ -43,7 +44,7 @@ def render(plan, raw: dict):
     def program():
         LlmServing(
             "chat",
-            LlmServingArgs(
+            KServeServingArgs(
                 serving=serving,
                 namespace="models",
                 storage=STORAGE,
