@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Literal
 
@@ -12,7 +11,7 @@ from mlplatform import catalog, rules
 from mlplatform.config.base import DNS_LABEL, Model, ModelVersionRef, PathError
 from mlplatform.config.cost import Budget, CostAssumptions
 from mlplatform.config.infra import Buckets, Cluster, NodePool, Observability, Operators
-from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES, Team, cores, team_namespace
+from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES, Team, check_teams, team_namespace
 from mlplatform.config.workloads import Notebook, NotebookSso, Promotion, Serving, TrainingJob, WebService
 
 MIN_ALICLOUD_DISK_GIB = 20
@@ -312,137 +311,4 @@ class StackConfig(Model):
         return {team_namespace(team, kind): (team, kind) for team in self.all_teams for kind in TEAM_NAMESPACES}
 
     def _check_teams(self) -> None:
-        for name, team in self.teams.items():
-            self._check_team_groups(name, team)
-            for kind in (None, *team.quotas):
-                quota = team.quota if kind is None else team.quotas[kind]
-                path = ("teams", name, "quota") if kind is None else ("teams", name, "quotas", kind)
-                self._check_gpu_quota(path, quota)
-            own = {team_namespace(name, kind) for kind in TEAM_NAMESPACES}
-            for index, source in enumerate(team.network.allow_from_namespaces):
-                if source in own:
-                    raise PathError(
-                        ("teams", name, "network", "allowFromNamespaces", index),
-                        f"{source!r} is this team's own namespace: pods of a namespace reach each other already",
-                    )
-        for kind, name, workload in self.workloads():
-            if workload.team is not None and workload.team not in self.all_teams:
-                known = ", ".join(sorted(self.all_teams))
-                raise PathError((kind, name, "team"), f"no team named {workload.team!r} (teams: {known})")
-        for name, serving in self.servings.items():
-            target = self.servings.get(serving.route_by_header.serving) if serving.route_by_header else None
-            if target and (target.team or DEFAULT_TEAM) != (serving.team or DEFAULT_TEAM):
-                raise PathError(
-                    ("servings", name, "team"),
-                    f"a header route answers at {serving.route_by_header.serving!r}'s URL, in its namespace: "
-                    f"both servings belong to one team ({target.team or DEFAULT_TEAM})",
-                )
-        self._check_quotas()
-
-    def _check_team_groups(self, name: str, team: Team) -> None:
-        """ACK grants RBAC to RAM users and roles by ID; EKS access entries take IAM principal ARNs, one entry each."""
-        earlier = list(self.teams)[: list(self.teams).index(name)]
-        owners = {member: other for other in earlier for member in self.teams[other].groups}
-        for index, member in enumerate(team.groups):
-            path = ("teams", name, "groups", index)
-            if self.cloud == "alicloud" and not re.fullmatch(r"ram-(user|role):[0-9]+", member):
-                raise PathError(
-                    path,
-                    f"{member!r}: on alicloud give `ram-user:<RAM user ID>` or `ram-role:<RAM role ID>` (numeric IDs)",
-                )
-            if self.cloud == "aws" and not re.fullmatch(
-                r"arn:aws[a-z-]*:iam::[0-9]{12}:(user|role)/[\w+=,.@/-]+", member
-            ):
-                raise PathError(
-                    path, f"{member!r}: on aws give an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)"
-                )
-            if member in team.groups[:index]:
-                raise PathError(path, f"{member!r} is listed twice")
-            if member in owners:
-                raise PathError(
-                    path,
-                    f"{member!r} already belongs to team {owners[member]!r}: one identity, one team "
-                    "(an EKS access entry and an ACK permission grant each hold all of an identity's rights)",
-                )
-
-    def _check_gpu_quota(self, path: tuple, quota) -> None:
-        whole = any(p.gpu and p.gpu_sharing != "cgpu" for p in self.node_pools.values())
-        if quota.gpus and not whole:
-            raise PathError(
-                (*path, "gpus"),
-                "a quota of whole GPUs (requests.nvidia.com/gpu) needs a node pool with gpu: true that does not "
-                "share GPUs with cgpu",
-            )
-        if quota.gpu_memory_gb and self.gpu_sharing != "cgpu":
-            raise PathError(
-                (*path, "gpuMemoryGb"),
-                "a quota of GPU memory (requests.aliyun.com/gpu-mem) needs a node pool with gpuSharing: cgpu (ACK)",
-            )
-
-    def _demands(self):
-        """(config path, team, namespace kind, per-resource totals) of every workload at its most replicas."""
-
-        def pods(resources, replicas: int) -> dict[str, float]:
-            return {
-                "cpu": cores(resources.cpu) * replicas,
-                "memory": gibibytes(resources.memory) * replicas,
-                "cpuLimit": cores(resources.cpu_limit or resources.cpu) * replicas,
-                "memoryLimit": gibibytes(resources.memory_limit or resources.memory) * replicas,
-                "gpus": resources.gpu * replicas,
-                "gpuMemoryGb": resources.gpu_memory_gb * replicas,
-                "pods": replicas,
-            }
-
-        for kind, name, workload in self.workloads():
-            parts: list[dict[str, float]] = []
-            if kind == "trainingJobs":
-                parts = [pods(r.resources, r.replicas) for r in workload.roles.values()]
-            elif kind == "notebooks":
-                parts = [pods(workload.resources, 1)]
-            elif kind == "webServices":
-                parts = [pods(workload.resources, workload.replicas)]
-            elif workload.llm:
-                parts = [pods(workload.llm.resources, workload.llm.scaling.max_replicas)]
-            else:
-                parts = [
-                    pods(p.resources, p.autoscaling.max_replicas if p.autoscaling else p.replicas)
-                    for p in workload.predictors
-                ]
-            total = {key: sum(part[key] for part in parts) for key in parts[0]} if parts else {}
-            yield (kind, name), workload.team or DEFAULT_TEAM, self.namespace_kind(kind, workload), total
-
-    def _check_quotas(self) -> None:
-        """What the quota admission controller would refuse: a namespace's workloads (at their most replicas)
-        asking for more than the namespace's ResourceQuota."""
-        quota_keys = {
-            "cpu": ("cpu", cores, "CPUs"),
-            "memory": ("memory", gibibytes, "GiB of memory"),
-            "cpuLimit": ("cpu_limit", cores, "CPUs of limits"),
-            "memoryLimit": ("memory_limit", gibibytes, "GiB of memory limits"),
-            "gpus": ("gpus", float, "GPUs"),
-            "gpuMemoryGb": ("gpu_memory_gb", float, "GiB of GPU memory"),
-            "pods": ("pods", float, "pods"),
-        }
-        used: dict[tuple[str, str], dict[str, float]] = {}
-        for path, team_name, kind, demand in self._demands():
-            team = self.all_teams[team_name]
-            quota = team.quota_of(kind)
-            sums = used.setdefault((team_name, kind), {})
-            for key, amount in demand.items():
-                sums[key] = sums.get(key, 0) + amount
-                attribute, parse, unit = quota_keys[key]
-                limit = getattr(quota, attribute)
-                if limit is None or sums[key] <= parse(limit) + 1e-9:
-                    continue
-                where = "quotas." + kind if kind in team.quotas else "quota"
-                raise PathError(
-                    path,
-                    f"with the other workloads of namespace {team_namespace(team_name, kind)} (team {team_name}) "
-                    f"it asks for {sums[key]:g} {unit} at its most replicas, over the quota of {parse(limit):g}: "
-                    f"raise teams.{team_name}.{where}.{_camel(attribute)} or ask for less",
-                )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+        check_teams(self)

@@ -13,6 +13,7 @@ exactly what the quota admission controller will enforce.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
@@ -27,6 +28,7 @@ __all__ = [
     "Quota",
     "Team",
     "TeamNetwork",
+    "check_teams",
     "cores",
     "team_namespace",
 ]
@@ -49,6 +51,12 @@ DEFAULT_POD_SECURITY: dict[str, PodSecurityLevel] = {
 def cores(cpu: str) -> float:
     """A CPU quantity ('2', '0.5', '500m') in cores."""
     return float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+
+
+def _gibibytes(quantity: str) -> float:
+    from mlplatform.config.stack import gibibytes  # stack.py imports this module
+
+    return gibibytes(quantity)
 
 
 def team_namespace(team: str, kind: str) -> str:
@@ -153,11 +161,9 @@ class Team(Model):
 
     @model_validator(mode="after")
     def _defaults_fit(self) -> Team:
-        from mlplatform.config.stack import gibibytes
-
         if cores(self.defaults.cpu) > cores(self.defaults.cpu_limit):
             raise PathError(("defaults", "cpu"), f"above the default limit cpuLimit {self.defaults.cpu_limit}")
-        if gibibytes(self.defaults.memory) > gibibytes(self.defaults.memory_limit):
+        if _gibibytes(self.defaults.memory) > _gibibytes(self.defaults.memory_limit):
             raise PathError(("defaults", "memory"), f"above the default limit memoryLimit {self.defaults.memory_limit}")
         return self
 
@@ -166,3 +172,148 @@ class Team(Model):
 
     def pod_security_of(self, kind: str) -> PodSecurityLevel:
         return self.pod_security.get(kind, DEFAULT_POD_SECURITY[kind])  # type: ignore[call-overload]
+
+
+# ---------------------------------------------------------------- checks (StackConfig._check_teams)
+
+
+def check_teams(settings) -> None:
+    """The cross-references of teams: members, GPU quotas, allowances, workloads' teams, header routes, quotas."""
+    for name, team in settings.teams.items():
+        _check_team_groups(settings, name, team)
+        for kind in (None, *team.quotas):
+            quota = team.quota if kind is None else team.quotas[kind]
+            path = ("teams", name, "quota") if kind is None else ("teams", name, "quotas", kind)
+            _check_gpu_quota(settings, path, quota)
+        own = {team_namespace(name, kind) for kind in TEAM_NAMESPACES}
+        for index, source in enumerate(team.network.allow_from_namespaces):
+            if source in own:
+                raise PathError(
+                    ("teams", name, "network", "allowFromNamespaces", index),
+                    f"{source!r} is this team's own namespace: pods of a namespace reach each other already",
+                )
+    for kind, name, workload in settings.workloads():
+        if workload.team is not None and workload.team not in settings.all_teams:
+            known = ", ".join(sorted(settings.all_teams))
+            raise PathError((kind, name, "team"), f"no team named {workload.team!r} (teams: {known})")
+    for name, serving in settings.servings.items():
+        target = settings.servings.get(serving.route_by_header.serving) if serving.route_by_header else None
+        if target and (target.team or DEFAULT_TEAM) != (serving.team or DEFAULT_TEAM):
+            raise PathError(
+                ("servings", name, "team"),
+                f"a header route answers at {serving.route_by_header.serving!r}'s URL, in its namespace: "
+                f"both servings belong to one team ({target.team or DEFAULT_TEAM})",
+            )
+    _check_quotas(settings)
+
+
+def _check_team_groups(settings, name: str, team: Team) -> None:
+    """ACK grants RBAC to RAM users and roles by ID; EKS access entries take IAM principal ARNs, one entry each."""
+    earlier = list(settings.teams)[: list(settings.teams).index(name)]
+    owners = {member: other for other in earlier for member in settings.teams[other].groups}
+    for index, member in enumerate(team.groups):
+        path = ("teams", name, "groups", index)
+        if settings.cloud == "alicloud" and not re.fullmatch(r"ram-(user|role):[0-9]+", member):
+            raise PathError(
+                path,
+                f"{member!r}: on alicloud give `ram-user:<RAM user ID>` or `ram-role:<RAM role ID>` (numeric IDs)",
+            )
+        if settings.cloud == "aws" and not re.fullmatch(
+            r"arn:aws[a-z-]*:iam::[0-9]{12}:(user|role)/[\w+=,.@/-]+", member
+        ):
+            raise PathError(
+                path, f"{member!r}: on aws give an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)"
+            )
+        if member in team.groups[:index]:
+            raise PathError(path, f"{member!r} is listed twice")
+        if member in owners:
+            raise PathError(
+                path,
+                f"{member!r} already belongs to team {owners[member]!r}: one identity, one team "
+                "(an EKS access entry and an ACK permission grant each hold all of an identity's rights)",
+            )
+
+
+def _check_gpu_quota(settings, path: tuple, quota) -> None:
+    whole = any(p.gpu and p.gpu_sharing != "cgpu" for p in settings.node_pools.values())
+    if quota.gpus and not whole:
+        raise PathError(
+            (*path, "gpus"),
+            "a quota of whole GPUs (requests.nvidia.com/gpu) needs a node pool with gpu: true that does not "
+            "share GPUs with cgpu",
+        )
+    if quota.gpu_memory_gb and settings.gpu_sharing != "cgpu":
+        raise PathError(
+            (*path, "gpuMemoryGb"),
+            "a quota of GPU memory (requests.aliyun.com/gpu-mem) needs a node pool with gpuSharing: cgpu (ACK)",
+        )
+
+
+def _demands(settings):
+    """(config path, team, namespace kind, per-resource totals) of every workload at its most replicas."""
+
+    def pods(resources, replicas: int) -> dict[str, float]:
+        return {
+            "cpu": cores(resources.cpu) * replicas,
+            "memory": _gibibytes(resources.memory) * replicas,
+            "cpuLimit": cores(resources.cpu_limit or resources.cpu) * replicas,
+            "memoryLimit": _gibibytes(resources.memory_limit or resources.memory) * replicas,
+            "gpus": resources.gpu * replicas,
+            "gpuMemoryGb": resources.gpu_memory_gb * replicas,
+            "pods": replicas,
+        }
+
+    for kind, name, workload in settings.workloads():
+        parts: list[dict[str, float]] = []
+        if kind == "trainingJobs":
+            parts = [pods(r.resources, r.replicas) for r in workload.roles.values()]
+        elif kind == "notebooks":
+            parts = [pods(workload.resources, 1)]
+        elif kind == "webServices":
+            parts = [pods(workload.resources, workload.replicas)]
+        elif workload.llm:
+            parts = [pods(workload.llm.resources, workload.llm.scaling.max_replicas)]
+        else:
+            parts = [
+                pods(p.resources, p.autoscaling.max_replicas if p.autoscaling else p.replicas)
+                for p in workload.predictors
+            ]
+        total = {key: sum(part[key] for part in parts) for key in parts[0]} if parts else {}
+        yield (kind, name), workload.team or DEFAULT_TEAM, settings.namespace_kind(kind, workload), total
+
+
+def _check_quotas(settings) -> None:
+    """What the quota admission controller would refuse: a namespace's workloads (at their most replicas)
+    asking for more than the namespace's ResourceQuota."""
+    quota_keys = {
+        "cpu": ("cpu", cores, "CPUs"),
+        "memory": ("memory", _gibibytes, "GiB of memory"),
+        "cpuLimit": ("cpu_limit", cores, "CPUs of limits"),
+        "memoryLimit": ("memory_limit", _gibibytes, "GiB of memory limits"),
+        "gpus": ("gpus", float, "GPUs"),
+        "gpuMemoryGb": ("gpu_memory_gb", float, "GiB of GPU memory"),
+        "pods": ("pods", float, "pods"),
+    }
+    used: dict[tuple[str, str], dict[str, float]] = {}
+    for path, team_name, kind, demand in _demands(settings):
+        team = settings.all_teams[team_name]
+        quota = team.quota_of(kind)
+        sums = used.setdefault((team_name, kind), {})
+        for key, amount in demand.items():
+            sums[key] = sums.get(key, 0) + amount
+            attribute, parse, unit = quota_keys[key]
+            limit = getattr(quota, attribute)
+            if limit is None or sums[key] <= parse(limit) + 1e-9:
+                continue
+            where = "quotas." + kind if kind in team.quotas else "quota"
+            raise PathError(
+                path,
+                f"with the other workloads of namespace {team_namespace(team_name, kind)} (team {team_name}) "
+                f"it asks for {sums[key]:g} {unit} at its most replicas, over the quota of {parse(limit):g}: "
+                f"raise teams.{team_name}.{where}.{_camel(attribute)} or ask for less",
+            )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,14 +1,13 @@
 """KServe servings as KServe 0.20 and the Gateway receive them: canaries, shadows, A/B by header, scaling, batching."""
 
 import pytest
+from support import ack_stack, oss_storage
 
 from mlplatform import validation
 from mlplatform.config import ConfigError, Serving, parse
 from mlplatform.conventions import plain_json
-from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.scheduling import GpuScheduling
-from mlplatform.workloads.volumes import BucketStorage
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
@@ -18,18 +17,7 @@ URIS = {
     "color:v3": "oss://models/color/v3/",
     "style:v1": "oss://models/style/v1/",
 }
-STORAGE = BucketStorage(
-    datasets_bucket="acme-datasets",
-    models_bucket="models",
-    scheme="oss",
-    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    identity=BucketIdentity(
-        cloud="alicloud",
-        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
-        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
-        stack="prod",
-    ),
-)
+STORAGE = oss_storage(models="models", stack="prod")
 GATEWAY_URL = "http://kserve-ingress-gateway-istio.kserve.svc.cluster.local"
 
 
@@ -193,17 +181,7 @@ def test_gpu_predictor_asks_for_gpus_on_the_gpu_pool(plan):
 
 
 def stack_config(servings: dict) -> dict:
-    return {
-        "cloud": "alicloud",
-        "region": "cn-hangzhou",
-        "cluster": {
-            "kind": "managed",
-            "kubernetesVersion": "1.35.2-aliyun.1",
-            "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
-        },
-        "models": list(URIS),
-        "servings": servings,
-    }
+    return ack_stack(models=list(URIS), servings=servings)
 
 
 @pytest.mark.parametrize(

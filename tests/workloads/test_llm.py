@@ -1,30 +1,18 @@
 """LLM servings: the Hugging Face server with vLLM on GPUs, weights from the bucket, KEDA scaling to zero."""
 
 import pytest
+from support import ack_stack, oss_storage
 
 from mlplatform import validation
 from mlplatform.config import ConfigError, Serving, parse
 from mlplatform.conventions import plain_json
-from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.kserve import KServeServingArgs
 from mlplatform.workloads.llm import LlmServing
-from mlplatform.workloads.volumes import BucketStorage
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 URIS = {"qwen:2.5-7b": "oss://models/qwen/2.5-7b/"}
-STORAGE = BucketStorage(
-    datasets_bucket="acme-datasets",
-    models_bucket="models",
-    scheme="oss",
-    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    identity=BucketIdentity(
-        cloud="alicloud",
-        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
-        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
-        stack="prod",
-    ),
-)
+STORAGE = oss_storage(models="models", stack="prod")
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 
 
@@ -115,18 +103,7 @@ def test_the_endpoint_is_the_openai_chat_url(plan):
 
 def stack_config(servings: dict, gpu_pool: bool = True) -> dict:
     pools = {"gpu": {"instanceTypes": ["ecs.gn7i-c16g1.4xlarge"], "minSize": 0, "maxSize": 2, "gpu": True}}
-    return {
-        "cloud": "alicloud",
-        "region": "cn-hangzhou",
-        "cluster": {
-            "kind": "managed",
-            "kubernetesVersion": "1.35.2-aliyun.1",
-            "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
-        },
-        "nodePools": pools if gpu_pool else {},
-        "models": list(URIS),
-        "servings": servings,
-    }
+    return ack_stack(nodePools=pools if gpu_pool else {}, models=list(URIS), servings=servings)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import json
 import re
 
 import pulumi
-from buckets import s3_storage
+from support import s3_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import Notebook as NotebookConfig

@@ -2,7 +2,7 @@
 
 import json
 
-from buckets import oss_storage
+from support import oss_storage
 
 from mlplatform import validation
 from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, job_name

@@ -3,7 +3,7 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from buckets import oss_storage
+from support import ack_stack, oss_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import ConfigError, Seldon, Serving, parse
@@ -358,17 +358,7 @@ def test_cpu_only_predictor_has_no_gpu_placement(plan):
 
 
 def stack_config(servings: dict) -> dict:
-    return {
-        "cloud": "alicloud",
-        "region": "cn-hangzhou",
-        "cluster": {
-            "kind": "managed",
-            "kubernetesVersion": "1.36.1-aliyun.1",
-            "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
-        },
-        "models": list(URIS),
-        "servings": servings,
-    }
+    return ack_stack(models=list(URIS), servings=servings)
 
 
 def predictor(**fields) -> dict:

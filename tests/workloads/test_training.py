@@ -7,7 +7,7 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from buckets import oss_storage, s3_storage
+from support import oss_storage, s3_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import FRAMEWORK_ROLES

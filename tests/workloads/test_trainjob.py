@@ -1,29 +1,17 @@
 """Trainer v2 TrainJobs (`api: v2`): runtime reference, trainer, bucket mounts through runtimePatches, waiting."""
 
 import pytest
+from support import ack_stack, oss_storage
 
 from mlplatform import validation
 from mlplatform.config import ConfigError, parse
 from mlplatform.config import TrainingJob as TrainingJobConfig
 from mlplatform.conventions import plain_json
-from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.trainjob import TrainJob, TrainJobArgs
-from mlplatform.workloads.volumes import BucketStorage
 
 TRAINJOB = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob"
-OSS = BucketStorage(
-    datasets_bucket="acme-datasets",
-    models_bucket="acme-models",
-    scheme="oss",
-    endpoint="https://oss-cn-hangzhou-internal.aliyuncs.com",
-    identity=BucketIdentity(
-        cloud="alicloud",
-        oidc_provider_arn="acs:ram::1:oidc-provider/ack-rrsa-c1",
-        oidc_issuer_url="https://oidc-ack.cn-hangzhou.aliyuncs.com/c1",
-        stack="dev",
-    ),
-)
+OSS = oss_storage()
 
 
 def job_config(**overrides) -> TrainingJobConfig:
@@ -106,16 +94,7 @@ def test_the_webhook_refuses_a_runtime_the_stack_does_not_install():
 
 
 def stack_config(jobs: dict) -> dict:
-    return {
-        "cloud": "alicloud",
-        "region": "cn-hangzhou",
-        "cluster": {
-            "kind": "managed",
-            "kubernetesVersion": "1.35.2-aliyun.1",
-            "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
-        },
-        "trainingJobs": jobs,
-    }
+    return ack_stack(trainingJobs=jobs)
 
 
 def job(**fields) -> dict:

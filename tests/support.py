@@ -1,4 +1,4 @@
-"""Bucket storage as the stack hands it to workload components, for tests (ACK with RRSA, EKS with Pod Identity)."""
+"""Test support: bucket storage as the stack hands it to workloads, and minimal raw stack configs."""
 
 from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.volumes import BucketStorage
@@ -23,3 +23,17 @@ def oss_storage(
 def s3_storage(datasets: str = "acme-datasets", models: str = "acme-models", stack: str = "dev") -> BucketStorage:
     identity = BucketIdentity(cloud="aws", cluster_name=f"{stack}-cluster", stack=stack)
     return BucketStorage(datasets, models, "s3", "https://s3.us-west-2.amazonaws.com", identity)
+
+
+def ack_stack(**sections) -> dict:
+    """Raw config of a minimal managed ACK stack, with `sections` (servings, models, nodePools...) added."""
+    return {
+        "cloud": "alicloud",
+        "region": "cn-hangzhou",
+        "cluster": {
+            "kind": "managed",
+            "kubernetesVersion": "1.36.1-aliyun.1",
+            "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
+        },
+        **sections,
+    }
