@@ -116,6 +116,29 @@ def training_storage(
     )
 
 
+def run_metadata(name: str, namespace: pulumi.Input[str], job: config.TrainingJob, done: str) -> dict:
+    """A training run's metadata: its model version, and how long `pulumi up` waits for condition `done`."""
+    model, version = rules.parse_model_version(job.model)
+    timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
+    return {
+        "name": name,
+        "namespace": namespace,
+        "labels": {"mlplatform.io/model": model, "mlplatform.io/model-version": version},
+        "annotations": {
+            "mlplatform.io/model-version": job.model,
+            "pulumi.com/waitFor": f"condition={done}",
+            "pulumi.com/timeoutSeconds": str(timeout_minutes * 60),
+        },
+    }
+
+
+def run_options(parent: pulumi.Resource, depends_on: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+    """A new spec is a new training run: replace the job (same name, so delete it first) rather than patch it."""
+    return pulumi.ResourceOptions(
+        parent=parent, depends_on=depends_on, replace_on_changes=["spec"], delete_before_replace=True
+    )
+
+
 class TrainingJob(pulumi.ComponentResource):
     """Outputs `model_version` ("color:v2") and `model_uri` ("oss://<models bucket>/color/v2/")."""
 
@@ -127,7 +150,6 @@ class TrainingJob(pulumi.ComponentResource):
         super().__init__("mlplatform:training:TrainingJob", name, None, opts)
         job = args.job
         framework = FRAMEWORKS[job.framework]
-        model, version = rules.parse_model_version(job.model)
         self.model_version = job.model
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
@@ -151,30 +173,13 @@ class TrainingJob(pulumi.ComponentResource):
             spec["slotsPerWorker"] = self._slots_per_worker(job)
             # kubectl exec from the launcher runs the ranks in this container of each worker.
             spec["mainContainer"] = framework.container
-        timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
-        # A new spec is a new training run: replace the job (same name, so delete it first) rather than patch it.
-        job_opts = pulumi.ResourceOptions(
-            parent=self,
-            depends_on=[dataset, output, *identity, self.service_account, *args.depends_on],
-            replace_on_changes=["spec"],
-            delete_before_replace=True,
-        )
         self.job = k8s.apiextensions.CustomResource(
             f"{name}-{framework.kind.lower()}",
             api_version=API_VERSION,
             kind=framework.kind,
-            metadata={
-                "name": name,
-                "namespace": args.namespace,
-                "labels": {"mlplatform.io/model": model, "mlplatform.io/model-version": version},
-                "annotations": {
-                    "mlplatform.io/model-version": job.model,
-                    "pulumi.com/waitFor": "condition=Succeeded",
-                    "pulumi.com/timeoutSeconds": str(timeout_minutes * 60),
-                },
-            },
+            metadata=run_metadata(name, args.namespace, job, "Succeeded"),
             spec=spec,
-            opts=job_opts,
+            opts=run_options(self, [dataset, output, *identity, self.service_account, *args.depends_on]),
         )
         self.register_outputs(
             {"kind": framework.kind, "jobName": name, "modelVersion": self.model_version, "modelUri": self.model_uri}

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform import config, rules
+from mlplatform import config
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
-from mlplatform.workloads.training import DATA_DIR, DEFAULT_TIMEOUT_MINUTES, MODEL_DIR, training_storage
+from mlplatform.workloads.training import DATA_DIR, MODEL_DIR, run_metadata, run_options, training_storage
 from mlplatform.workloads.volumes import BucketStorage
 
 API_VERSION = "trainer.kubeflow.org/v1alpha1"
@@ -97,7 +97,6 @@ class TrainJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:trainjob:TrainJob", name, None, opts)
         job = args.job
-        model, version = rules.parse_model_version(job.model)
         self.model_version = job.model
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
@@ -113,29 +112,14 @@ class TrainJob(pulumi.ComponentResource):
             args.gpu,
             account_name,
         )
-        timeout_minutes = job.active_deadline_minutes or DEFAULT_TIMEOUT_MINUTES
         self.job = k8s.apiextensions.CustomResource(
             f"{name}-trainjob",
             api_version=API_VERSION,
             kind="TrainJob",
-            metadata={
-                "name": name,
-                "namespace": args.namespace,
-                "labels": {"mlplatform.io/model": model, "mlplatform.io/model-version": version},
-                "annotations": {
-                    "mlplatform.io/model-version": job.model,
-                    "pulumi.com/waitFor": "condition=Complete",
-                    "pulumi.com/timeoutSeconds": str(timeout_minutes * 60),
-                },
-            },
+            metadata=run_metadata(name, args.namespace, job, "Complete"),
             spec=spec,
-            # A new spec is a new training run (runtimeRef is immutable anyway): delete, then create.
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[dataset, output, *identity, self.service_account, *args.depends_on],
-                replace_on_changes=["spec"],
-                delete_before_replace=True,
-            ),
+            # runtimeRef is immutable anyway: a new spec is a new run.
+            opts=run_options(self, [dataset, output, *identity, self.service_account, *args.depends_on]),
         )
         self.register_outputs(
             {"kind": "TrainJob", "jobName": name, "modelVersion": self.model_version, "modelUri": self.model_uri}
