@@ -21,9 +21,11 @@ def pinned_release(
     parent: pulumi.Resource,
     repo: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
+    wait_for_jobs: bool = False,
 ) -> k8s.helm.v3.Release:
     """A chart at a pinned version (from a repository, or an `oci://` reference Helm pulls itself), rolled back
-    whole if it does not become ready within HELM_TIMEOUT_SECONDS (atomic)."""
+    whole if it does not become ready within HELM_TIMEOUT_SECONDS (atomic); `wait_for_jobs` also waits for its hook
+    Jobs (charts that create resources from a post-install Job)."""
     return k8s.helm.v3.Release(
         resource_name,
         name=release,
@@ -34,6 +36,7 @@ def pinned_release(
         values=values,
         atomic=True,
         timeout=HELM_TIMEOUT_SECONDS,
+        wait_for_jobs=wait_for_jobs or None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
 

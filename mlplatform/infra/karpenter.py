@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from mlplatform.infra import helm
 from mlplatform.infra.aws_iam import pod_identity_role, service_role
 
 CHART = "oci://public.ecr.aws/karpenter/karpenter"
@@ -49,7 +50,6 @@ class KarpenterArgs:
     region: str
     # What the controller needs running first: the system nodes and the Pod Identity agent.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    helm_timeout_s: int = 600
 
 
 def controller_policy(cluster_name: str, cluster_arn: str, node_role_arn: str, queue_arn: str, region: str) -> str:
@@ -212,20 +212,20 @@ class Karpenter(pulumi.ComponentResource):
             role_arn=controller.arn,
             opts=child,
         )
-        self.release = k8s.helm.v3.Release(
+        values = {
+            "settings": {"clusterName": args.cluster_name, "interruptionQueue": queue.name},
+            "serviceAccount": {"name": SERVICE_ACCOUNT},
+            "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
+        }
+        self.release = helm.pinned_release(
             f"{name}-controller",
-            name="karpenter",
-            chart=CHART,
-            version=VERSION,
-            namespace=NAMESPACE,
-            values={
-                "settings": {"clusterName": args.cluster_name, "interruptionQueue": queue.name},
-                "serviceAccount": {"name": SERVICE_ACCOUNT},
-                "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
-            },
-            atomic=True,
-            timeout=args.helm_timeout_s,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, association]),
+            "karpenter",
+            CHART,
+            VERSION,
+            NAMESPACE,
+            values,
+            self,
+            depends_on=[*args.depends_on, association],
         )
         self.node_role_name = node_role.role.name
         self.register_outputs({"node_role_name": self.node_role_name})

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from mlplatform import pins
-from mlplatform.infra.helm import HELM_TIMEOUT_SECONDS
+from mlplatform.infra import helm
 
 KEDA_VERSION = pins.KEDA.version
 KEDA_REPO = pins.KEDA.repo
@@ -30,22 +29,16 @@ class Keda(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:keda:Keda", name, None, opts)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-{KEDA_NAMESPACE}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=KEDA_NAMESPACE),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.release = k8s.helm.v3.Release(
+        namespace = helm.namespace(f"{name}-{KEDA_NAMESPACE}-ns", KEDA_NAMESPACE, self)
+        self.release = helm.pinned_release(
             f"{name}-keda",
-            name="keda",
-            chart="keda",
-            version=args.version,
-            namespace=namespace.metadata.name,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_REPO),
-            values={"crds": {"install": True}},
-            atomic=True,
-            timeout=HELM_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self),
+            "keda",
+            "keda",
+            args.version,
+            namespace.metadata.name,
+            {"crds": {"install": True}},
+            self,
+            KEDA_REPO,
         )
         self.ready: list[pulumi.Resource] = [self.release]
         self.register_outputs({"version": args.version})

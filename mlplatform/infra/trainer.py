@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from mlplatform import pins
-from mlplatform.infra.helm import HELM_TIMEOUT_SECONDS
+from mlplatform.infra import helm
 
 TRAINER_VERSION = pins.TRAINER.version
 TRAINER_CHART = pins.TRAINER.chart
@@ -53,24 +52,18 @@ class Trainer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: TrainerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:trainer:Trainer", name, None, opts)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-{TRAINER_NAMESPACE}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=TRAINER_NAMESPACE),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        namespace = helm.namespace(f"{name}-{TRAINER_NAMESPACE}-ns", TRAINER_NAMESPACE, self)
         self.runtimes = sorted({"torch-distributed", *args.runtimes})
         # wait_for_jobs: the runtimes come from a post-install hook Job; a TrainJob needs them to exist.
-        self.release = k8s.helm.v3.Release(
+        self.release = helm.pinned_release(
             f"{name}-kubeflow-trainer",
-            name="kubeflow-trainer",
-            chart=TRAINER_CHART,
-            version=TRAINER_VERSION,
-            namespace=namespace.metadata.name,
-            values=chart_values(self.runtimes),
-            atomic=True,
-            timeout=HELM_TIMEOUT_SECONDS,
+            "kubeflow-trainer",
+            TRAINER_CHART,
+            TRAINER_VERSION,
+            namespace.metadata.name,
+            chart_values(self.runtimes),
+            self,
             wait_for_jobs=True,
-            opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready: list[pulumi.Resource] = [self.release]
         self.register_outputs({"version": TRAINER_VERSION, "runtimes": self.runtimes})
