@@ -118,10 +118,9 @@ def _roomy(config: dict) -> None:
         config["ml-platform:budget"]["monthlyMax"] = 10**12
 
 
-def project_with(folder: Path, servings: int, jobs: int | None = None) -> Path:
-    """A copy of the project under `folder`: prod serves `servings` copies of `color`, dev trains `jobs`
-    copies of `color-training` (default: as many)."""
-    jobs = servings if jobs is None else jobs
+def project_with(folder: Path, servings: int = 0, jobs: int = 0) -> Path:
+    """A copy of the project under `folder`: prod serves `servings` copies of `color` (instead of its
+    servings) when `servings` is given, dev trains `jobs` more copies of `color-training`."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, folder / name)
     ignore = shutil.ignore_patterns("__pycache__", "tests", "venv", ".venv")
@@ -133,8 +132,9 @@ def project_with(folder: Path, servings: int, jobs: int | None = None) -> Path:
     for index in range(jobs):
         training[f"color-training-{index}"] = template
     _roomy(dev["config"])
-    color = prod["config"]["ml-platform:servings"]["color"]
-    prod["config"]["ml-platform:servings"] = {f"color-{index}": color for index in range(servings)}
+    if servings:
+        color = prod["config"]["ml-platform:servings"]["color"]
+        prod["config"]["ml-platform:servings"] = {f"color-{index}": color for index in range(servings)}
     _roomy(prod["config"])
     _dump(dev, folder / "Pulumi.dev.yaml")
     _dump(prod, folder / "Pulumi.prod.yaml")

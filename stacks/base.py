@@ -101,11 +101,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
     )
     workspace = Workspace(
         f"{stack}-workspace",
-        WorkspaceArgs(
-            cloud=settings.cloud,
-            namespaces=[],  # the teams create the workload namespaces (mlplatform/infra/tenancy.py)
-            labels={"app.kubernetes.io/part-of": "ml-platform"},
-        ),
+        WorkspaceArgs(cloud=settings.cloud),
         opts=on_cluster,
     )
     pulumi.export("clusterName", cluster.cluster_name)

@@ -74,7 +74,14 @@ class EksAddons(pulumi.ComponentResource):
                 **extra,
             )
 
-        network = [addon(each, pulumi.ResourceOptions(parent=self)) for each in ("vpc-cni", "kube-proxy")]
+        # The VPC CNI enforces the teams' NetworkPolicies only with its network policy agent switched on
+        # (EKS user guide, "Limit Pod traffic with Kubernetes network policies": enableNetworkPolicy).
+        cni = addon(
+            "vpc-cni",
+            pulumi.ResourceOptions(parent=self),
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+        )
+        network = [cni, addon("kube-proxy", pulumi.ResourceOptions(parent=self))]
         agent = addon("eks-pod-identity-agent", after_nodes)
         dns = addon("coredns", after_nodes)
         with_identity = pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, agent])

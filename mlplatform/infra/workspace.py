@@ -1,4 +1,4 @@
-"""The cluster-wide ground workloads stand on: their namespaces and the disk StorageClass their claims name.
+"""The cluster-wide ground workloads stand on: the disk StorageClass their claims name.
 
 No credentials live here: workloads reach the buckets through workload identity (mlplatform/workloads/identity.py).
 """
@@ -27,12 +27,11 @@ DISK_PROVISIONERS = {
 @dataclass(frozen=True)
 class WorkspaceArgs:
     cloud: str
-    namespaces: list[str]
-    labels: dict[str, str] | None = None
 
 
 class Workspace(pulumi.ComponentResource):
-    """`namespaces`: name -> Namespace resource."""
+    """The StorageClass `DISK_STORAGE_CLASS`. (Workload namespaces were created here before teams; each team's
+    Namespace now aliases its old name under this component, so existing stacks keep their namespaces.)"""
 
     def __init__(self, name: str, args: WorkspaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:workspace:Workspace", name, None, opts)
@@ -47,12 +46,4 @@ class Workspace(pulumi.ComponentResource):
             volume_binding_mode="WaitForFirstConsumer",
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
-        for namespace in args.namespaces:
-            resource = k8s.core.v1.Namespace(
-                f"{name}-{namespace}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace, labels=args.labels),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            self.namespaces[namespace] = resource
-        self.register_outputs({"namespaces": list(self.namespaces)})
+        self.register_outputs({"storage_class": DISK_STORAGE_CLASS})

@@ -22,6 +22,8 @@ def test_every_addon_a_first_deploy_needs_with_pod_identity_for_the_csi_drivers(
         "aws-ebs-csi-driver",
         "aws-mountpoint-s3-csi-driver",
     }
+    # The teams' NetworkPolicies are enforced only with the VPC CNI's network policy agent on.
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
     agent = addons["eks-pod-identity-agent"].urn
     for driver, account in (
         ("aws-ebs-csi-driver", "ebs-csi-controller-sa"),

@@ -1,4 +1,4 @@
-"""The workspace: workload namespaces and the disk StorageClass every claim names; no stored credentials."""
+"""The workspace: the disk StorageClass every claim names."""
 
 import pytest
 
@@ -7,7 +7,7 @@ from mlplatform.infra.workspace import Workspace, WorkspaceArgs
 
 def _program(cloud):
     def program():
-        Workspace("ws", WorkspaceArgs(cloud=cloud, namespaces=["training", "models"]))
+        Workspace("ws", WorkspaceArgs(cloud=cloud))
 
     return program
 
@@ -21,12 +21,3 @@ def test_every_cluster_gets_a_disk_class_that_binds_where_the_pod_runs(plan, clo
     assert storage_class.inputs["metadata"]["name"] == "ml-platform-disk"
     assert storage_class.inputs["provisioner"] == provisioner
     assert storage_class.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
-
-
-def test_namespaces_hold_no_credentials(plan):
-    monitor = plan(_program("alicloud"))
-    assert sorted(n.inputs["metadata"]["name"] for n in monitor.of_type("kubernetes:core/v1:Namespace")) == [
-        "models",
-        "training",
-    ]
-    assert not monitor.of_type("kubernetes:core/v1:Secret")
