@@ -68,7 +68,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         ),
     )
     provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
-    pools = _capacity(stack, settings, cluster, provider, [b.bucket_name for b in buckets.values()], tags)
+    pools = _capacity(stack, settings, cluster, provider, tags)
     observability = None
     if settings.observability.enabled:
         observability = Observability(
@@ -183,7 +183,6 @@ def _capacity(
     settings: cfg.StackConfig,
     cluster: Cluster,
     provider: k8s.Provider,
-    bucket_names: list[pulumi.Output[str]],
     tags: dict[str, str],
 ) -> list[pulumi.Resource]:
     """The node pools, and on EKS the add-ons and Karpenter that give them nodes: what workloads wait for."""
@@ -199,7 +198,7 @@ def _capacity(
         ]
     addons = EksAddons(
         f"{stack}-addons",
-        EksAddonsArgs(cluster_name=cluster.cluster_name, bucket_names=bucket_names, depends_on=[cluster.system_nodes]),
+        EksAddonsArgs(cluster_name=cluster.cluster_name, depends_on=[cluster.system_nodes]),
     )
     karpenter = Karpenter(
         f"{stack}-karpenter",

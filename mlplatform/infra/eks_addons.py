@@ -5,9 +5,10 @@ EKS user guide, "AWS add-ons" (docs.aws.amazon.com/eks/latest/userguide/workload
 - `eks-pod-identity-agent`: hands Pod Identity credentials to pods (every role below relies on it);
 - `aws-ebs-csi-driver`: disk volumes (notebook workspaces), with `AmazonEBSCSIDriverPolicy` for its
   controller's service account `ebs-csi-controller-sa` (docs.aws.amazon.com/eks/latest/userguide/ebs-csi.html);
-- `aws-mountpoint-s3-csi-driver`: the `s3.csi.aws.com` volumes training and serving mount, with read and
-  write (no delete) on the platform's buckets for `s3-csi-driver-sa`
-  (docs.aws.amazon.com/eks/latest/userguide/s3-csi.html, Mountpoint's "Configuring permissions").
+- `aws-mountpoint-s3-csi-driver`: the `s3.csi.aws.com` volumes training and serving mount. The volumes
+  use pod-level credentials (`authenticationSource: pod`, each workload's own Pod Identity role, see
+  mlplatform/workloads/identity.py), so the driver itself holds no bucket permission
+  (docs.aws.amazon.com/eks/latest/userguide/s3-csi.html; mountpoint-s3-csi-driver v2 CONFIGURATION.md).
 Versions are left to EKS, which installs the default version for the cluster's Kubernetes version.
 """
 
@@ -28,30 +29,8 @@ EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 @dataclass(frozen=True)
 class EksAddonsArgs:
     cluster_name: pulumi.Input[str]
-    # The buckets the Mountpoint S3 CSI driver may read and write.
-    bucket_names: Sequence[pulumi.Input[str]]
     # What must exist first: the nodes that CoreDNS and the CSI controllers run on.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
-
-
-def mountpoint_policy(buckets: list[str]) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket"],
-                    "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets],
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                    "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets],
-                },
-            ],
-        }
-    )
 
 
 class EksAddons(pulumi.ComponentResource):
@@ -93,17 +72,6 @@ class EksAddons(pulumi.ComponentResource):
                 aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_role.arn, service_account="ebs-csi-controller-sa")
             ],
         )
-        s3_role = pod_identity_role(
-            f"{name}-s3-csi",
-            inline_policy=pulumi.Output.all(*args.bucket_names).apply(lambda names: mountpoint_policy(list(names))),
-            parent=self,
-        )
-        s3 = addon(
-            "aws-mountpoint-s3-csi-driver",
-            with_identity,
-            pod_identity_associations=[
-                aws.eks.AddonPodIdentityAssociationArgs(role_arn=s3_role.arn, service_account="s3-csi-driver-sa")
-            ],
-        )
+        s3 = addon("aws-mountpoint-s3-csi-driver", with_identity)
         self.ready = [*network, agent, dns, ebs, s3]
         self.register_outputs({})
