@@ -37,3 +37,13 @@ def ack_stack(**sections) -> dict:
         },
         **sections,
     }
+
+
+def ram_policies(monitor) -> dict[str, dict]:
+    """Policy name -> its parsed document, for every RAM policy a plan registered."""
+    import json
+
+    return {
+        r.inputs["policyName"]: json.loads(r.inputs["policyDocument"])
+        for r in monitor.of_type("alicloud:ram/policy:Policy")
+    }

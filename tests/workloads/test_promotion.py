@@ -1,8 +1,6 @@
 """Promotion completes itself: prod copies each published version from dev's bucket, checked, before serving it."""
 
-import json
-
-from support import oss_storage
+from support import oss_storage, ram_policies
 
 from mlplatform import validation
 from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, job_name
@@ -28,10 +26,7 @@ def test_the_copy_reads_dev_writes_prod_and_verifies_checksums(plan):
     assert volumes["models-promote-color-v2-source"]["bucket"] == "mlp-dev-models"
     assert volumes["models-promote-color-v2-source"]["path"] == "/color/v2/"
     assert volumes["models-promote-color-v2-target"]["bucket"] == "mlp-prod-models"
-    documents = {
-        r.inputs["policyName"]: json.loads(r.inputs["policyDocument"])
-        for r in monitor.of_type("alicloud:ram/policy:Policy")
-    }
+    documents = ram_policies(monitor)
     source, target = documents["mlp-prod-promote-color-v2-source"], documents["mlp-prod-promote-color-v2-target"]
     assert source["Statement"][1] == {
         "Effect": "Allow",

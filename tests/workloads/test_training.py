@@ -7,7 +7,7 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from support import oss_storage, s3_storage
+from support import oss_storage, ram_policies, s3_storage
 
 from mlplatform import validation as conformance
 from mlplatform.config import FRAMEWORK_ROLES
@@ -247,10 +247,7 @@ def test_oss_roles_trust_only_the_csi_fuse_pod_and_reach_only_their_prefix(plan)
     trust = json.loads(roles["mlp-dev-color-train-model"]["assumeRolePolicyDocument"])["Statement"][0]
     assert trust["Principal"] == {"Federated": ["acs:ram::1:oidc-provider/ack-rrsa-c1"]}
     assert trust["Condition"]["StringEquals"]["oidc:sub"] == "system:serviceaccount:ack-csi-fuse:csi-fuse-ossfs"
-    policies = {
-        r.inputs["policyName"]: json.loads(r.inputs["policyDocument"])
-        for r in monitor.of_type("alicloud:ram/policy:Policy")
-    }
+    policies = ram_policies(monitor)
     dataset, model = policies["mlp-dev-color-train-dataset"], policies["mlp-dev-color-train-model"]
     assert dataset["Statement"][1] == {
         "Effect": "Allow",
