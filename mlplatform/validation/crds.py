@@ -42,7 +42,10 @@ class CrdsMissing(Exception):
 
 
 def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[3] / "shared" / "crds"
+    """`../shared/crds` beside the project: beside this checkout, else beside the working folder (an installed
+    package lives in site-packages, so the project is where the command runs)."""
+    beside = [base / "shared" / "crds" for base in (Path(__file__).resolve().parents[3], Path.cwd().resolve().parent)]
+    return next((folder for folder in beside if folder.is_dir()), beside[0])
 
 
 def cache_dir() -> Path:
