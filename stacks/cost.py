@@ -26,4 +26,6 @@ def cost_basis(stack: str, settings: cfg.StackConfig) -> dict:
         "storageGb": {bucket_name(stack, kind, spec): assumptions.storage_gb.get(kind, 0) for kind, spec in buckets},
         "logGbPerMonth": assumptions.log_gb_per_month,
         "trainingHoursPerMonth": assumptions.training_hours_per_month,
+        # Namespace -> team, so the estimate sums each team's lines.
+        "teams": {namespace: team for namespace, (team, _) in settings.team_namespaces().items()},
     }

@@ -87,9 +87,12 @@ class Estimate:
         return budget if isinstance(budget, dict) and number(budget.get("monthlyMax")) is not None else None
 
     def groups(self) -> dict[str, dict]:
+        """Sums per team (a line's namespace mapped through the basis's `teams`), else per group."""
+        teams = self.basis.get("teams") if isinstance(self.basis.get("teams"), dict) else {}
         sums: dict[str, dict] = {}
         for line in self.lines:
-            group = sums.setdefault(line.group, {"min": 0.0, "max": 0.0, "unpriced": 0})
+            name = teams.get(line.group.partition("/")[0], line.group)
+            group = sums.setdefault(name, {"min": 0.0, "max": 0.0, "unpriced": 0})
             group["min"] = round(group["min"] + line.low, 2)
             group["max"] = round(group["max"] + line.high, 2)
             group["unpriced"] += len(line.unpriced)
@@ -177,8 +180,8 @@ def estimate(
         stack = str(resources[0].get("urn", "urn:pulumi:")).split("::")[0].removeprefix("urn:pulumi:")
     prices = Prices(catalog, cloud, region)
     notes = [
-        "Teams do not exist yet (issue #12): lines are grouped by namespace/workload; on node-pool clusters "
-        "workloads run on the shared pools, priced under platform.",
+        "Per team: a team's serverless pods are its own; on node-pool clusters workloads share the pools, "
+        "priced under platform.",
     ]
     if not basis:
         notes.append(f"no `{BASIS_OUTPUT}` stack output: region from the subnets, no budget, no expected sizes")

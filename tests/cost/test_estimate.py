@@ -239,3 +239,27 @@ def test_a_karpenter_pool_ranges_from_zero_to_its_node_limit():
     [line] = estimate([pool], basis("aws", "us-east-1")).lines
     assert line.detail == "0..4 x g5.xlarge, on-demand (Karpenter)"
     assert (line.low, line.high) == (0.0, pytest.approx(4 * 1.006 * HOURS))
+
+
+def test_lines_are_summed_per_team_through_the_basis():
+    from mlplatform.cost.billing import Line
+    from mlplatform.cost.pricing import Estimate
+
+    lines = [
+        Line("color", "serverless pods", "", low=10, high=20, group="vision-models/color"),
+        Line("cluster", "cluster fee", "", low=5, high=5),
+    ]
+    result = Estimate(
+        stack="dev",
+        cloud="alicloud",
+        region="cn-hangzhou",
+        currency="USD",
+        hours_per_month=730,
+        catalog_read_on="2026-11-30",
+        lines=lines,
+        basis={"teams": {"vision-models": "vision"}},
+    )
+    assert result.groups() == {
+        "vision": {"min": 10.0, "max": 20.0, "unpriced": 0},
+        "platform": {"min": 5.0, "max": 5.0, "unpriced": 0},
+    }
