@@ -50,3 +50,27 @@ def test_serving_roles_cannot_write_and_prod_roles_cannot_delete(planned):
     ]
     assert serving_roles or planned.stack.startswith("dev")
     assert rules.MODEL_VERSION_ANNOTATION  # servings still annotate their versions for the promotion policy
+
+
+WORKLOAD_KINDS = {
+    "Deployment",
+    "Job",
+    "SeldonDeployment",
+    "InferenceService",
+    "Notebook",
+    "TFJob",
+    "PyTorchJob",
+    "XGBoostJob",
+    "MPIJob",
+    "TrainJob",
+}
+
+
+def test_every_namespace_holding_a_workload_is_fenced(planned):
+    workload_namespaces = {m["metadata"].get("namespace") for m in planned.manifests if m["kind"] in WORKLOAD_KINDS}
+    namespaces = {m["metadata"]["name"]: m for m in planned.manifests if m["kind"] == "Namespace"}
+    for namespace in workload_namespaces - {None}:
+        kinds = {m["kind"] for m in planned.manifests if m["metadata"].get("namespace") == namespace}
+        assert {"NetworkPolicy", "ResourceQuota"} <= kinds, namespace
+        labels = namespaces[namespace]["metadata"].get("labels", {})
+        assert labels.get("pod-security.kubernetes.io/enforce") in ("restricted", "baseline"), namespace
