@@ -44,18 +44,31 @@ def _is_shadow(predictor: dict) -> bool:
 def _validate_kserve_traffic(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """KServe: each canary's trafficPercent a whole percentage, all of them at most 100 (the stable takes the rest)."""
     who = label(args.resource_type, args.name)
-    total = 0
-    for canary in as_list(dig(plain(args.props), "spec", "canary")):
-        name, traffic = dig(canary, "predictor", "name"), dig(canary, "trafficPercent", default=0)
-        if traffic is UNKNOWN:
-            return
-        percent = whole_number(traffic)
-        if percent is None or not 0 <= percent <= 100:
-            report(f"{who}: canary {name} has trafficPercent {traffic!r}; it is a whole percentage from 0 to 100.")
-            return
-        total += percent
+    canaries = [
+        (dig(canary, "predictor", "name"), dig(canary, "trafficPercent", default=0), canary)
+        for canary in as_list(dig(plain(args.props), "spec", "canary"))
+    ]
+    judged = _percentages(canaries, f"{who}: canary", "trafficPercent", report)
+    if judged is None:
+        return
+    total = sum(percent for _, percent, _ in judged)
     if total > 100:
         report(f"{who}: its canaries take {total}% of the traffic; the canaries' trafficPercent sum to at most 100.")
+
+
+def _percentages(entries: list[tuple], who: str, field: str, report: ReportViolation) -> list[tuple] | None:
+    """(name, percent, entry) for entries whose `field` is a whole percentage; None when one is unknown during
+    preview (nothing to judge yet) or is not a percentage (reported)."""
+    judged = []
+    for name, traffic, entry in entries:
+        if traffic is UNKNOWN:
+            return None
+        percent = whole_number(traffic)
+        if percent is None or not 0 <= percent <= 100:
+            report(f"{who} {name} has {field} {traffic!r}; {field} is a whole percentage from 0 to 100.")
+            return None
+        judged.append((name, percent, entry))
+    return judged
 
 
 def _validate_traffic(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -66,17 +79,11 @@ def _validate_traffic(args: ResourceValidationArgs, report: ReportViolation) -> 
         return
     props = plain(args.props)
     who = label(args.resource_type, args.name)
-    live: list[tuple[str, int]] = []
-    for predictor in _predictors(props):
-        name, traffic = predictor.get("name"), predictor.get("traffic", 0)
-        if traffic is UNKNOWN:
-            return
-        percent = whole_number(traffic)
-        if percent is None or not 0 <= percent <= 100:
-            report(f"{who}: predictor {name} has traffic {traffic!r}; traffic is a whole percentage from 0 to 100.")
-            return
-        if not _is_shadow(predictor):
-            live.append((str(name), percent))
+    predictors = [(p.get("name"), p.get("traffic", 0), p) for p in _predictors(props)]
+    judged = _percentages(predictors, f"{who}: predictor", "traffic", report)
+    if judged is None:
+        return
+    live = [(str(name), percent) for name, percent, predictor in judged if not _is_shadow(predictor)]
     problem = traffic_problem(live)
     if problem and problem.kind == "sum":
         report(f"{who}: the traffic of its predictors {problem.split} sums to {problem.total}; make it sum to 100.")
