@@ -1,11 +1,13 @@
 """What a user waits for: `python -m mlplatform preview -s prod`, the whole process, at scale.
 
-    .venv/bin/python bench/preview_scale.py [--repeat R] [--no-policy] [N ...]     (default N: 100 300 500 1000)
+    .venv/bin/python bench/preview_scale.py [--series servings|jobs] [--repeat R] [--no-policy] [N ...]
+    (default: both series, N = 100 300 500 1000)
 
-For each N, a temporary copy of the project (program, stacks, policy pack, config) where prod serves N
-copies of the two-predictor `color` serving (batching, autoscaling) and dev runs N copies of the
-`color-training` job; quotas and the budget are raised so that the copy is a valid plan. Then, in this
-one invocation and alternating:
+Two series: `servings`, where prod serves N copies of the two-predictor `color` serving (batching,
+autoscaling) instead of its own servings, previewed with `-s prod` (which plans the shipped dev first);
+and `jobs`, where dev runs N more copies of the `color-training` job, previewed with `-s dev`. Each N
+runs on a temporary copy of the project (program, stacks, policy pack, config; quotas and budget raised
+so that the copy is a valid plan). Then, in this one invocation and alternating:
 
 - preview: the whole `python -m mlplatform preview -s prod` process (start-up, the dev plan the prod
   plan references, the prod plan, validation of every object, the policy pack's process, every file);
@@ -60,6 +62,19 @@ class Echo(pulumi.runtime.Mocks):
         return {}
 
 
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def plain(value):  # an exported secret ({sig, ciphertext}) as its placeholder text
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG:
+            return value.get("ciphertext", "")
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
 def plan(records, stack):
     def program():
         made = {}
@@ -70,7 +85,7 @@ def plan(records, stack):
             opts = pulumi.ResourceOptions(parent=made.get(record.get("parent", "")))
             name = urn.split("::")[-1]
             if record.get("custom"):
-                made[urn] = pulumi.CustomResource(type_, name, dict(record.get("inputs") or {}), opts=opts)
+                made[urn] = pulumi.CustomResource(type_, name, plain(record.get("inputs") or {}), opts=opts)
             else:
                 made[urn] = pulumi.ComponentResource(type_, name, None, opts=opts)
 
@@ -180,7 +195,7 @@ class _TreeRss:
         return self.peak_kib
 
 
-def _run(argv: list[str], cwd: Path) -> dict:
+def _run(argv: list[str], cwd: Path, ok=(0,)) -> dict:
     """Wall seconds, exit code and peak RSS (MiB: the process's own, and its tree's, sampled) of one process."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -191,7 +206,7 @@ def _run(argv: list[str], cwd: Path) -> dict:
     tree_kib = tree.stop()
     stderr = process.stderr.read().decode(errors="replace")
     process.stderr.close()
-    if process.returncode not in (0, 1):  # 1: a mandatory policy verdict, still a complete preview
+    if process.returncode not in ok:
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{stderr[-3000:]}")
     peak = usage.ru_maxrss / 1024  # kernel: KiB on Linux; the largest of the process and its reaped children
     return {"seconds": seconds, "code": process.returncode, "peak_mib": peak, "tree_mib": max(peak, tree_kib / 1024)}
@@ -201,10 +216,17 @@ def _count(stack_json: Path) -> int:
     return len(json.loads(stack_json.read_text())["deployment"]["resources"])
 
 
-def measure(servings: int, repeat: int = 1, policy: bool = True, stack: str = "prod") -> dict:
+SERIES = {  # series -> (the stack previewed, what N counts)
+    "servings": ("prod", "two-predictor servings in prod"),
+    "jobs": ("dev", "training jobs in dev"),
+}
+
+
+def measure(n: int, series: str = "servings", repeat: int = 1, policy: bool = True) -> dict:
     """Preview and floor of one size, `repeat` times each, alternating; medians of the times."""
-    with tempfile.TemporaryDirectory(prefix=f"mlp-bench-{servings}-") as tmp:
-        project = project_with(Path(tmp), servings)
+    stack = SERIES[series][0]
+    with tempfile.TemporaryDirectory(prefix=f"mlp-bench-{series}-{n}-") as tmp:
+        project = project_with(Path(tmp), servings=n if series == "servings" else 0, jobs=n if series == "jobs" else 0)
         out = Path(tmp) / "build"
         argv = [PYTHON, "-m", "mlplatform", "preview", "-s", stack, "-C", str(project), "--out", str(out)]
         argv += [] if policy else ["--no-policy"]
@@ -216,13 +238,13 @@ def measure(servings: int, repeat: int = 1, policy: bool = True, stack: str = "p
         floor_file.write_text(FLOOR)
         previews, floors = [], []
         for _ in range(repeat):
-            previews.append(_run(argv, ROOT))
+            previews.append(_run(argv, ROOT, ok=(0, 1)))  # 1: a mandatory policy verdict, still a whole preview
             floors.append(_run([PYTHON, str(floor_file), *map(str, planned)], ROOT))
         preview_s = statistics.median(r["seconds"] for r in previews)
         floor_s = statistics.median(r["seconds"] for r in floors)
         return {
-            "servings": servings,
-            "jobs": servings,
+            "series": series,
+            "n": n,
             "resources": sum(_count(path) for path in planned),
             "preview_s": preview_s,
             "floor_s": floor_s,
@@ -236,8 +258,8 @@ def measure(servings: int, repeat: int = 1, policy: bool = True, stack: str = "p
 
 
 COLUMNS = [  # key, title, width, format
-    ("servings", "servings", 8, "d"),
-    ("jobs", "dev jobs", 8, "d"),
+    ("series", "series", 8, ""),
+    ("n", "N", 5, "d"),
     ("resources", "resources", 9, "d"),
     ("preview_s", "preview s", 9, ".2f"),
     ("floor_s", "floor s", 8, ".2f"),
@@ -259,20 +281,22 @@ def row_line(row: dict) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [header(), *map(row_line, rows)]
-    by_size = {row["servings"]: row["preview_s"] for row in rows}
-    if 1000 in by_size and 500 in by_size:
-        lines.append(f"t(1000)/t(500) = {by_size[1000] / by_size[500]:.2f}")
+    for series in SERIES:
+        by_size = {row["n"]: row["preview_s"] for row in rows if row["series"] == series}
+        if 1000 in by_size and 500 in by_size:
+            lines.append(f"{series}: t(1000)/t(500) = {by_size[1000] / by_size[500]:.2f}")
     return "\n".join(lines)
 
 
-def run(sizes, repeat: int = 1, policy: bool = True, stack: str = "prod", echo=print) -> list[dict]:
-    """Measure every size; `echo` gets the machine, then the header and each row as it is measured."""
+def run(sizes, series=("servings",), repeat: int = 1, policy: bool = True, echo=print) -> list[dict]:
+    """Measure every size of every series; `echo` gets the machine, the header and each row when measured."""
     echo(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
     echo(header())
     rows = []
-    for size in sizes:
-        rows.append(measure(size, repeat, policy, stack))
-        echo(row_line(rows[-1]))
+    for name in series:
+        for size in sizes:
+            rows.append(measure(size, name, repeat, policy))
+            echo(row_line(rows[-1]))
     return rows
 
 
@@ -281,10 +305,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES))
     parser.add_argument("--repeat", type=int, default=1, help="runs of each program per size (median time)")
     parser.add_argument("--no-policy", action="store_true", help="preview without the policy pack")
-    parser.add_argument("--stack", default="prod")
+    parser.add_argument(
+        "--series", action="append", choices=sorted(SERIES), help="servings (prod) and/or jobs (dev); default both"
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args(argv)
-    rows = run(args.sizes, args.repeat, not args.no_policy, args.stack, echo=lambda line: print(line, flush=True))
+    series = args.series or list(SERIES)
+    rows = run(args.sizes, series, args.repeat, not args.no_policy, echo=lambda line: print(line, flush=True))
     print()
     print(table(rows))
     print(f"load average {os.getloadavg()[0]:.2f} at end")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 from pathlib import Path
 
 from mlplatform.offline.stackfiles import UsageError
@@ -54,6 +55,15 @@ def shown_path(path: Path, project_dir: Path) -> Path:
         return path
 
 
+# From this many planned resources on, a second pack process takes the Analyze calls while the first runs
+# AnalyzeStack (the pack's own work is then the longest part of a preview on a 2-core machine).
+PACK_HELPER_FROM = 2000
+
+
+def _pack_helpers(result) -> int:
+    return 1 if len(result.resources) >= PACK_HELPER_FROM and (os.cpu_count() or 1) > 1 else 0
+
+
 def _start_pack(args, project: str):
     """The policy pack's process, started for the stack."""
     from mlplatform.offline.analyzer import PolicyPackRun
@@ -92,7 +102,7 @@ def run(args) -> int:
         analysis = None
         if pack_run is not None:
             executor = concurrent.futures.ThreadPoolExecutor(1, "policy-pack")
-            analysis = executor.submit(pack_run.analyze, result.resources, policy_config)
+            analysis = executor.submit(pack_run.analyze, result.resources, policy_config, _pack_helpers(result))
             executor.shutdown(wait=False)
         folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
         report = None

@@ -11,11 +11,9 @@ in one pack process per preview.
 from __future__ import annotations
 
 import collections
+import contextlib
+import itertools
 import json
-import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,11 +21,12 @@ from typing import Any
 
 import grpc
 import jsonschema
-import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from mlplatform.conventions import SECRET_SIG, SIG_KEY, plain_json
+from mlplatform.offline.packprocess import PackProcess as _PackProcess
+from mlplatform.offline.packprocess import PolicyPackError, _pack_project
 
 LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -41,12 +40,11 @@ CALL_TIMEOUT_S = 60.0
 # Analyze calls in flight at once: the pack works on one while the next requests are built and sent
 # (the CLI's engine also analyzes steps concurrently); verdicts are still collected in plan order.
 ANALYZE_IN_FLIGHT = 16
+# AnalyzeStack judges every resource in one call: its deadline grows with the plan (16,000 resources take
+# the pack over a minute on a busy 2-core machine).
+STACK_CALL_S_PER_RESOURCE = 0.05
 # The CLI lets messages grow to 400 MiB; a stack of a few hundred resources stays far below.
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
-
-
-class PolicyPackError(Exception):
-    """The pack did not start, failed a call, or was given config its schema rejects."""
 
 
 @dataclass(frozen=True)
@@ -260,76 +258,6 @@ def _configure_request(config: dict[str, dict]) -> analyzer_pb2.ConfigureAnalyze
     return request
 
 
-# ------------------------------------------------------------------ the pack process
-
-
-class _PackProcess:
-    """The pack's plugin process: started like the CLI starts it, its port read from stdout, always stopped."""
-
-    def __init__(self, pack_dir: Path, project: str, stack: str):
-        env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
-        env.setdefault("PULUMI_ORGANIZATION", "organization")
-        # The engine address is unused offline: the pack reports through gRPC answers, not engine logs.
-        argv = [_pack_python(pack_dir), "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."]
-        self.process = subprocess.Popen(
-            argv, cwd=pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        self._stderr: list[bytes] = []
-        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
-        self._stderr_reader.start()
-
-    def _drain_stderr(self) -> None:
-        for chunk in iter(lambda: self.process.stderr.read1(4096), b""):
-            self._stderr.append(chunk)
-
-    def stderr(self) -> str:
-        return b"".join(self._stderr).decode(errors="replace").strip()
-
-    def port(self, timeout: float) -> int:
-        found: list[bytes] = []
-        reader = threading.Thread(target=lambda: found.append(self.process.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        line = found[0].strip() if found else b""
-        if not line.isdigit():
-            self.stop()
-            if not found:
-                why = f"printed no port within {timeout:.0f}s"
-            elif not line:
-                why = f"exited with code {self.process.returncode} before printing its port"
-            else:
-                why = f"printed {line.decode(errors='replace')!r} instead of its port"
-            raise PolicyPackError(f"policy pack did not start: it {why}\n{self.stderr()}".rstrip())
-        return int(line)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._stderr_reader.join(timeout=1)
-        self.process.stdout.close()
-        self.process.stderr.close()
-
-
-def _pack_python(pack_dir: Path) -> str:
-    """The interpreter of the pack's own virtualenv (PulumiPolicy.yaml `virtualenv`) if it exists, else ours."""
-    runtime = _pack_project(pack_dir).get("runtime")
-    virtualenv = runtime.get("options", {}).get("virtualenv") if isinstance(runtime, dict) else None
-    python = pack_dir / virtualenv / "bin" / "python" if virtualenv else None
-    return str(python) if python is not None and python.exists() else sys.executable
-
-
-def _pack_project(pack_dir: Path) -> dict:
-    path = pack_dir / "PulumiPolicy.yaml"
-    if not path.is_file():
-        raise PolicyPackError(f"{pack_dir} is not a policy pack: no PulumiPolicy.yaml")
-    return yaml.safe_load(path.read_text()) or {}
-
-
 def _violations(response, urn_of_resource: str, reported_urn_wins: bool) -> list[Violation]:
     """Diagnostics as violations; like the CLI, Analyze files them under the analyzed resource's URN."""
     violations = []
@@ -377,28 +305,56 @@ class PolicyPackRun:
         self.version = str(_pack_project(self.pack_dir).get("version") or "")
         self.stack, self.project = stack, project
         self.pack = _PackProcess(self.pack_dir, project, stack)
+        self.helpers: list[_PackProcess] = []
 
-    def analyze(self, resources: list[dict], config: dict | None = None) -> PolicyReport:
+    def analyze(self, resources: list[dict], config: dict | None = None, helpers: int = 0) -> PolicyReport:
+        """The verdicts on `resources`. With `helpers`, that many more pack processes take the Analyze calls
+        while the first one runs AnalyzeStack: the same calls and verdicts, on more cores."""
+        self.helpers = [_PackProcess(self.pack_dir, self.project, self.stack) for _ in range(helpers)]
         port = None
         try:
-            port = self.pack.port(START_TIMEOUT_S)
-            with grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
-                grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
-                analyzer = analyzer_pb2_grpc.AnalyzerStub(channel)
-                return _analyze(analyzer, self.pack_dir, self.version, self.stack, self.project, resources, config)
+            with contextlib.ExitStack() as channels:
+                analyzers = []
+                for pack in [self.pack, *self.helpers]:
+                    port = pack.port(START_TIMEOUT_S)
+                    channel = channels.enter_context(
+                        grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
+                    )
+                    grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+                    analyzers.append(analyzer_pb2_grpc.AnalyzerStub(channel))
+                return _analyze(analyzers, self.pack_dir, self.version, self.stack, self.project, resources, config)
         except grpc.RpcError as error:
-            raise PolicyPackError(f"policy pack failed: {error.details()}\n{self.pack.stderr()}".rstrip()) from None
+            raise PolicyPackError(f"policy pack failed: {error.details()}\n{self._stderr()}".rstrip()) from None
         except grpc.FutureTimeoutError:
-            raise PolicyPackError(f"policy pack did not answer on port {port}\n{self.pack.stderr()}".rstrip()) from None
+            raise PolicyPackError(f"policy pack did not answer on port {port}\n{self._stderr()}".rstrip()) from None
         finally:
-            self.pack.stop()
+            self.stop()
+
+    def _stderr(self) -> str:
+        return "\n".join(filter(None, (pack.stderr() for pack in [self.pack, *self.helpers])))
 
     def stop(self) -> None:
-        self.pack.stop()
+        for pack in [self.pack, *self.helpers]:
+            pack.stop()
 
 
-def _analyze(analyzer, pack_dir, version, stack, project, resources, config) -> PolicyReport:
-    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT_S)
+def _configure(analyzer, stack: str, project: str, config: dict[str, dict]) -> None:
+    stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack=stack, project=project, organization="organization", dry_run=True
+    )
+    try:
+        analyzer.ConfigureStack(stack_configure, timeout=CALL_TIMEOUT_S)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+    analyzer.Configure(_configure_request(config), timeout=CALL_TIMEOUT_S)
+
+
+def _analyze(analyzers, pack_dir, version, stack, project, resources, config) -> PolicyReport:
+    """GetAnalyzerInfo, configuration, Analyze per resource (several in flight), AnalyzeStack. With more than
+    one pack process, AnalyzeStack goes to the first while the others take the Analyze calls."""
+    first, *helpers = analyzers
+    info = first.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT_S)
     report = PolicyReport(pack_name=info.name, pack_version=version or info.version, pack_path=pack_dir.name)
     report.policies = [
         PolicyInfo(
@@ -410,24 +366,24 @@ def _analyze(analyzer, pack_dir, version, stack, project, resources, config) -> 
         for p in info.policies
     ]
     report.config = reconcile_config(report.policies, config)
-    stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(
-        stack=stack, project=project, organization="organization", dry_run=True
-    )
-    try:
-        analyzer.ConfigureStack(stack_configure, timeout=CALL_TIMEOUT_S)
-    except grpc.RpcError as error:
-        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
-            raise
-    analyzer.Configure(_configure_request(report.config), timeout=CALL_TIMEOUT_S)
+    for analyzer in analyzers:
+        _configure(analyzer, stack, project, report.config)
+    stack_call, stack_timeout = None, max(CALL_TIMEOUT_S, STACK_CALL_S_PER_RESOURCE * len(resources))
+    if helpers:
+        stack_call = first.AnalyzeStack.future(analyze_stack_request(resources), timeout=stack_timeout)
     in_flight: collections.deque = collections.deque()
+    workers = itertools.cycle(helpers or [first])
     for request in _analyze_requests(resources):
-        in_flight.append((request.urn, analyzer.Analyze.future(request, timeout=CALL_TIMEOUT_S)))
+        in_flight.append((request.urn, next(workers).Analyze.future(request, timeout=CALL_TIMEOUT_S)))
         if len(in_flight) >= ANALYZE_IN_FLIGHT:
             urn, call = in_flight.popleft()
             report.violations += _violations(call.result(), urn, reported_urn_wins=False)
     while in_flight:
         urn, call = in_flight.popleft()
         report.violations += _violations(call.result(), urn, reported_urn_wins=False)
-    response = analyzer.AnalyzeStack(analyze_stack_request(resources), timeout=CALL_TIMEOUT_S)
+    if stack_call is None:
+        response = first.AnalyzeStack(analyze_stack_request(resources), timeout=stack_timeout)
+    else:
+        response = stack_call.result()
     report.violations += _violations(response, _stack_urn(resources, stack, project), reported_urn_wins=True)
     return report

@@ -18,7 +18,7 @@ def load_bench():
 
 def test_the_generated_project_serves_and_trains_n_copies(tmp_path):
     bench = load_bench()
-    bench.project_with(tmp_path, 3)
+    bench.project_with(tmp_path, servings=3, jobs=3)
     prod = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())["config"]
     dev = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
     assert sorted(prod["ml-platform:servings"]) == ["color-0", "color-1", "color-2"]
@@ -30,16 +30,15 @@ def test_the_generated_project_serves_and_trains_n_copies(tmp_path):
 def test_the_bench_measures_a_preview_and_its_floor_and_prints_a_table():
     bench = load_bench()
     lines = []
-    (row,) = bench.run([3], stack="dev", policy=False, echo=lines.append)
+    (row,) = bench.run([3], series=["jobs"], policy=False, echo=lines.append)
     assert lines[0].startswith("machine: ") and "x" in lines[0]
     assert lines[1] == bench.header()
-    assert row["servings"] == 3 and row["jobs"] == 3 and row["exit"] == 0
+    assert row["series"] == "jobs" and row["n"] == 3 and row["exit"] == 0
     assert row["resources"] > 50
     assert row["preview_s"] > 0 and row["floor_s"] > 0
     assert row["ratio"] == row["preview_s"] / row["floor_s"]
     assert row["peak_mib"] > 20 and row["tree_mib"] >= row["peak_mib"] and row["floor_mib"] > 20
-    rendered = bench.table(
-        [row, {**row, "servings": 500}, {**row, "servings": 1000, "preview_s": 2 * row["preview_s"]}]
-    )
-    assert rendered.splitlines()[0].split() == bench.header().split()
-    assert rendered.splitlines()[-1] == "t(1000)/t(500) = 2.00"
+    rows = [row, {**row, "n": 500}, {**row, "n": 1000, "preview_s": 2 * row["preview_s"]}]
+    rendered = bench.table(rows).splitlines()
+    assert rendered[0].split() == bench.header().split()
+    assert rendered[-1] == "jobs: t(1000)/t(500) = 2.00"
