@@ -376,23 +376,3 @@ def format_tree(result: PreviewResult) -> str:
     if counts["read"]:
         lines.append(f"    >-{counts['read']} to read")
     return "\n".join(lines)
-
-
-def preview_command(args) -> int:
-    """Plan, write, then judge the plan with the policy pack: exit 1 when a mandatory policy is violated."""
-    result = run_preview(args.stack, args.project_dir)
-    folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
-    print(format_tree(result))
-    print(f"\n{result.validation.summary()}.")
-    print(
-        f"\nWrote {folder}/stack.json, {len(result.manifests)} manifests and {len(result.packages)} releases "
-        f"in {result.seconds:.1f}s."
-    )
-    if args.no_policy:
-        return 0
-    from mlplatform.offline.analyzer import run_policy_pack
-
-    report = run_policy_pack(args.project_dir / "policies", result.stack, result.project, result.resources)
-    (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    print("\n" + report.format())
-    return 1 if report.has_mandatory else 0
