@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -324,8 +325,57 @@ def iam_name(*parts: str) -> str:
 # --- resources ---
 
 
+@dataclass(frozen=True)
+class OidcRoles:
+    """How one cloud spells a role that GitHub's OIDC token may assume; the roles are otherwise alike on both."""
+
+    cloud: str  # the first part of each role's resource name
+    resource: Callable[..., pulumi.CustomResource]  # aws.iam.Role or alicloud.ram.Role
+    name_input: str  # the input naming the role
+    trust_input: str  # the input holding its trust policy
+    name: Callable[..., str]  # a name the cloud accepts, from its parts
+    trust_policy: Callable[[str, str], str]  # (OIDC provider ARN, subject) -> trust policy document
+
+    def preview_role(self, settings: Settings, provider_arn: pulumi.Input[str]) -> pulumi.CustomResource:
+        """The pull-request workflow's `pulumi preview`: read-only policies are attached to it."""
+        description = f"pulumi preview of {settings.repository}'s pull requests: read-only"
+        return self._role(settings, provider_arn, ("preview",), description, subject_for_pull_requests(settings))
+
+    def deploy_role(self, settings: Settings, provider_arn: pulumi.Input[str], stack: Stack) -> pulumi.CustomResource:
+        """`pulumi up` of one stack, by the deploy job in the GitHub environment named after it."""
+        description = f"pulumi up of {settings.repository}'s {stack.name} stack, from its GitHub environment"
+        subject = subject_for_environment(settings, stack.name)
+        return self._role(settings, provider_arn, ("deploy", stack.name), description, subject)
+
+    def _role(
+        self,
+        settings: Settings,
+        provider_arn: pulumi.Input[str],
+        parts: tuple[str, ...],
+        description: str,
+        subject: str,
+    ) -> pulumi.CustomResource:
+        """`<cloud>-<parts>`, named `<namePrefix>-<parts>`, trusted for `subject` only."""
+        return self.resource(
+            "-".join((self.cloud, *parts)),
+            description=description,
+            max_session_duration=settings.max_session_duration,
+            **{
+                self.name_input: self.name(settings.name_prefix, *parts),
+                self.trust_input: pulumi.Output.from_input(provider_arn).apply(
+                    lambda arn: self.trust_policy(arn, subject)
+                ),
+            },
+        )
+
+
+AWS_ROLES = OidcRoles("aws", aws.iam.Role, "name", "assume_role_policy", iam_name, aws_trust_policy)
+ALICLOUD_ROLES = OidcRoles(
+    "alicloud", alicloud.ram.Role, "role_name", "assume_role_policy_document", ram_name, alicloud_trust_policy
+)
+
+
 def aws_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
-    prefix = settings.name_prefix
     provider_arn = settings.aws.get("oidcProviderArn")
     if not provider_arn:
         provider = aws.iam.OpenIdConnectProvider(
@@ -337,15 +387,7 @@ def aws_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
         provider_arn = provider.arn
     arns: dict[str, pulumi.Output[str]] = {"oidcProvider": pulumi.Output.from_input(provider_arn)}
 
-    preview = aws.iam.Role(
-        "aws-preview",
-        name=iam_name(prefix, "preview"),
-        description=f"pulumi preview of {settings.repository}'s pull requests: read-only",
-        assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-            lambda arn: aws_trust_policy(arn, subject_for_pull_requests(settings))
-        ),
-        max_session_duration=settings.max_session_duration,
-    )
+    preview = AWS_ROLES.preview_role(settings, provider_arn)
     for policy_arn in settings.aws.get("previewPolicyArns") or [AWS_READ_ONLY]:
         aws.iam.RolePolicyAttachment(
             f"aws-preview-{policy_arn.rsplit('/', 1)[-1]}", role=preview.name, policy_arn=policy_arn
@@ -357,15 +399,7 @@ def aws_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
         region = stack.region or default_region
         if not region:
             raise BootstrapConfigError(f"stacks.{stack.name}.region: set it, or aws:region")
-        role = aws.iam.Role(
-            f"aws-deploy-{stack.name}",
-            name=iam_name(prefix, "deploy", stack.name),
-            description=f"pulumi up of {settings.repository}'s {stack.name} stack, from its GitHub environment",
-            assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-                lambda arn, s=stack.name: aws_trust_policy(arn, subject_for_environment(settings, s))
-            ),
-            max_session_duration=settings.max_session_duration,
-        )
+        role = AWS_ROLES.deploy_role(settings, provider_arn, stack)
         aws.iam.RolePolicy(
             f"aws-deploy-{stack.name}",
             role=role.name,
@@ -391,15 +425,7 @@ def alicloud_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
         provider_arn = provider.arn
     arns: dict[str, pulumi.Output[str]] = {"oidcProvider": pulumi.Output.from_input(provider_arn)}
 
-    preview = alicloud.ram.Role(
-        "alicloud-preview",
-        role_name=ram_name(prefix, "preview"),
-        description=f"pulumi preview of {settings.repository}'s pull requests: read-only",
-        assume_role_policy_document=pulumi.Output.from_input(provider_arn).apply(
-            lambda arn: alicloud_trust_policy(arn, subject_for_pull_requests(settings))
-        ),
-        max_session_duration=settings.max_session_duration,
-    )
+    preview = ALICLOUD_ROLES.preview_role(settings, provider_arn)
     for policy in settings.alicloud.get("previewPolicies") or [ALICLOUD_READ_ONLY]:
         alicloud.ram.RolePolicyAttachment(
             f"alicloud-preview-{policy}", role_name=preview.role_name, policy_name=policy, policy_type="System"
@@ -415,15 +441,7 @@ def alicloud_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
     )
     system_policies = settings.alicloud.get("deployPolicies") or ALICLOUD_DEPLOY_POLICIES
     for stack in deploy_stacks:
-        role = alicloud.ram.Role(
-            f"alicloud-deploy-{stack.name}",
-            role_name=ram_name(prefix, "deploy", stack.name),
-            description=f"pulumi up of {settings.repository}'s {stack.name} stack, from its GitHub environment",
-            assume_role_policy_document=pulumi.Output.from_input(provider_arn).apply(
-                lambda arn, s=stack.name: alicloud_trust_policy(arn, subject_for_environment(settings, s))
-            ),
-            max_session_duration=settings.max_session_duration,
-        )
+        role = ALICLOUD_ROLES.deploy_role(settings, provider_arn, stack)
         for policy in system_policies:
             alicloud.ram.RolePolicyAttachment(
                 f"alicloud-deploy-{stack.name}-{policy}",

@@ -1,8 +1,8 @@
 """Rules stated once, for config validation, rendering, offline validation and the policy pack alike.
 
 Standard library only, on purpose: the Pulumi CLI runs the policy pack from its own folder with its own
-requirements, so `policies/mlpolicies/rules.py` is a byte-identical copy of this file, and
-`tests/test_rules.py` fails when the two differ. Change a rule here, then copy the file there.
+requirements, so `policies/mlpolicies/vendor/rules.py` is a byte-identical copy of this file, and
+`tests/test_vendored.py` fails when the two differ. Change a rule here, then copy the file there.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 import pulumi
 from mlpolicies import PACK_DESCRIPTION, PACK_NAME, POLICIES, enforcement_level_for
+from mlpolicies.conversion import convert_once_per_call
 from pulumi_policy import PolicyPack
+
+convert_once_per_call()  # every policy reads one conversion of a resource, not its own
 
 PolicyPack(
     PACK_NAME,

@@ -208,22 +208,20 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
         served = [copies[version] for version in versions if version in copies]
         return [*platform.operators, *(created[name] for name in workload.depends_on), *served]
 
+    def landed(args_type, kind: str, workload, depends_on: list[pulumi.Resource], **fields):
+        """The args of a workload of config `kind` that mounts the buckets: in its team's namespace of that kind,
+        with the stack's buckets and GPU pool, after `depends_on`."""
+        namespace = platform.namespaces[settings.namespace_of(kind, workload)].metadata.name
+        return args_type(namespace=namespace, storage=storage, gpu=gpu, depends_on=depends_on, **fields)
+
     for name in creation_order(settings):
         if name in settings.training_jobs:
             job = settings.training_jobs[name]
             v2 = job.api == "v2"  # Trainer v2's TrainJob, else a training-operator v1 job
             component_type, args_type = (TrainJob, TrainJobArgs) if v2 else (TrainingJob, TrainingJobArgs)
-            created[name] = component_type(
-                name,
-                args_type(
-                    job=job,
-                    namespace=platform.namespaces[settings.namespace_of("trainingJobs", job)].metadata.name,
-                    storage=storage,
-                    gpu=gpu,
-                    depends_on=[*after(job), *(platform.trainer if v2 else [])],
-                ),
-                opts=on_cluster,
-            )
+            waits_for = [*after(job), *(platform.trainer if v2 else [])]
+            arguments = landed(args_type, "trainingJobs", job, waits_for, job=job)
+            created[name] = component_type(name, arguments, opts=on_cluster)
         elif name in settings.servings:
             serving = settings.servings[name]
             if serving.backend == "kserve":
@@ -268,14 +266,7 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
     notebooks = {
         name: Notebook(
             name,
-            NotebookArgs(
-                notebook=notebook,
-                namespace=platform.namespaces[settings.namespace_of("notebooks", notebook)].metadata.name,
-                storage=storage,
-                gpu=gpu,
-                sso=sso,
-                depends_on=platform.operators,
-            ),
+            landed(NotebookArgs, "notebooks", notebook, platform.operators, notebook=notebook, sso=sso),
             opts=on_cluster,
         )
         for name, notebook in settings.notebooks.items()

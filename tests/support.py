@@ -1,5 +1,11 @@
-"""Test support: bucket storage as the stack hands it to workloads, and minimal raw stack configs."""
+"""Test support: bucket storage as the stack hands it to workloads, minimal raw stack configs and the error one
+raises, and the strings in rendered objects."""
 
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from mlplatform.config import ConfigError, parse
 from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.volumes import BucketStorage
 
@@ -37,6 +43,39 @@ def ack_stack(**sections) -> dict:
         },
         **sections,
     }
+
+
+def eks_stack(**sections) -> dict:
+    """Raw config of a minimal managed EKS stack, with `sections` added; no region (the stack's aws:region sets it)."""
+    return {
+        "cloud": "aws",
+        "cluster": {
+            "kind": "managed",
+            "kubernetesVersion": "1.35",
+            "network": {"zones": [{"zone": "us-west-2a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}]},
+        },
+        **sections,
+    }
+
+
+def config_error(raw: dict) -> ConfigError:
+    """The ConfigError parsing the raw stack config `raw` raises (the test fails if it parses)."""
+    with pytest.raises(ConfigError) as error:
+        parse(raw)
+    return error.value
+
+
+def strings(value, skip: Callable[[dict], bool] = lambda node: False) -> Iterator[str]:
+    """Every string in nested dicts and lists (registrations, JSON output), but none inside a dict `skip` picks."""
+    if isinstance(value, dict):
+        if skip(value):
+            return
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from strings(item, skip)
+    elif isinstance(value, str):
+        yield value
 
 
 def ram_policies(monitor) -> dict[str, dict]:

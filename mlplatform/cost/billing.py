@@ -6,7 +6,7 @@ buckets and logs are priced at the sizes the stack's `costBasis` output expects.
 price for is named in the line's `unpriced`, never counted as zero.
 
 Standard library only, like `pricing.py`: the policy pack carries a byte-identical copy
-(`policies/mlpolicies/billing.py`, checked by `tests/cost/test_catalog.py`).
+(`policies/mlpolicies/vendor/billing.py`, checked by `tests/test_vendored.py`).
 """
 
 from __future__ import annotations

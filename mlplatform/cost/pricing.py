@@ -12,9 +12,9 @@ expected bucket sizes and log volume), which `stacks/` exports.
 
 What each kind of resource bills is in `billing.py`; this module reads the catalog and sums the lines.
 
-Standard library only, on purpose: the policy pack prices the same plan with `policies/mlpolicies/pricing.py`
+Standard library only, on purpose: the policy pack prices the same plan with `policies/mlpolicies/vendor/pricing.py`
 and `billing.py`, byte-identical copies of these files (with `prices.json` beside them);
-`tests/cost/test_catalog.py` fails when the copies differ. Change a file here, then copy it there.
+`tests/test_vendored.py` fails when the copies differ. Change a file here, then copy it there.
 """
 
 from __future__ import annotations

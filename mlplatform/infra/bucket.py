@@ -7,6 +7,7 @@ expire after `noncurrent_version_days`, so versioning protects against overwrite
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -66,41 +67,35 @@ class Bucket(pulumi.ComponentResource):
             opts=kept,
         )
         on_bucket = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[bucket]))
-        alicloud.oss.BucketAcl(f"{name}-acl", bucket=bucket.bucket, acl="private", opts=on_bucket)
-        alicloud.oss.BucketPublicAccessBlock(
-            f"{name}-public-access-block", bucket=bucket.bucket, block_public_access=True, opts=on_bucket
-        )
-        alicloud.oss.BucketServerSideEncryption(
-            f"{name}-encryption",
-            bucket=bucket.bucket,
+        companion = companions(name, bucket.bucket, on_bucket)
+        companion(alicloud.oss.BucketAcl, "acl", acl="private")
+        companion(alicloud.oss.BucketPublicAccessBlock, "public-access-block", block_public_access=True)
+        companion(
+            alicloud.oss.BucketServerSideEncryption,
+            "encryption",
             sse_algorithm="KMS" if args.kms_key_id else "AES256",
             kms_master_key_id=args.kms_key_id,
-            opts=on_bucket,
         )
-        alicloud.oss.BucketVersioning(f"{name}-versioning", bucket=bucket.bucket, status="Enabled", opts=on_bucket)
+        companion(alicloud.oss.BucketVersioning, "versioning", status="Enabled")
         return bucket.bucket
 
     @staticmethod
     def _s3(name, args: BucketArgs, child, kept) -> pulumi.Output[str]:
         bucket = aws.s3.Bucket(name, bucket=args.bucket_name, force_destroy=False, tags=args.tags, opts=kept)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            bucket=bucket.id,
+        companion = companions(name, bucket.id, child)
+        ownership = aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced")
+        companion(aws.s3.BucketOwnershipControls, "ownership", rule=ownership)
+        companion(
+            aws.s3.BucketPublicAccessBlock,
+            "public-access-block",
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
+        companion(
+            aws.s3.BucketServerSideEncryptionConfiguration,
+            "encryption",
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -110,17 +105,14 @@ class Bucket(pulumi.ComponentResource):
                     bucket_key_enabled=bool(args.kms_key_id),
                 )
             ],
-            opts=child,
         )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
+        enabled = aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled")
+        versioning = companion(aws.s3.BucketVersioning, "versioning", versioning_configuration=enabled)
+        companion(
+            aws.s3.BucketLifecycleConfiguration,
+            "lifecycle",
+            # S3 rejects lifecycle rules on a bucket whose versioning is still being enabled.
+            after=versioning,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="expire-noncurrent-versions",
@@ -131,10 +123,23 @@ class Bucket(pulumi.ComponentResource):
                     ),
                 )
             ],
-            # S3 rejects lifecycle rules on a bucket whose versioning is still being enabled.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[versioning])),
         )
         return bucket.bucket
+
+
+def companions(name: str, bucket: pulumi.Input[str], opts: pulumi.ResourceOptions):
+    """What creates the companion resources of one bucket (ACL, public-access block, encryption, versioning,
+    lifecycle): each named `<name>-<role>`, on `bucket`, with `opts` (and after the resource `after`)."""
+
+    def companion(
+        resource: Callable[..., pulumi.CustomResource], role: str, after: pulumi.Resource | None = None, **inputs
+    ) -> pulumi.CustomResource:
+        options = opts
+        if after is not None:
+            options = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[after]))
+        return resource(f"{name}-{role}", bucket=bucket, opts=options, **inputs)
+
+    return companion
 
 
 def internal_endpoint(cloud: str, region: str) -> str:

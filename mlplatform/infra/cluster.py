@@ -25,6 +25,12 @@ ACK_ADDON_ARGS = {
     "serverless": alicloud.cs.ServerlessKubernetesAddonArgs,
     "edge": alicloud.cs.EdgeKubernetesAddonArgs,
 }
+# Each ACK cluster kind's resource, and its input that opens the API server to the internet.
+ACK_CLUSTERS = {
+    "managed": (alicloud.cs.ManagedKubernetes, "slb_internet_enabled"),
+    "serverless": (alicloud.cs.ServerlessKubernetes, "endpoint_public_access_enabled"),
+    "edge": (alicloud.cs.EdgeKubernetes, "slb_internet_enabled"),
+}
 # Add-ons a cluster cannot run workloads without (ManagedKubernetes `addons`, pulumi-alicloud 4.0.0 docs and
 # full example): a network plugin (Terway in ENI multi-IP mode, with NetworkPolicy support for the teams'
 # default-deny policies; ACK@Edge runs flannel) and the CSI storage plugins (disk, NAS, OSS volumes).
@@ -170,6 +176,24 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
         gateway = aws.ec2.InternetGateway(f"{self._name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
+
+        def routed_subnet(
+            zone: cfg.ZoneSubnet, side: str, cidr: str, load_balancers: str, routes: aws.ec2.RouteTable
+        ) -> aws.ec2.Subnet:
+            """The `side` (public, private) subnet of `zone`, routed by `routes`; its tag
+            `kubernetes.io/role/<load_balancers>` places that kind of load balancer in it."""
+            name = f"{self._name}-{zone.zone}-{side}"
+            created = aws.ec2.Subnet(
+                name,
+                vpc_id=vpc.id,
+                availability_zone=zone.zone,
+                cidr_block=cidr,
+                tags={**tags, "Name": name, f"kubernetes.io/role/{load_balancers}": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-routes", subnet_id=created.id, route_table_id=routes.id, opts=child)
+            return created
+
         public_routes = aws.ec2.RouteTable(
             f"{self._name}-public-routes",
             vpc_id=vpc.id,
@@ -180,20 +204,7 @@ class Cluster(pulumi.ComponentResource):
         nats: list[aws.ec2.NatGateway] = []
         private = []
         for zone in network.zones:
-            public = aws.ec2.Subnet(
-                f"{self._name}-{zone.zone}-public",
-                vpc_id=vpc.id,
-                availability_zone=zone.zone,
-                cidr_block=zone.public_cidr,
-                tags={**tags, "Name": f"{self._name}-{zone.zone}-public", "kubernetes.io/role/elb": "1"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{self._name}-{zone.zone}-public-routes",
-                subnet_id=public.id,
-                route_table_id=public_routes.id,
-                opts=child,
-            )
+            public = routed_subnet(zone, "public", zone.public_cidr, "elb", public_routes)
             if self._args.nat_per_zone or not nats:
                 address = aws.ec2.Eip(f"{self._name}-{zone.zone}-nat-ip", domain="vpc", tags=tags, opts=child)
                 nats.append(
@@ -205,14 +216,6 @@ class Cluster(pulumi.ComponentResource):
                         opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
                     )
                 )
-            subnet = aws.ec2.Subnet(
-                f"{self._name}-{zone.zone}-private",
-                vpc_id=vpc.id,
-                availability_zone=zone.zone,
-                cidr_block=zone.cidr,
-                tags={**tags, "Name": f"{self._name}-{zone.zone}-private", "kubernetes.io/role/internal-elb": "1"},
-                opts=child,
-            )
             routes = aws.ec2.RouteTable(
                 f"{self._name}-{zone.zone}-private-routes",
                 vpc_id=vpc.id,
@@ -220,10 +223,7 @@ class Cluster(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
-                f"{self._name}-{zone.zone}-private-routes", subnet_id=subnet.id, route_table_id=routes.id, opts=child
-            )
-            private.append(subnet)
+            private.append(routed_subnet(zone, "private", zone.cidr, "internal-elb", routes))
         self.vpc_id = vpc.id
         self.subnet_ids = pulumi.Output.all(*[subnet.id for subnet in private])
 
@@ -231,53 +231,38 @@ class Cluster(pulumi.ComponentResource):
 
     def _ack(self) -> None:
         spec = self._args.cluster
-        common = dict(
+        resource, public_endpoint = ACK_CLUSTERS[spec.kind]
+        inputs = dict(
             name=self._name,
             version=spec.kubernetes_version,
             service_cidr=spec.service_cidr,
             new_nat_gateway=True,
             deletion_protection=self._args.protect,
-            enable_rrsa=True,
             tags=self._args.tags,
             addons=[
                 ACK_ADDON_ARGS[spec.kind](name=name, config=json.dumps(config) if config else None)
                 for name, config in (*ACK_BASE_ADDONS[spec.kind], *((addon, {}) for addon in self._args.addons))
             ],
-            opts=self._kept,
         )
-        if spec.kind == "managed":
-            cluster = alicloud.cs.ManagedKubernetes(
-                self._name,
-                # ACK Pro: required for shared GPU scheduling (cGPU) and for an SLA on the control plane.
-                cluster_spec="ack.pro.small",
-                vswitch_ids=self.subnet_ids,
-                # Terway gives pods addresses from these vswitches (pod_cidr is flannel's).
-                pod_vswitch_ids=self.subnet_ids,
-                slb_internet_enabled=spec.public_endpoint,
-                **common,
-            )
-        elif spec.kind == "serverless":
-            cluster = alicloud.cs.ServerlessKubernetes(
-                self._name,
-                cluster_spec="ack.pro.small",
-                vpc_id=self.vpc_id,
-                vswitch_ids=self.subnet_ids,
-                endpoint_public_access_enabled=spec.public_endpoint,
-                **common,
-            )
-        else:
-            common.pop("enable_rrsa")  # ACK@Edge has no RRSA
-            cluster = alicloud.cs.EdgeKubernetes(
-                self._name,
+        inputs[public_endpoint] = spec.public_endpoint
+        if spec.kind == "edge":  # no RRSA on ACK@Edge
+            inputs.update(
                 worker_vswitch_ids=self.subnet_ids,
                 worker_instance_types=list(spec.edge_worker_instance_types),
                 worker_number=spec.edge_workers,
                 # EdgeKubernetes requires a login for its cloud workers (one of password, key_name, ...).
                 key_name=spec.edge_key_pair,
                 pod_cidr=spec.pod_cidr,
-                slb_internet_enabled=spec.public_endpoint,
-                **common,
             )
+        else:
+            # ACK Pro, for ACK and ASK: required for shared GPU scheduling (cGPU) and for an SLA on the control plane.
+            inputs.update(cluster_spec="ack.pro.small", vswitch_ids=self.subnet_ids, enable_rrsa=True)
+            if spec.kind == "managed":
+                # Terway gives pods addresses from these vswitches (pod_cidr is flannel's).
+                inputs.update(pod_vswitch_ids=self.subnet_ids)
+            else:
+                inputs.update(vpc_id=self.vpc_id)
+        cluster = resource(self._name, **inputs, opts=self._kept)
         credential = alicloud.cs.get_cluster_credential_output(
             cluster_id=cluster.id, opts=pulumi.InvokeOptions(parent=self)
         )

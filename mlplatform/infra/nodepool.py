@@ -115,30 +115,23 @@ class NodePool(pulumi.ComponentResource):
     def _karpenter(self, name: str, args: NodePoolArgs) -> pulumi.Output[str]:
         """A Karpenter NodePool (karpenter.sh/v1) and its EC2NodeClass (karpenter.k8s.aws/v1), v1.14 CRDs."""
         pool, nodes = args.pool, args.karpenter
-        child = pulumi.ResourceOptions(parent=self)
-        node_class = k8s.apiextensions.CustomResource(
-            f"{name}-nodeclass",
-            api_version="karpenter.k8s.aws/v1",
-            kind="EC2NodeClass",
-            metadata={"name": name},
-            spec={
-                "role": nodes.node_role_name,
-                # The EKS-optimized AL2023 AMI (the NVIDIA variant on GPU instance types, chosen by Karpenter).
-                "amiSelectorTerms": [{"alias": "al2023@latest"}],
-                "subnetSelectorTerms": pulumi.Output.from_input(nodes.subnet_ids).apply(
-                    lambda ids: [{"id": subnet} for subnet in ids]
-                ),
-                "securityGroupSelectorTerms": [{"id": nodes.security_group_id}],
-                "blockDeviceMappings": [
-                    {
-                        "deviceName": "/dev/xvda",
-                        "ebs": {"volumeSize": f"{pool.disk_size_gb}Gi", "volumeType": "gp3", "encrypted": True},
-                    }
-                ],
-                "tags": dict(args.tags or {}),
-            },
-            opts=child,
-        )
+        class_spec = {
+            "role": nodes.node_role_name,
+            # The EKS-optimized AL2023 AMI (the NVIDIA variant on GPU instance types, chosen by Karpenter).
+            "amiSelectorTerms": [{"alias": "al2023@latest"}],
+            "subnetSelectorTerms": pulumi.Output.from_input(nodes.subnet_ids).apply(
+                lambda ids: [{"id": subnet} for subnet in ids]
+            ),
+            "securityGroupSelectorTerms": [{"id": nodes.security_group_id}],
+            "blockDeviceMappings": [
+                {
+                    "deviceName": "/dev/xvda",
+                    "ebs": {"volumeSize": f"{pool.disk_size_gb}Gi", "volumeType": "gp3", "encrypted": True},
+                }
+            ],
+            "tags": dict(args.tags or {}),
+        }
+        node_class = self._karpenter_object(name, "nodeclass", "karpenter.k8s.aws/v1", "EC2NodeClass", class_spec)
         capacity = ["spot", "on-demand"] if pool.spot else ["on-demand"]
         template_spec: dict = {
             "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": name},
@@ -150,20 +143,27 @@ class NodePool(pulumi.ComponentResource):
         }
         if pool.gpu:
             template_spec["taints"] = [{"key": GPU_TAINT[0], "value": GPU_TAINT[1], "effect": GPU_TAINT[2]}]
-        node_pool = k8s.apiextensions.CustomResource(
-            f"{name}-nodepool",
-            api_version="karpenter.sh/v1",
-            kind="NodePool",
-            metadata={"name": name},
-            spec={
-                "template": {"metadata": {"labels": node_labels(pool, "aws")}, "spec": template_spec},
-                "limits": {"nodes": pool.max_size},
-                # A GPU node is reclaimed only once empty: consolidation would evict running training pods.
-                "disruption": {
-                    "consolidationPolicy": "WhenEmpty" if pool.gpu else "WhenEmptyOrUnderutilized",
-                    "consolidateAfter": "5m",
-                },
+        pool_spec = {
+            "template": {"metadata": {"labels": node_labels(pool, "aws")}, "spec": template_spec},
+            "limits": {"nodes": pool.max_size},
+            # A GPU node is reclaimed only once empty: consolidation would evict running training pods.
+            "disruption": {
+                "consolidationPolicy": "WhenEmpty" if pool.gpu else "WhenEmptyOrUnderutilized",
+                "consolidateAfter": "5m",
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]),
-        )
+        }
+        node_pool = self._karpenter_object(name, "nodepool", "karpenter.sh/v1", "NodePool", pool_spec, [node_class])
         return node_pool.metadata.apply(lambda metadata: metadata["name"])
+
+    def _karpenter_object(
+        self, name: str, role: str, api_version: str, kind: str, spec: dict, depends_on: list | None = None
+    ) -> k8s.apiextensions.CustomResource:
+        """A cluster-scoped Karpenter object named like the pool, planned as `<name>-<role>`."""
+        return k8s.apiextensions.CustomResource(
+            f"{name}-{role}",
+            api_version=api_version,
+            kind=kind,
+            metadata={"name": name},
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )

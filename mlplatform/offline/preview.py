@@ -159,9 +159,10 @@ def _records(monitor: offline.RecordingMonitor, project: str, stack: str) -> lis
             record["retainOnDelete"] = True
         if registration.external:
             record["external"] = True
+        # The SDK gathers dependencies in sets, so their order varies from run to run: sorted, they diff cleanly.
         if registration.dependencies:
-            record["dependencies"] = registration.dependencies
-        deps = {key: urns for key, urns in registration.property_dependencies.items() if urns}
+            record["dependencies"] = sorted(registration.dependencies)
+        deps = {key: sorted(urns) for key, urns in registration.property_dependencies.items() if urns}
         if deps:
             record["propertyDependencies"] = deps
         if provider:
@@ -279,7 +280,9 @@ def _run_preview(stack: str, project_dir: Path) -> PreviewResult:
     with _program_path(project_dir):
         offline.run_program(lambda: runpy.run_path(str(program), run_name="__main__"))
     records = _records(monitor, files.project, stack)
-    planned = [r for r in monitor.registrations.values() if not r.external]
+    # In the plan's stable order (registration order varies with the SDK's threads).
+    planned = [monitor.registrations[r["urn"]] for r in records if r["urn"] in monitor.registrations]
+    planned = [r for r in planned if not r.external]
     kubernetes = [r for r in planned if r.type.startswith("kubernetes:")]
     stack_record = next(r for r in monitor.registrations.values() if r.type == "pulumi:pulumi:Stack")
     manifests = [_manifest(r) for r in kubernetes if r.custom and r.type not in PACKAGE_TYPES]

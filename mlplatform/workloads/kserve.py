@@ -61,6 +61,9 @@ CONTAINER = "kserve-container"
 SERVICE_PORT = 80
 URL_PREFIX = "/serving"
 PROTOCOL_VERSIONS = {"tensorflow": "v1", "v2": "v2"}
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+# The label every object a KServe or LLM serving renders carries.
+PART_OF = {"app.kubernetes.io/part-of": "ml-platform"}
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,34 @@ def serving_identity(
     return [account, *pod_identity(name, namespace, name, [v.grant for v in volumes], storage.identity, parent)]
 
 
+def serving_resource(
+    parent: pulumi.Resource,
+    name: str,
+    kind: str,
+    spec: pulumi.Input[dict],
+    depends_on: Sequence[pulumi.Resource],
+    namespace: pulumi.Input[str] | None,
+    annotations: Mapping[str, str] | None = None,
+    api_version: str = API_VERSION,
+) -> k8s.apiextensions.CustomResource:
+    """An object of the serving `name` (its component is `parent`): named like the serving, planned as
+    `<name>-<kind, lower case>`, labelled part of the platform; cluster-scoped when `namespace` is None."""
+    metadata: dict = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    metadata["labels"] = dict(PART_OF)
+    if annotations is not None:
+        metadata["annotations"] = dict(annotations)
+    return k8s.apiextensions.CustomResource(
+        f"{name}-{kind.lower()}",
+        api_version=api_version,
+        kind=kind,
+        metadata=metadata,
+        spec=spec,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
+
+
 class KServeServing(pulumi.ComponentResource):
     """Outputs `endpoint` (in-cluster, through the Gateway) and `public_endpoint` (the Gateway's address)."""
 
@@ -313,22 +344,13 @@ class KServeServing(pulumi.ComponentResource):
         identity = serving_identity(name, args.namespace, list(volumes.values()), args.storage, self)
         uris = {key: volume.claim_name.apply(lambda claim: f"pvc://{claim}") for key, volume in volumes.items()}
         annotations, spec = inference_service_spec(name, serving, uris, args.gpu, name)
-        labels = {"app.kubernetes.io/part-of": "ml-platform"}
-        self.inference_service = k8s.apiextensions.CustomResource(
-            f"{name}-inferenceservice",
-            api_version=API_VERSION,
-            kind="InferenceService",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
-            spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*volumes.values(), *identity, *args.depends_on]),
+        prerequisites = [*volumes.values(), *identity, *args.depends_on]
+        self.inference_service = serving_resource(
+            self, name, "InferenceService", spec, prerequisites, args.namespace, annotations
         )
-        self.http_route = k8s.apiextensions.CustomResource(
-            f"{name}-httproute",
-            api_version="gateway.networking.k8s.io/v1",
-            kind="HTTPRoute",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec=http_route_spec(name, serving, args.gateway, args.route_target),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on]),
+        route = http_route_spec(name, serving, args.gateway, args.route_target)
+        self.http_route = serving_resource(
+            self, name, "HTTPRoute", route, args.depends_on, args.namespace, api_version=GATEWAY_API_VERSION
         )
         path = endpoint_path(name, serving)
         self.endpoint = pulumi.Output.concat(args.ingress_url, path)

@@ -35,20 +35,20 @@ from __future__ import annotations
 import math
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from mlplatform.config import Serving
 from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
 from mlplatform.workloads.kserve import (
-    API_VERSION,
     AUTOSCALER_CLASS,
     DEPLOYMENT_MODE,
+    GATEWAY_API_VERSION,
     SERVICE_PORT,
     GatewayRef,
     KServeServingArgs,
     predictor_service,
     route_timeout,
     serving_identity,
+    serving_resource,
     storage_uri,
     url_prefix,
 )
@@ -59,6 +59,8 @@ from mlplatform.workloads.volumes import BucketVolume, BucketVolumeArgs
 # The OpenAI-compatible chat endpoint of KServe's huggingfaceserver.
 CHAT_PATH = "/openai/v1/chat/completions"
 POLLING_SECONDS = 15
+CACHE_API_VERSION = "serving.kserve.io/v1alpha1"
+KEDA_API_VERSION = "keda.sh/v1alpha1"
 
 
 def scales(serving: Serving) -> bool:
@@ -172,44 +174,33 @@ class LlmServing(pulumi.ComponentResource):
         uri: pulumi.Input[str] = volume.claim_name.apply(lambda claim: f"pvc://{claim}")
         if llm.cache:
             uri = args.storage.uri(args.storage.models_bucket, f"{model_prefix(llm.model)}/").apply(storage_uri)
-        labels = {"app.kubernetes.io/part-of": "ml-platform"}
         self.cache = None
         if llm.cache:
-            self.cache = k8s.apiextensions.CustomResource(
-                f"{name}-localmodelcache",
-                api_version="serving.kserve.io/v1alpha1",
-                kind="LocalModelCache",
-                metadata={"name": name, "labels": labels},
-                spec={"sourceModelUri": uri, "modelSize": llm.cache.size, "nodeGroups": [llm.cache.node_group]},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            cache = {"sourceModelUri": uri, "modelSize": llm.cache.size, "nodeGroups": [llm.cache.node_group]}
+            # Cluster-scoped: no namespace.
+            self.cache = serving_resource(
+                self, name, "LocalModelCache", cache, args.depends_on, None, api_version=CACHE_API_VERSION
             )
             prerequisites.append(self.cache)
         annotations, spec = inference_service_spec(name, serving, uri, args.gpu, name)
-        self.inference_service = k8s.apiextensions.CustomResource(
-            f"{name}-inferenceservice",
-            api_version=API_VERSION,
-            kind="InferenceService",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels, "annotations": annotations},
-            spec=spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
+        self.inference_service = serving_resource(
+            self, name, "InferenceService", spec, prerequisites, args.namespace, annotations
         )
         self.scaled_object = None
         if scales(serving):
-            self.scaled_object = k8s.apiextensions.CustomResource(
-                f"{name}-scaledobject",
-                api_version="keda.sh/v1alpha1",
-                kind="ScaledObject",
-                metadata={"name": name, "namespace": args.namespace, "labels": labels},
-                spec=scaled_object_spec(name, serving),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.inference_service]),
+            scaling = scaled_object_spec(name, serving)
+            self.scaled_object = serving_resource(
+                self,
+                name,
+                "ScaledObject",
+                scaling,
+                [self.inference_service],
+                args.namespace,
+                api_version=KEDA_API_VERSION,
             )
-        self.http_route = k8s.apiextensions.CustomResource(
-            f"{name}-httproute",
-            api_version="gateway.networking.k8s.io/v1",
-            kind="HTTPRoute",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
-            spec=http_route_spec(name, serving, args.gateway),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        route = http_route_spec(name, serving, args.gateway)
+        self.http_route = serving_resource(
+            self, name, "HTTPRoute", route, args.depends_on, args.namespace, api_version=GATEWAY_API_VERSION
         )
         path = url_prefix(serving.namespace, name) + CHAT_PATH
         self.endpoint = pulumi.Output.concat(args.ingress_url, path)

@@ -52,15 +52,22 @@ FRAMEWORKS = {
 
 
 @dataclass(frozen=True)
-class TrainingJobArgs:
-    """The component's name is the job's Kubernetes name (a DNS-1035 label, checked by config)."""
+class TrainingRunArgs:
+    """What a training run takes, a v1 job (`TrainingJob`) or a Trainer v2 `TrainJob` (trainjob.py) alike. The
+    component's name is the run's Kubernetes name (a DNS-1035 label, checked by config)."""
 
     job: config.TrainingJob
     namespace: pulumi.Input[str]
     storage: BucketStorage
     gpu: GpuScheduling = field(default_factory=GpuScheduling)
-    # What must exist before the job is created: the training operator, the namespace, the bucket Secret.
+    # What must exist before the run is created: its operator (the training operator for a v1 job, Trainer v2
+    # and its runtimes for a TrainJob), the namespace, the bucket Secret.
     depends_on: Sequence[pulumi.Resource] = ()
+
+
+@dataclass(frozen=True)
+class TrainingJobArgs(TrainingRunArgs):
+    """A training-operator v1 job: TFJob, PyTorchJob, XGBoostJob or MPIJob, by the config's framework."""
 
 
 def dataset_prefix(dataset: str) -> str:

@@ -17,8 +17,7 @@ What differs from the v1 jobs of `training.py` (kubeflow/trainer v2.3.0, `pkg/ap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,8 +25,14 @@ import pulumi_kubernetes as k8s
 from mlplatform import config
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
-from mlplatform.workloads.training import DATA_DIR, MODEL_DIR, run_metadata, run_options, training_storage
-from mlplatform.workloads.volumes import BucketStorage
+from mlplatform.workloads.training import (
+    DATA_DIR,
+    MODEL_DIR,
+    TrainingRunArgs,
+    run_metadata,
+    run_options,
+    training_storage,
+)
 
 API_VERSION = "trainer.kubeflow.org/v1alpha1"
 RUNTIME_KIND = "ClusterTrainingRuntime"
@@ -37,15 +42,8 @@ PATCH_MANAGER = "mlplatform.io/ml-platform"
 
 
 @dataclass(frozen=True)
-class TrainJobArgs:
-    """The component's name is the TrainJob's Kubernetes name (a DNS-1035 label, checked by config)."""
-
-    job: config.TrainingJob
-    namespace: pulumi.Input[str]
-    storage: BucketStorage
-    gpu: GpuScheduling = field(default_factory=GpuScheduling)
-    # Trainer v2 and its runtimes, the namespace, the bucket Secret.
-    depends_on: Sequence[pulumi.Resource] = ()
+class TrainJobArgs(TrainingRunArgs):
+    """A Trainer v2 TrainJob, on the ClusterTrainingRuntime its config names (`runtime`) or its framework's."""
 
 
 def trainjob_spec(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from mlpolicies.catalog import WARN_DAYS, days_left, release, today
 from mlpolicies.props import UNKNOWN, as_list, dig, is_prod, label, plain
+from mlpolicies.vendor.catalog import WARN_DAYS, days_left, release, today
 
 CLOUD_OF_CLUSTER = {
     "alicloud:cs/managedKubernetes:ManagedKubernetes": "alicloud",

@@ -1,7 +1,7 @@
 """13. budget: the plan's estimated monthly maximum stays within the stack's budget (`ml-platform:budget`).
 
-The pack imports nothing from outside policies/, so it prices the plan itself with `mlpolicies/pricing.py`
-and `mlpolicies/billing.py`, byte-identical copies of `mlplatform/cost/`'s, with their catalog `prices.json`:
+The pack imports nothing from outside policies/, so it prices the plan itself with `mlpolicies/vendor/pricing.py`
+and `mlpolicies/vendor/billing.py`, byte-identical copies of `mlplatform/cost/`'s, with their catalog `prices.json`:
 the pack and `mlp cost` give the same numbers. The budget and the estimate's assumptions come from the stack output
 `costBasis`, which AnalyzeStack hands over with the root Stack resource (the engine finalizes the stack's
 outputs before it analyzes: pulumi/pulumi pkg/resource/deploy/deployment_executor.go, "Finalize the stack
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from mlpolicies.pricing import BASIS_OUTPUT, STACK_TYPE, estimate
 from mlpolicies.props import plain
+from mlpolicies.vendor.pricing import BASIS_OUTPUT, STACK_TYPE, estimate
 
 
 def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None:

@@ -24,9 +24,10 @@ from mlpolicies.props import (
     parse_minor_version,
     plain,
     setting,
+    string_list,
     whole_number,
 )
-from mlpolicies.rules import GPU_INSTANCE_PREFIXES, INTERNAL_LOAD_BALANCER, is_internal_load_balancer
+from mlpolicies.vendor.rules import GPU_INSTANCE_PREFIXES, INTERNAL_LOAD_BALANCER, is_internal_load_balancer
 
 CLUSTERS = (
     "alicloud:cs/managedKubernetes:ManagedKubernetes",
@@ -191,19 +192,15 @@ prod_protection = ResourceValidationPolicy(
 # ------------------------------------------------------------------ 8. prod private endpoints
 
 ENDPOINTS_SCHEMA = {
-    "allowedPublicEndpoints": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": [],
-        "description": "Services or Helm releases allowed a public load balancer in prod: the Pulumi resource "
-        "name, the Kubernetes name or namespace/name.",
-    },
-    "ingressCharts": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": ["emissary-ingress", "ambassador", "gateway", "ingress-nginx"],
-        "description": "Helm charts whose `service` values make a load balancer (type defaults to LoadBalancer).",
-    },
+    "allowedPublicEndpoints": string_list(
+        [],
+        "Services or Helm releases allowed a public load balancer in prod: the Pulumi resource name, the "
+        "Kubernetes name or namespace/name.",
+    ),
+    "ingressCharts": string_list(
+        ["emissary-ingress", "ambassador", "gateway", "ingress-nginx"],
+        "Helm charts whose `service` values make a load balancer (type defaults to LoadBalancer).",
+    ),
 }
 
 
@@ -347,12 +344,10 @@ CAP_SCHEMA = {
         "default": 8,
         "description": "Most nodes one GPU node pool may scale to.",
     },
-    "gpuInstanceTypePrefixes": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": [prefix for prefixes in GPU_INSTANCE_PREFIXES.values() for prefix in prefixes],
-        "description": "Instance type prefixes that carry GPUs.",
-    },
+    "gpuInstanceTypePrefixes": string_list(
+        [prefix for prefixes in GPU_INSTANCE_PREFIXES.values() for prefix in prefixes],
+        "Instance type prefixes that carry GPUs.",
+    ),
 }
 
 

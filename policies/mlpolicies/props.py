@@ -14,6 +14,8 @@ from typing import Any
 from pulumi_policy import proxy
 from pulumi_policy.proxy import UnknownValueError
 
+from mlpolicies.conversion import once_per_call
+
 # The placeholders the policy SDK puts where a value is unknown during preview (UNKNOWN_*_VALUE in its proxy).
 _SENTINELS = frozenset(
     value for key, value in vars(proxy).items() if key.startswith("UNKNOWN_") and key.endswith("_VALUE")
@@ -38,13 +40,18 @@ def _item(container: Any, key: Any) -> Any:
 
 
 def plain(value: Any) -> Any:
-    """Resource properties (SDK proxies or raw engine data) as dicts/lists, unknowns as UNKNOWN."""
+    """Resource properties (SDK proxies or raw engine data) as dicts/lists, unknowns as UNKNOWN; once per
+    resource in an analyzer call, however many policies ask (read them, never change them)."""
+    return once_per_call(_plain, value)
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, str):
         return UNKNOWN if value in _SENTINELS else value
     if isinstance(value, Mapping):
-        return {key: plain(_item(value, key)) for key in value}
+        return {key: _plain(_item(value, key)) for key in value}
     if isinstance(value, Sequence):
-        return [plain(_item(value, index)) for index in range(len(value))]
+        return [_plain(_item(value, index)) for index in range(len(value))]
     return value
 
 
@@ -105,6 +112,11 @@ def setting(config: Mapping[str, Any], schema: dict[str, dict], key: str) -> Any
     """A policy's configured value, or its schema default when the pack runs without the CLI's defaults."""
     value = config.get(key) if config else None
     return schema[key]["default"] if value is None else value
+
+
+def string_list(default: list[str], description: str) -> dict:
+    """A config schema property (JSON schema, as PolicyConfigSchema takes it) holding a list of strings."""
+    return {"type": "array", "items": {"type": "string"}, "default": default, "description": description}
 
 
 def parse_minor_version(text: Any) -> tuple[int, int] | None:

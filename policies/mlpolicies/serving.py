@@ -25,9 +25,10 @@ from mlpolicies.props import (
     plain,
     setting,
     stack_of,
+    string_list,
     whole_number,
 )
-from mlpolicies.rules import MODEL_VERSION_ANNOTATION, traffic_problem
+from mlpolicies.vendor.rules import MODEL_VERSION_ANNOTATION, traffic_problem
 
 
 def _predictors(props: dict) -> list[dict]:
@@ -208,12 +209,9 @@ PROMOTION_SCHEMA = {
         "description": "The stack whose `modelVersions` output lists the versions prod may serve; by default "
         "prod's dev twin (prod -> dev, prod-aws -> dev-aws).",
     },
-    "allowUnpublishedVersions": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": [],
-        "description": "Model versions (name:version) prod may serve without dev publishing them.",
-    },
+    "allowUnpublishedVersions": string_list(
+        [], "Model versions (name:version) prod may serve without dev publishing them."
+    ),
 }
 
 

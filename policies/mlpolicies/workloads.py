@@ -19,17 +19,13 @@ from mlpolicies.props import (
     plain,
     pod_specs,
     setting,
+    string_list,
 )
 
 # ------------------------------------------------------------------ 2. images pinned
 
 IMAGES_SCHEMA = {
-    "forbiddenTags": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": ["latest"],
-        "description": "Tags that move and so do not pin an image.",
-    },
+    "forbiddenTags": string_list(["latest"], "Tags that move and so do not pin an image."),
 }
 
 
@@ -73,24 +69,17 @@ images_pinned = ResourceValidationPolicy(
 # ------------------------------------------------------------------ 3. container resources
 
 RESOURCES_SCHEMA = {
-    "gpuResourceNames": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": ["nvidia.com/gpu", "aliyun.com/gpu-mem", "aliyun.com/gpu-count"],
-        "description": "Extended resources that are GPUs (whole or shared).",
-    },
-    "gpuTaintKeys": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": ["nvidia.com/gpu"],
-        "description": "Taint keys of GPU node pools; a GPU pod must tolerate one of them.",
-    },
-    "gpuNodeLabels": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": ["mlplatform.io/accelerator", "ack.node.gpu.schedule", "nvidia.com/gpu.present"],
-        "description": "Node label keys of GPU node pools; a GPU pod must select one of them.",
-    },
+    "gpuResourceNames": string_list(
+        ["nvidia.com/gpu", "aliyun.com/gpu-mem", "aliyun.com/gpu-count"],
+        "Extended resources that are GPUs (whole or shared).",
+    ),
+    "gpuTaintKeys": string_list(
+        ["nvidia.com/gpu"], "Taint keys of GPU node pools; a GPU pod must tolerate one of them."
+    ),
+    "gpuNodeLabels": string_list(
+        ["mlplatform.io/accelerator", "ack.node.gpu.schedule", "nvidia.com/gpu.present"],
+        "Node label keys of GPU node pools; a GPU pod must select one of them.",
+    ),
 }
 CPU_AND_MEMORY = ("cpu", "memory")
 

@@ -138,39 +138,43 @@ def test_one_oidc_provider_per_cloud_for_github_with_the_sts_audience(four):
     assert ali.inputs["fingerprints"] == FOUR_STACKS["alicloud"]["oidcFingerprints"]
 
 
-def test_aws_roles_trust_github_oidc_for_exactly_their_subject(four):
-    roles = {r.name: r for r in four.of_type("aws:iam/role:Role")}
-    assert set(roles) == {"aws-preview", "aws-deploy-dev-aws", "aws-deploy-prod-aws"}
-    expected = {
-        "aws-preview": "repo:acme/ml-platform:pull_request",
-        "aws-deploy-dev-aws": "repo:acme/ml-platform:environment:dev-aws",
-        "aws-deploy-prod-aws": "repo:acme/ml-platform:environment:prod-aws",
-    }
-    for name, subject in expected.items():
+@pytest.mark.parametrize(
+    ("role_type", "subjects", "action", "principal", "conditions"),
+    [
+        pytest.param(
+            "aws:iam/role:Role",
+            {
+                "aws-preview": "repo:acme/ml-platform:pull_request",
+                "aws-deploy-dev-aws": "repo:acme/ml-platform:environment:dev-aws",
+                "aws-deploy-prod-aws": "repo:acme/ml-platform:environment:prod-aws",
+            },
+            "sts:AssumeRoleWithWebIdentity",
+            {"Federated": AWS_PROVIDER},
+            lambda subject: {f"{ISSUER}:aud": "sts.amazonaws.com", f"{ISSUER}:sub": subject},
+            id="aws",
+        ),
+        pytest.param(
+            "alicloud:ram/role:Role",
+            {
+                "alicloud-preview": "repo:acme/ml-platform:pull_request",
+                "alicloud-deploy-dev": "repo:acme/ml-platform:environment:dev",
+                "alicloud-deploy-prod": "repo:acme/ml-platform:environment:prod",
+            },
+            "sts:AssumeRole",
+            {"Federated": [f"acs:ram::{ALICLOUD_ACCOUNT}:oidc-provider/ml-platform-ci-github"]},
+            lambda subject: {"oidc:iss": f"https://{ISSUER}", "oidc:aud": "sts.aliyuncs.com", "oidc:sub": subject},
+            id="alicloud",
+        ),
+    ],
+)
+def test_roles_trust_github_oidc_for_exactly_their_subject(four, role_type, subjects, action, principal, conditions):
+    roles = {r.name: r for r in four.of_type(role_type)}
+    assert set(roles) == set(subjects)
+    for name, subject in subjects.items():
         statement = trust(roles[name])
-        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert statement["Principal"] == {"Federated": AWS_PROVIDER}
-        assert statement["Condition"] == {
-            "StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com", f"{ISSUER}:sub": subject}
-        }
-
-
-def test_alicloud_roles_trust_github_oidc_for_exactly_their_subject(four):
-    roles = {r.name: r for r in four.of_type("alicloud:ram/role:Role")}
-    assert set(roles) == {"alicloud-preview", "alicloud-deploy-dev", "alicloud-deploy-prod"}
-    provider = f"acs:ram::{ALICLOUD_ACCOUNT}:oidc-provider/ml-platform-ci-github"
-    expected = {
-        "alicloud-preview": "repo:acme/ml-platform:pull_request",
-        "alicloud-deploy-dev": "repo:acme/ml-platform:environment:dev",
-        "alicloud-deploy-prod": "repo:acme/ml-platform:environment:prod",
-    }
-    for name, subject in expected.items():
-        statement = trust(roles[name])
-        assert statement["Action"] == "sts:AssumeRole"
-        assert statement["Principal"] == {"Federated": [provider]}
-        assert statement["Condition"] == {
-            "StringEquals": {"oidc:iss": f"https://{ISSUER}", "oidc:aud": "sts.aliyuncs.com", "oidc:sub": subject}
-        }
+        assert statement["Action"] == action
+        assert statement["Principal"] == principal
+        assert statement["Condition"] == {"StringEquals": conditions(subject)}
     assert all(r.inputs["maxSessionDuration"] == 3600 for r in roles.values())
 
 

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from support import strings
 
 from mlplatform import cli
 
@@ -26,19 +27,8 @@ def found() -> dict[str, dict]:
     return result
 
 
-def _strings(value):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-    elif isinstance(value, str):
-        yield value
-
-
 def test_no_output_is_a_tcp_address(found):
-    assert not [s for stack in found.values() for s in _strings(stack) if s.startswith("tcp://")]
+    assert not [s for stack in found.values() for s in strings(stack) if s.startswith("tcp://")]
 
 
 def test_the_ab_serving_names_the_header_that_selects_it(found):

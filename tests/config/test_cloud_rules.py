@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+from support import eks_stack
 
 from mlplatform import catalog
 from mlplatform import config as cfg
@@ -18,14 +19,7 @@ ACK = {
         "network": {"zones": [{"zone": "cn-hangzhou-i", "cidr": "10.0.1.0/24"}]},
     },
 }
-EKS = {
-    "cloud": "aws",
-    "cluster": {
-        "kind": "managed",
-        "kubernetesVersion": "1.35",
-        "network": {"zones": [{"zone": "us-west-2a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}]},
-    },
-}
+EKS = eks_stack()
 
 
 def parsed(base: dict, **changes) -> cfg.StackConfig:

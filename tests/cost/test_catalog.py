@@ -1,21 +1,9 @@
-"""The shipped price catalog: sourced, dated, fresh, and the same in the policy pack."""
+"""The shipped price catalog: sourced, dated and fresh (the pack's copy is checked by tests/test_vendored.py)."""
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from mlplatform.cost import load_catalog, stale_prices
 from mlplatform.cost.pricing import today_date
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_the_policy_pack_prices_with_the_same_code_and_catalog():
-    # The pack imports nothing from outside policies/, so it carries copies; they must not drift.
-    for name in ("pricing.py", "billing.py", "prices.json"):
-        library = (ROOT / "mlplatform" / "cost" / name).read_text()
-        assert (ROOT / "policies" / "mlpolicies" / name).read_text() == library, (
-            f"policies/mlpolicies/{name} differs from mlplatform/cost/{name}: copy the library's file over"
-        )
 
 
 def test_the_catalog_is_not_older_than_its_refresh_period():

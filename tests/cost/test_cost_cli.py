@@ -17,6 +17,13 @@ def set_config(project: Path, stack: str, key: str, value) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
+def preview_with_budget(project: Path, capsys, stack: str, monthly_max: float) -> tuple[int, str]:
+    """`mlp preview` of `stack` with a budget of `monthly_max` USD: its exit code and what it printed."""
+    set_config(project, stack, "budget", {"monthlyMax": monthly_max})
+    code = main(["--project-dir", str(project), "preview", "--stack", stack, "--out", str(project / "build")])
+    return code, capsys.readouterr().out
+
+
 def test_prod_costs_a_positive_range_with_the_gpu_pool_itemised_and_every_price_sourced(project, capsys):
     assert main(["--project-dir", str(project), "cost", "-s", "prod", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -47,9 +54,7 @@ def test_the_text_report_lists_lines_total_unpriced_and_sources(project, capsys)
 
 
 def test_a_prod_budget_below_the_plan_fails_the_preview_and_names_the_budget_policy(project, capsys):
-    set_config(project, "prod", "budget", {"monthlyMax": 50})
-    code = main(["--project-dir", str(project), "preview", "--stack", "prod", "--out", str(project / "build")])
-    out = capsys.readouterr().out
+    code, out = preview_with_budget(project, capsys, "prod", 50)
     assert code == 1, out
     assert "[mandatory]  budget" in out
     assert "over its budget of 50.00 USD (ml-platform:budget.monthlyMax)" in out
@@ -60,9 +65,7 @@ def test_a_prod_budget_below_the_plan_fails_the_preview_and_names_the_budget_pol
 
 
 def test_a_dev_budget_below_the_plan_is_advisory(project, capsys):
-    set_config(project, "dev", "budget", {"monthlyMax": 1})
-    code = main(["--project-dir", str(project), "preview", "--stack", "dev", "--out", str(project / "build")])
-    out = capsys.readouterr().out
+    code, out = preview_with_budget(project, capsys, "dev", 1)
     assert code == 0, out
     assert "[advisory]  budget" in out
 

@@ -1,6 +1,7 @@
 """The shipped AWS stacks (dev-aws, prod-aws) plan like the ACK ones, with what a first EKS deploy needs."""
 
 import pytest
+from support import eks_stack
 
 from mlplatform import rules, validation
 
@@ -69,22 +70,16 @@ def test_an_image_mirror_rewrites_every_workload_image():
     from mlplatform import config as cfg
     from stacks.workloads import through_mirror
 
-    raw = {
-        "cloud": "aws",
-        "cluster": {
-            "kind": "managed",
-            "kubernetesVersion": "1.35",
-            "network": {"zones": [{"zone": "a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}]},
-        },
-        "operators": {"imageRegistry": "registry.example.com/mirror"},
-        "models": ["color:v1"],
-        "trainingJobs": {
+    raw = eks_stack(
+        operators={"imageRegistry": "registry.example.com/mirror"},
+        models=["color:v1"],
+        trainingJobs={
             "t": {"framework": "pytorch", "image": "pytorch/pytorch:2.5", "model": "color:v2", "roles": {"Master": {}}}
         },
-        "notebooks": {"n": {"image": "kubeflownotebookswg/jupyter:v1.9.2"}},
-        "servings": {"s": {"predictors": [{"name": "p", "model": "color:v1", "image": "ghcr.io/acme/server:1.0"}]}},
-        "webServices": {"w": {"image": "nginx:1.27", "port": 80}},
-    }
+        notebooks={"n": {"image": "kubeflownotebookswg/jupyter:v1.9.2"}},
+        servings={"s": {"predictors": [{"name": "p", "model": "color:v1", "image": "ghcr.io/acme/server:1.0"}]}},
+        webServices={"w": {"image": "nginx:1.27", "port": 80}},
+    )
     settings = through_mirror(cfg.parse(raw))
     assert settings.training_jobs["t"].image == "registry.example.com/mirror/pytorch/pytorch:2.5"
     assert settings.notebooks["n"].image == "registry.example.com/mirror/kubeflownotebookswg/jupyter:v1.9.2"

@@ -1,10 +1,10 @@
 """KServe servings as KServe 0.20 and the Gateway receive them: canaries, shadows, A/B by header, scaling, batching."""
 
 import pytest
-from support import ack_stack, oss_storage
+from support import ack_stack, config_error, oss_storage
 
 from mlplatform import validation
-from mlplatform.config import ConfigError, Serving, parse
+from mlplatform.config import Serving, parse
 from mlplatform.conventions import plain_json
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.scheduling import GpuScheduling
@@ -229,18 +229,16 @@ def stack_config(servings: dict) -> dict:
     ],
 )
 def test_kserve_webhook_rules_are_config_errors_with_a_path(serving, path, reason):
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"color": serving}))
-    assert error.value.path == f"ml-platform:servings.color.{path}"
-    assert reason in error.value.reason
+    error = config_error(stack_config({"color": serving}))
+    assert error.path == f"ml-platform:servings.color.{path}"
+    assert reason in error.reason
 
 
 def test_a_header_route_stays_on_one_backend():
     style = {"routeByHeader": {"header": "style: transfer", "serving": "color"}, "predictors": [predictor()]}
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"color": kserve(predictor()), "style": {"protocol": "tensorflow", **style}}))
-    assert error.value.path == "ml-platform:servings.style.routeByHeader.serving"
-    assert "served by kserve" in error.value.reason
+    error = config_error(stack_config({"color": kserve(predictor()), "style": {"protocol": "tensorflow", **style}}))
+    assert error.path == "ml-platform:servings.style.routeByHeader.serving"
+    assert "served by kserve" in error.reason
 
 
 def test_seldon_servings_are_unchanged_by_default():

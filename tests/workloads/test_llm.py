@@ -1,10 +1,10 @@
 """LLM servings: the Hugging Face server with vLLM on GPUs, weights from the bucket, KEDA scaling to zero."""
 
 import pytest
-from support import ack_stack, oss_storage
+from support import ack_stack, config_error, oss_storage
 
 from mlplatform import validation
-from mlplatform.config import ConfigError, Serving, parse
+from mlplatform.config import Serving
 from mlplatform.conventions import plain_json
 from mlplatform.workloads.kserve import KServeServingArgs
 from mlplatform.workloads.llm import LlmServing
@@ -121,14 +121,12 @@ def stack_config(servings: dict, gpu_pool: bool = True) -> dict:
     ],
 )
 def test_llm_config_mistakes_are_config_errors(serving, path, reason):
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"chat": serving}))
-    assert error.value.path == f"ml-platform:servings.chat.{path}"
-    assert reason in error.value.reason
+    error = config_error(stack_config({"chat": serving}))
+    assert error.path == f"ml-platform:servings.chat.{path}"
+    assert reason in error.reason
 
 
 def test_an_llm_needs_a_gpu_pool():
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"chat": llm()}, gpu_pool=False))
-    assert error.value.path == "ml-platform:servings.chat.llm"
-    assert "no node pool has gpu: true" in error.value.reason
+    error = config_error(stack_config({"chat": llm()}, gpu_pool=False))
+    assert error.path == "ml-platform:servings.chat.llm"
+    assert "no node pool has gpu: true" in error.reason

@@ -4,7 +4,7 @@ import json
 import re
 
 import pulumi
-from support import s3_storage
+from support import s3_storage, strings
 
 from mlplatform import validation as conformance
 from mlplatform.config import Notebook as NotebookConfig
@@ -102,16 +102,7 @@ class TokenMocks(offline.PlanMocks):
 
 def plain_strings(value):
     """Every string in a registration that is not inside a secret."""
-    if isinstance(value, dict):
-        if value.get(SIG_KEY) == SECRET_SIG:
-            return
-        for item in value.values():
-            yield from plain_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from plain_strings(item)
-    elif isinstance(value, str):
-        yield value
+    return strings(value, skip=lambda node: node.get(SIG_KEY) == SECRET_SIG)
 
 
 def test_the_token_is_a_secret_everywhere_and_never_plain_text(plan, monkeypatch):

@@ -3,10 +3,10 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
-from support import ack_stack, oss_storage
+from support import ack_stack, config_error, oss_storage
 
 from mlplatform import validation as conformance
-from mlplatform.config import ConfigError, Seldon, Serving, parse
+from mlplatform.config import Seldon, Serving
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
 
@@ -403,22 +403,21 @@ def predictor(**fields) -> dict:
     ],
 )
 def test_server_protocol_and_batching_mistakes_are_config_errors(serving, path, reason):
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"color": serving}))
-    assert error.value.path == f"ml-platform:servings.color.{path}"
-    assert reason in error.value.reason
+    error = config_error(stack_config({"color": serving}))
+    assert error.path == f"ml-platform:servings.color.{path}"
+    assert reason in error.reason
 
 
 def test_header_route_needs_the_same_protocol_and_namespace():
     style = {"routeByHeader": {"header": "style: transfer", "serving": "color"}, "predictors": [predictor()]}
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"color": {"protocol": "tensorflow", "predictors": [predictor()]}, "style": style}))
-    assert error.value.path == "ml-platform:servings.style.routeByHeader.serving"
-    assert "same protocol and namespace" in error.value.reason
+    error = config_error(
+        stack_config({"color": {"protocol": "tensorflow", "predictors": [predictor()]}, "style": style})
+    )
+    assert error.path == "ml-platform:servings.style.routeByHeader.serving"
+    assert "same protocol and namespace" in error.reason
 
 
 def test_header_with_a_second_colon_is_rejected():
     style = {"routeByHeader": {"header": "style: a:b", "serving": "color"}, "predictors": [predictor()]}
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"color": {"predictors": [predictor()]}, "style": style}))
-    assert error.value.path == "ml-platform:servings.style.routeByHeader.header"
+    error = config_error(stack_config({"color": {"predictors": [predictor()]}, "style": style}))
+    assert error.path == "ml-platform:servings.style.routeByHeader.header"

@@ -1,11 +1,11 @@
 """Trainer v2 TrainJobs (`api: v2`): runtime reference, trainer, bucket mounts through runtimePatches, waiting."""
 
 import pytest
-from support import ack_stack, oss_storage
+from support import ack_stack, config_error, oss_storage
 
 from mlplatform import validation
-from mlplatform.config import ConfigError, parse
 from mlplatform.config import TrainingJob as TrainingJobConfig
+from mlplatform.config import parse
 from mlplatform.conventions import plain_json
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.trainjob import TrainJob, TrainJobArgs
@@ -14,18 +14,28 @@ TRAINJOB = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob"
 OSS = oss_storage()
 
 
-def job_config(**overrides) -> TrainingJobConfig:
-    raw = {
+def job(**fields) -> dict:
+    """Raw config of a Trainer v2 job: PyTorch, two workers, writing color:v3; `fields` change or add keys."""
+    return {
         "framework": "pytorch",
         "api": "v2",
-        "image": "registry.example.com/train-color:v3",
+        "image": "x/train:v1",
         "model": "color:v3",
+        "roles": {"Worker": {"replicas": 2}},
+        **fields,
+    }
+
+
+def job_config(**overrides) -> TrainingJobConfig:
+    """The job the rendering tests plan: reading a dataset, with a command and a GPU on each worker."""
+    fields = {
+        "image": "registry.example.com/train-color:v3",
         "dataset": "coco/grey",
         "command": ["python", "train.py"],
         "roles": {"Worker": {"replicas": 2, "resources": {"cpu": "4", "memory": "16Gi", "gpu": 1}}},
         **overrides,
     }
-    return TrainingJobConfig.model_validate(raw)
+    return TrainingJobConfig.model_validate(job(**fields))
 
 
 def render(plan, job: TrainingJobConfig) -> dict:
@@ -97,17 +107,6 @@ def stack_config(jobs: dict) -> dict:
     return ack_stack(trainingJobs=jobs)
 
 
-def job(**fields) -> dict:
-    return {
-        "framework": "pytorch",
-        "api": "v2",
-        "image": "x/train:v1",
-        "model": "color:v3",
-        "roles": {"Worker": {"replicas": 2}},
-        **fields,
-    }
-
-
 @pytest.mark.parametrize(
     ("raw", "path", "reason"),
     [
@@ -118,10 +117,9 @@ def job(**fields) -> dict:
     ],
 )
 def test_trainjob_runtime_reference_mistakes_are_config_errors(raw, path, reason):
-    with pytest.raises(ConfigError) as error:
-        parse(stack_config({"color-train": raw}))
-    assert error.value.path == f"ml-platform:trainingJobs.color-train.{path}"
-    assert reason in error.value.reason
+    error = config_error(stack_config({"color-train": raw}))
+    assert error.path == f"ml-platform:trainingJobs.color-train.{path}"
+    assert reason in error.reason
 
 
 def test_v1_jobs_keep_working():

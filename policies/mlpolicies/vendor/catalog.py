@@ -1,7 +1,7 @@
 """The Kubernetes versions each cloud supports, with their end of support and where that is published.
 
-Standard library only: the policy pack carries a byte-identical copy (`policies/mlpolicies/catalog.py`,
-checked by `tests/test_rules.py`), so config validation (refuses an unsupported version) and the pack
+Standard library only: the policy pack carries a byte-identical copy (`policies/mlpolicies/vendor/catalog.py`,
+checked by `tests/test_vendored.py`), so config validation (refuses an unsupported version) and the pack
 (advisory within `WARN_DAYS` of the end, mandatory past it) read one table. "Today" is the real date
 unless `MLP_TODAY` (YYYY-MM-DD) says otherwise, which is how tests move the clock.
 """
