@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import os
 from pathlib import Path
 
 from mlplatform.offline.stackfiles import UsageError
@@ -55,15 +53,6 @@ def shown_path(path: Path, project_dir: Path) -> Path:
         return path
 
 
-# From this many planned resources on, a second pack process takes the Analyze calls while the first runs
-# AnalyzeStack (the pack's own work is then the longest part of a preview on a 2-core machine).
-PACK_HELPER_FROM = 2000
-
-
-def _pack_helpers(result) -> int:
-    return 1 if len(result.resources) >= PACK_HELPER_FROM and (os.cpu_count() or 1) > 1 else 0
-
-
 def _start_pack(args, project: str):
     """The policy pack's process, started for the stack."""
     from mlplatform.offline.analyzer import PolicyPackRun
@@ -86,28 +75,29 @@ def _start_pack_early(args):
 
 
 def run(args) -> int:
+    from mlplatform.offline.analysis import PlanAnalysis
     from mlplatform.offline.preview import conceal, format_tree, run_preview, write
 
     style = args.style
     policy_config = read_policy_config(args.policy_pack_config, args.project_dir)
-    # The pack process starts now, so its start-up overlaps the plan; it analyzes the plan while the files
-    # are written. Files first, then the verdicts, as before: a pack that fails leaves the plan written.
+    # The pack process starts now and judges each resource as the program registers it, as the engine does;
+    # AnalyzeStack runs while the files are written. Files first, then the verdicts: a pack that fails
+    # leaves the plan written.
     pack_run = None if args.no_policy else _start_pack_early(args)
+    report = None
     try:
-        result = run_preview(args.stack, args.project_dir)
+        if pack_run is not None:
+            pack_run.start(policy_config)
+        result = run_preview(args.stack, args.project_dir, PlanAnalysis(pack_run) if pack_run else None)
         if not args.no_policy and (pack_run is None or pack_run.project != result.project):
             if pack_run is not None:
                 pack_run.stop()
             pack_run = _start_pack(args, result.project)  # a pack that cannot start fails here, as it always did
-        analysis = None
-        if pack_run is not None:
-            executor = concurrent.futures.ThreadPoolExecutor(1, "policy-pack")
-            analysis = executor.submit(pack_run.analyze, result.resources, policy_config, _pack_helpers(result))
-            executor.shutdown(wait=False)
+            pack_run.start(policy_config)
+            pack_run.analyze_later(result.resources)
         folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
-        report = None
-        if analysis is not None:
-            report = analysis.result()
+        if pack_run is not None:
+            report = pack_run.report()
             (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     finally:
         if pack_run is not None:

@@ -11,9 +11,9 @@ in one pack process per preview.
 from __future__ import annotations
 
 import collections
-import contextlib
-import itertools
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -122,7 +122,7 @@ def wire_value(value: Any) -> Any:
     return value
 
 
-def _struct(properties: dict | None) -> struct_pb2.Struct:
+def wire_struct(properties: dict | None) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(wire_value(properties or {}))
     return struct
@@ -146,12 +146,14 @@ def _provider(resource: dict, by_urn: dict[str, dict]) -> analyzer_pb2.AnalyzerP
     """The resource's provider (a `urn::id` reference) with the provider's inputs."""
     reference = resource.get("provider") or ""
     provider = by_urn.get(reference.rsplit("::", 1)[0]) if "::" in reference else None
-    if provider is None:
-        return None
-    type_, name = _urn_parts(provider["urn"])
-    return analyzer_pb2.AnalyzerProviderResource(
-        urn=provider["urn"], type=type_, name=name, properties=_struct(provider.get("inputs"))
-    )
+    return None if provider is None else provider_resource(provider["urn"], wire_struct(provider.get("inputs")))
+
+
+def provider_resource(urn: str, properties: struct_pb2.Struct) -> analyzer_pb2.AnalyzerProviderResource:
+    type_, name = _urn_parts(urn)
+    provider = analyzer_pb2.AnalyzerProviderResource(urn=urn, type=type_, name=name)
+    provider.properties.CopyFrom(properties)
+    return provider
 
 
 def analyze_requests(resources: list[dict]) -> list[analyzer_pb2.AnalyzeRequest]:
@@ -165,36 +167,45 @@ def analyze_requests(resources: list[dict]) -> list[analyzer_pb2.AnalyzeRequest]
 def _analyze_requests(resources: list[dict]) -> Iterator[analyzer_pb2.AnalyzeRequest]:
     by_urn = {r["urn"]: r for r in resources}
     for resource in resources:
-        if resource.get("external"):
-            continue
-        type_, name = _urn_parts(resource["urn"])
-        request = analyzer_pb2.AnalyzeRequest(
-            urn=resource["urn"],
-            type=resource.get("type") or type_,
-            name=name,
-            properties=_struct(resource.get("inputs")),
-            options=_options(resource),
-        )
-        provider = _provider(resource, by_urn)
-        if provider is not None:
-            request.provider.CopyFrom(provider)
-        yield request
+        if not resource.get("external"):
+            yield analyze_request(resource, wire_struct(resource.get("inputs")), _provider(resource, by_urn))
 
 
-def analyze_stack_request(resources: list[dict]) -> analyzer_pb2.AnalyzeStackRequest:
-    """The AnalyzeStack call: every resource's outputs (its inputs when the plan has no outputs for it)."""
+def analyze_request(
+    resource: dict, properties: struct_pb2.Struct, provider: analyzer_pb2.AnalyzerProviderResource | None
+) -> analyzer_pb2.AnalyzeRequest:
+    """The Analyze call on one resource (a deployment record: urn, type, parent, protect) and its inputs."""
+    type_, name = _urn_parts(resource["urn"])
+    request = analyzer_pb2.AnalyzeRequest(
+        urn=resource["urn"], type=resource.get("type") or type_, name=name, options=_options(resource)
+    )
+    request.properties.CopyFrom(properties)
+    if provider is not None:
+        request.provider.CopyFrom(provider)
+    return request
+
+
+def analyze_stack_request(
+    resources: list[dict], known: dict[str, struct_pb2.Struct] | None = None
+) -> analyzer_pb2.AnalyzeStackRequest:
+    """The AnalyzeStack call: every resource's outputs (its inputs when the plan has no outputs for it);
+    `known` holds outputs already in wire form, by URN."""
     by_urn = {r["urn"]: r for r in resources}
+    known = known or {}
     items = []
     for resource in resources:
         type_, name = _urn_parts(resource["urn"])
+        properties = known.get(resource["urn"])
         item = analyzer_pb2.AnalyzerResource(
             urn=resource["urn"],
             type=resource.get("type") or type_,
             name=name,
-            properties=_struct(resource.get("outputs") or resource.get("inputs")),
             options=_options(resource),
             parent=resource.get("parent") or "",
             dependencies=list(resource.get("dependencies") or []),
+        )
+        item.properties.CopyFrom(
+            properties if properties is not None else wire_struct(resource.get("outputs") or resource.get("inputs"))
         )
         for key, urns in (resource.get("propertyDependencies") or {}).items():
             if urns:
@@ -293,49 +304,95 @@ def run_policy_pack(
 
     `config` is what `--policy-pack-config` would hold. Raises PolicyPackError when the pack cannot run.
     """
-    return PolicyPackRun(pack_dir, stack, project).analyze(resources, config)
+    run = PolicyPackRun(pack_dir, stack, project)
+    try:
+        return run.analyze(resources, config)
+    finally:
+        run.stop()
+
+
+_DONE = object()
 
 
 class PolicyPackRun:
-    """A pack process started before the plan exists, so that its start-up overlaps the planning:
-    `analyze` once (it stops the process), or `stop` when there is nothing to analyze."""
+    """A pack process started before the plan exists, so that its start-up overlaps the planning.
+
+    One thread talks to it: it connects, configures the pack, then sends each Analyze request handed to
+    `submit` as soon as it comes (several in flight), and AnalyzeStack when `submit_stack` is called;
+    `report()` waits for the verdicts. `analyze(resources)` does all of that for finished records.
+    """
 
     def __init__(self, pack_dir: Path, stack: str, project: str):
         self.pack_dir = Path(pack_dir).resolve()
         self.version = str(_pack_project(self.pack_dir).get("version") or "")
         self.stack, self.project = stack, project
         self.pack = _PackProcess(self.pack_dir, project, stack)
-        self.helpers: list[_PackProcess] = []
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._talker: threading.Thread | None = None
+        self._report: PolicyReport | None = None
+        self._error: PolicyPackError | None = None
 
-    def analyze(self, resources: list[dict], config: dict | None = None, helpers: int = 0) -> PolicyReport:
-        """The verdicts on `resources`. With `helpers`, that many more pack processes take the Analyze calls
-        while the first one runs AnalyzeStack: the same calls and verdicts, on more cores."""
-        self.helpers = [_PackProcess(self.pack_dir, self.project, self.stack) for _ in range(helpers)]
+    def start(self, config: dict | None = None) -> None:
+        """Connect and configure in the background; Analyze requests submitted meanwhile wait their turn."""
+        self._talker = threading.Thread(target=self._talk, args=(config,), name="policy-pack", daemon=True)
+        self._talker.start()
+
+    def submit(self, request: analyzer_pb2.AnalyzeRequest) -> None:
+        self._requests.put(request)
+
+    def submit_stack(self, request: analyzer_pb2.AnalyzeStackRequest, resources: list[dict]) -> None:
+        """The last call: AnalyzeStack, after every Analyze request (`resources` names the root Stack)."""
+        self._requests.put((request, _stack_urn(resources, self.stack, self.project)))
+        self._requests.put(_DONE)
+
+    def report(self) -> PolicyReport:
+        """The verdicts, once AnalyzeStack has answered; PolicyPackError when the pack failed."""
+        assert self._talker is not None, "start() first"
+        self._talker.join()
+        if self._error is not None:
+            raise self._error
+        assert self._report is not None
+        return self._report
+
+    def analyze(self, resources: list[dict], config: dict | None = None) -> PolicyReport:
+        """The verdicts on finished records: one Analyze per resource, then AnalyzeStack."""
+        self.start(config)
+        self.analyze_later(resources)
+        return self.report()
+
+    def analyze_later(self, resources: list[dict]) -> None:
+        """Queue the calls on finished records (after `start`); `report()` gives the verdicts."""
+        for request in _analyze_requests(resources):
+            self.submit(request)
+        self.submit_stack(analyze_stack_request(resources), resources)
+
+    def _talk(self, config: dict | None) -> None:
         port = None
         try:
-            with contextlib.ExitStack() as channels:
-                analyzers = []
-                for pack in [self.pack, *self.helpers]:
-                    port = pack.port(START_TIMEOUT_S)
-                    channel = channels.enter_context(
-                        grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS)
-                    )
-                    grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
-                    analyzers.append(analyzer_pb2_grpc.AnalyzerStub(channel))
-                return _analyze(analyzers, self.pack_dir, self.version, self.stack, self.project, resources, config)
+            port = self.pack.port(START_TIMEOUT_S)
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=CHANNEL_OPTIONS) as channel:
+                grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT_S)
+                self._report = _converse(analyzer_pb2_grpc.AnalyzerStub(channel), self, config)
+        except PolicyPackError as error:
+            self._error = error
         except grpc.RpcError as error:
-            raise PolicyPackError(f"policy pack failed: {error.details()}\n{self._stderr()}".rstrip()) from None
+            self._error = PolicyPackError(f"policy pack failed: {error.details()}\n{self.pack.stderr()}".rstrip())
         except grpc.FutureTimeoutError:
-            raise PolicyPackError(f"policy pack did not answer on port {port}\n{self._stderr()}".rstrip()) from None
+            self._error = PolicyPackError(f"policy pack did not answer on port {port}\n{self.pack.stderr()}".rstrip())
         finally:
-            self.stop()
-
-    def _stderr(self) -> str:
-        return "\n".join(filter(None, (pack.stderr() for pack in [self.pack, *self.helpers])))
+            if self._error is not None:  # nobody waits for the rest: let submitters carry on
+                self._requests = _Discard()
 
     def stop(self) -> None:
-        for pack in [self.pack, *self.helpers]:
-            pack.stop()
+        self._requests.put(_DONE)  # a talker still waiting for requests ends
+        self.pack.stop()
+
+
+class _Discard:
+    """Where requests go once the pack has failed."""
+
+    def put(self, _item) -> None:
+        pass
 
 
 def _configure(analyzer, stack: str, project: str, config: dict[str, dict]) -> None:
@@ -350,12 +407,11 @@ def _configure(analyzer, stack: str, project: str, config: dict[str, dict]) -> N
     analyzer.Configure(_configure_request(config), timeout=CALL_TIMEOUT_S)
 
 
-def _analyze(analyzers, pack_dir, version, stack, project, resources, config) -> PolicyReport:
-    """GetAnalyzerInfo, configuration, Analyze per resource (several in flight), AnalyzeStack. With more than
-    one pack process, AnalyzeStack goes to the first while the others take the Analyze calls."""
-    first, *helpers = analyzers
-    info = first.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT_S)
-    report = PolicyReport(pack_name=info.name, pack_version=version or info.version, pack_path=pack_dir.name)
+def _converse(analyzer, run: PolicyPackRun, config: dict | None) -> PolicyReport:
+    """GetAnalyzerInfo and configuration, then the queued calls in order: Analyze (several in flight),
+    AnalyzeStack last."""
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT_S)
+    report = PolicyReport(pack_name=info.name, pack_version=run.version or info.version, pack_path=run.pack_dir.name)
     report.policies = [
         PolicyInfo(
             name=p.name,
@@ -366,24 +422,20 @@ def _analyze(analyzers, pack_dir, version, stack, project, resources, config) ->
         for p in info.policies
     ]
     report.config = reconcile_config(report.policies, config)
-    for analyzer in analyzers:
-        _configure(analyzer, stack, project, report.config)
-    stack_call, stack_timeout = None, max(CALL_TIMEOUT_S, STACK_CALL_S_PER_RESOURCE * len(resources))
-    if helpers:
-        stack_call = first.AnalyzeStack.future(analyze_stack_request(resources), timeout=stack_timeout)
+    _configure(analyzer, run.stack, run.project, report.config)
     in_flight: collections.deque = collections.deque()
-    workers = itertools.cycle(helpers or [first])
-    for request in _analyze_requests(resources):
-        in_flight.append((request.urn, next(workers).Analyze.future(request, timeout=CALL_TIMEOUT_S)))
+    while (item := run._requests.get()) is not _DONE:
+        if isinstance(item, tuple):  # AnalyzeStack: after every Analyze has answered
+            while in_flight:
+                urn, call = in_flight.popleft()
+                report.violations += _violations(call.result(), urn, reported_urn_wins=False)
+            request, stack_urn = item
+            timeout = max(CALL_TIMEOUT_S, STACK_CALL_S_PER_RESOURCE * len(request.resources))
+            response = analyzer.AnalyzeStack(request, timeout=timeout)
+            report.violations += _violations(response, stack_urn, reported_urn_wins=True)
+            continue
+        in_flight.append((item.urn, analyzer.Analyze.future(item, timeout=CALL_TIMEOUT_S)))
         if len(in_flight) >= ANALYZE_IN_FLIGHT:
             urn, call = in_flight.popleft()
             report.violations += _violations(call.result(), urn, reported_urn_wins=False)
-    while in_flight:
-        urn, call = in_flight.popleft()
-        report.violations += _violations(call.result(), urn, reported_urn_wins=False)
-    if stack_call is None:
-        response = first.AnalyzeStack(analyze_stack_request(resources), timeout=stack_timeout)
-    else:
-        response = stack_call.result()
-    report.violations += _violations(response, _stack_urn(resources, stack, project), reported_urn_wins=True)
     return report

@@ -175,6 +175,8 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             response = resource_pb2.RegisterResourceResponse(urn=urn)
             self._record(request, urn, external=False, id_="", inputs={})
+            if self.listener is not None:
+                self.listener(self.registrations[urn], request, response)
             return response
         inputs = _struct_to_json(request.object)
         id_, state = self.mocks.new_resource(
