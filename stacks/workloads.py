@@ -2,11 +2,13 @@
 
 Workloads are created in `dependsOn` order so each one can wait for what it names: a serving that
 depends on a training job waits until the job has succeeded (the job carries `pulumi.com/waitFor`).
-A model version `color:v2` lives at `<scheme>://<models bucket>/color/v2/` of the stack's own bucket.
+A model version `color:v2` lives at `<scheme>://<models bucket>/color/v2/` of the stack's own bucket; each
+namespace that serves it has one read-only volume of it (`model_volumes`), which all its servings there mount.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
@@ -25,7 +27,7 @@ from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incomin
 from mlplatform.workloads.sso import SsoClient
 from mlplatform.workloads.training import TrainingJob, TrainingJobArgs
 from mlplatform.workloads.trainjob import TrainJob, TrainJobArgs
-from mlplatform.workloads.volumes import BucketStorage
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, model_volume
 from mlplatform.workloads.webservice import WebService, WebServiceArgs
 from stacks.context import Platform
 
@@ -179,6 +181,28 @@ def model_copies(
     }
 
 
+def model_volumes(
+    servings: Mapping[str, cfg.Serving],
+    namespaces: Mapping[str, pulumi.Input[str]],
+    storage: BucketStorage,
+    opts: pulumi.ResourceOptions | None = None,
+) -> dict[str, dict[str, BucketVolume]]:
+    """Namespace -> model version -> its read-only volume there: one per version a namespace serves, which every
+    serving of that namespace mounts (the volume belongs to the version, not to a serving). `namespaces` maps a
+    placed serving's `namespace` to the Kubernetes namespace's name."""
+    served: dict[str, set[str]] = {}
+    for serving in servings.values():
+        served.setdefault(serving.namespace, set()).update(version for _, version in serving.served_versions())
+    return {
+        namespace: {
+            version: model_volume(namespace, version, storage, namespaces[namespace], opts)
+            for version in sorted(versions)
+        }
+        for namespace, versions in sorted(served.items())
+        if versions
+    }
+
+
 def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
     """Plan every workload of the stack config and export their endpoints."""
     settings = placed(through_mirror(platform.config))
@@ -201,6 +225,8 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
     clients: dict[str, pulumi.Output[str]] = {}
 
     copies = model_copies(settings, platform, storage, promoted, on_cluster)
+    names = {key: namespace.metadata.name for key, namespace in platform.namespaces.items()}
+    volumes = model_volumes(settings.servings, names, storage, on_cluster)
 
     def after(workload) -> list[pulumi.Resource]:
         """The operators, what the workload names in dependsOn, and the copies of the versions it serves."""
@@ -224,8 +250,9 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
             created[name] = component_type(name, arguments, opts=on_cluster)
         elif name in settings.servings:
             serving = settings.servings[name]
+            shared = volumes.get(serving.namespace, {})
             if serving.backend == "kserve":
-                component = _kserve_serving(platform, name, serving, storage, gpu, after(serving), on_cluster)
+                component = _kserve_serving(platform, name, serving, storage, gpu, shared, after(serving), on_cluster)
             else:
                 component = ModelServing(
                     name,
@@ -239,6 +266,7 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
                         gpu=gpu,
                         header_routes=incoming_header_routes(settings.servings, name),
                         depends_on=after(serving),
+                        model_volumes=shared,
                     ),
                     opts=on_cluster,
                 )
@@ -303,6 +331,7 @@ def _kserve_serving(
     serving: cfg.Serving,
     storage: BucketStorage,
     gpu: GpuScheduling,
+    volumes: Mapping[str, BucketVolume],
     after: list[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> KServeServing | LlmServing:
@@ -319,5 +348,6 @@ def _kserve_serving(
         route_target=platform.config.servings[route.serving] if route else None,
         # An LLM scales through KEDA's ScaledObject.
         depends_on=[*after, *platform.kserve, *(platform.keda if llm else [])],
+        model_volumes=volumes,
     )
     return (LlmServing if llm else KServeServing)(name, arguments, opts=opts)

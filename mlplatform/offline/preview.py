@@ -35,6 +35,7 @@ from mlplatform import validation
 from mlplatform.conventions import SECRET_TEXT
 from mlplatform.offline import engine as offline
 from mlplatform.offline import stackfiles
+from mlplatform.validation.background import BackgroundCheck
 
 # PyYAML's libyaml emitter when the wheel has it (6.0.3's do): same YAML, several times faster.
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -232,9 +233,14 @@ def _referenced_outputs(files: stackfiles.StackFiles, project_dir: Path) -> dict
     promotion = files.settings().promotion  # a config error names its file and line
     if promotion is None or promotion.project != files.project:
         return {}
-    source = run_preview(promotion.stack, project_dir)
+    # Only its outputs are read: the referenced stack is planned, not validated or written.
+    monitor = _plan(stackfiles.load(project_dir, promotion.stack), project_dir)
     name = f"{promotion.organization}/{promotion.project}/{promotion.stack}"
-    return {name: source.outputs}
+    return {name: _stack_registration(monitor).outputs}
+
+
+def _stack_registration(monitor: offline.RecordingMonitor) -> offline.Registration:
+    return next(r for r in monitor.registrations.values() if r.type == "pulumi:pulumi:Stack")
 
 
 @contextlib.contextmanager
@@ -287,34 +293,63 @@ def run_preview(stack: str, project_dir: Path | None = None, watcher: PlanWatche
         return _run_preview(stack, (project_dir or Path.cwd()).resolve(), watcher)
 
 
-def _run_preview(stack: str, project_dir: Path, watcher: PlanWatcher | None = None) -> PreviewResult:
-    started = time.perf_counter()
-    files = stackfiles.load(project_dir, stack)
+def _plan(
+    files: stackfiles.StackFiles, project_dir: Path, watcher: PlanWatcher | None = None
+) -> offline.RecordingMonitor:
+    """Run the program for a stack under the recording mock engine (after the stacks it references)."""
     references = _referenced_outputs(files, project_dir)
     program = project_dir / "__main__.py"
     if not program.is_file():
         raise stackfiles.UsageError(f"{program}: no Pulumi program")
     pulumi.runtime.set_all_config(files.config, files.secret_keys)
-    monitor = offline.start(files.project, stack, references, watcher.registered if watcher else None)
+    monitor = offline.start(files.project, files.stack, references, watcher.registered if watcher else None)
     with _program_path(project_dir):
         offline.run_program(lambda: runpy.run_path(str(program), run_name="__main__"))
-    records = _records(monitor, files.project, stack)
-    if watcher is not None:
-        watcher.planned(records)
+    return monitor
+
+
+class _Validating:
+    """Watches the plan: each Kubernetes object goes to the background validation as it is registered; the
+    caller's watcher (the policy pack's analysis), if any, is told everything too."""
+
+    def __init__(self, check: BackgroundCheck, watcher: PlanWatcher | None):
+        self.check, self.watcher = check, watcher
+        self.manifests: dict[str, dict] = {}  # by URN
+
+    def registered(self, registration: offline.Registration, request, response) -> None:
+        kind = registration.type
+        if registration.custom and kind.startswith("kubernetes:") and kind not in PACKAGE_TYPES:
+            self.manifests[registration.urn] = manifest = _manifest(registration)
+            self.check.add(manifest)
+        if self.watcher is not None:
+            self.watcher.registered(registration, request, response)
+
+    def planned(self, records: list[dict]) -> None:
+        if self.watcher is not None:
+            self.watcher.planned(records)
+
+
+def _run_preview(stack: str, project_dir: Path, watcher: PlanWatcher | None = None) -> PreviewResult:
+    started = time.perf_counter()
+    files = stackfiles.load(project_dir, stack)
+    with BackgroundCheck(_kubernetes_minor(files)) as check:
+        validating = _Validating(check, watcher)
+        monitor = _plan(files, project_dir, validating)
+        records = _records(monitor, files.project, stack)
+        validating.planned(records)
+        checked = check.result()
     # In the plan's stable order (registration order varies with the SDK's threads).
     planned = [monitor.registrations[r["urn"]] for r in records if r["urn"] in monitor.registrations]
     planned = [r for r in planned if not r.external]
     kubernetes = [r for r in planned if r.type.startswith("kubernetes:")]
-    stack_record = next(r for r in monitor.registrations.values() if r.type == "pulumi:pulumi:Stack")
-    manifests = [_manifest(r) for r in kubernetes if r.custom and r.type not in PACKAGE_TYPES]
-    checked = validation.check_all(manifests, _kubernetes_minor(files))
+    manifests = [validating.manifests[r.urn] for r in kubernetes if r.urn in validating.manifests]
     if checked.problems:
         raise validation.InvalidObjects(checked.problems)
     return PreviewResult(
         stack=stack,
         project=files.project,
         resources=records,
-        outputs=stack_record.outputs,
+        outputs=_stack_registration(monitor).outputs,
         manifests=manifests,
         packages=[
             {"resource": r.name, "type": r.type, **conceal(r.inputs)} for r in kubernetes if r.type in PACKAGE_TYPES

@@ -25,9 +25,10 @@ How each serving option reaches KServe (kserve/kserve v0.20.0; files under pkg/ 
 - Runtimes: prepackaged servers become `predictor.model.modelFormat` + `protocolVersion` (tensorflow = v1,
   TF Serving's REST API), auto-selected among the ClusterServingRuntimes of the kserve-runtime-configs
   chart; a custom image is `predictor.containers[kserve-container]` with the model URI in STORAGE_URI.
-  Models come from the models bucket without keys, as Seldon servings do: each served version is a
-  read-only bucket volume (`volumes.py`: an RRSA-mounted OSS volume on ACK, Mountpoint for S3 with the
-  serving's own Pod Identity on EKS) and the predictor's `storageUri` is `pvc://<claim>`, which KServe mounts
+  Models come from the models bucket without keys, as Seldon servings do: each served version is the
+  read-only bucket volume of that version in the serving's namespace, shared with the namespace's other servings
+  of it (`volumes.py`: an RRSA-mounted OSS volume on ACK, Mountpoint for S3 with each serving's own Pod Identity
+  on EKS) and the predictor's `storageUri` is `pvc://<claim>`, which KServe mounts
   at /mnt/models instead of downloading (`pkg/utils/storage.go` ParsePvcURI). The predictors run as the
   serving's ServiceAccount (`<serving>`), the one its Pod Identity is associated with.
 - Autoscaling: `serving.kserve.io/autoscalerClass: hpa` with `autoScaling.metrics` (Resource cpu/memory,
@@ -47,11 +48,11 @@ import pulumi_kubernetes as k8s
 
 from mlplatform.config import Predictor, Serving
 from mlplatform.config.kserve import KSERVE_FORMATS
-from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
+from mlplatform.rules import MODEL_VERSION_ANNOTATION
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, container_security_context, pod_security_context, service_account
-from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
@@ -91,6 +92,9 @@ class KServeServingArgs:
     # The serving whose URL a `routeByHeader` answers at (its config), for the predict path.
     route_target: Serving | None = None
     depends_on: Sequence[pulumi.Resource] = ()
+    # Model version -> its read-only volume in the serving's namespace (`volumes.model_volume`), shared with the
+    # namespace's other servings of it. Holds every version served (predictors, or an LLM's weights).
+    model_volumes: Mapping[str, BucketVolume] = field(default_factory=dict)
 
 
 def storage_uri(uri: str) -> str:
@@ -281,23 +285,6 @@ def http_route_spec(name: str, serving: Serving, gateway: GatewayRef, route_targ
     return {"parentRefs": [gateway.parent_ref()], "rules": [rule]}
 
 
-def model_volumes(
-    name: str, serving_predictors: list[Predictor], storage: BucketStorage, namespace, parent: pulumi.Resource
-) -> dict[str, BucketVolume]:
-    """A read-only bucket volume per predictor that serves a model version (`<bucket>/color/v2/`)."""
-    return {
-        predictor.name: BucketVolume(
-            f"{name}-{predictor.name}-model",
-            BucketVolumeArgs(
-                storage, storage.models_bucket, f"{model_prefix(predictor.model)}/", namespace, writable=False
-            ),
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        for predictor in serving_predictors
-        if predictor.is_model_version
-    }
-
-
 def serving_identity(
     name: str, namespace: pulumi.Input[str], volumes: list[BucketVolume], storage: BucketStorage, parent
 ) -> list[pulumi.Resource]:
@@ -340,11 +327,12 @@ class KServeServing(pulumi.ComponentResource):
     def __init__(self, name: str, args: KServeServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:kserve:KServeServing", name, None, opts)
         serving = args.serving
-        volumes = model_volumes(name, serving.predictors, args.storage, args.namespace, self)
-        identity = serving_identity(name, args.namespace, list(volumes.values()), args.storage, self)
+        volumes = {p.name: args.model_volumes[p.model] for p in serving.predictors if p.is_model_version}
+        used = list(dict.fromkeys(volumes.values()))  # two predictors of one version share its volume
+        identity = serving_identity(name, args.namespace, used, args.storage, self)
         uris = {key: volume.claim_name.apply(lambda claim: f"pvc://{claim}") for key, volume in volumes.items()}
         annotations, spec = inference_service_spec(name, serving, uris, args.gpu, name)
-        prerequisites = [*volumes.values(), *identity, *args.depends_on]
+        prerequisites = [*used, *identity, *args.depends_on]
         self.inference_service = serving_resource(
             self, name, "InferenceService", spec, prerequisites, args.namespace, annotations
         )

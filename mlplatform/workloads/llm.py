@@ -3,10 +3,11 @@
 One `InferenceService` (serving.kserve.io/v1beta1, Standard mode) whose predictor runs the
 `huggingface` model format (the `kserve-huggingfaceserver` ClusterServingRuntime of the
 kserve-runtime-configs chart, v0.20.0) with:
-- the weights from the models bucket, keyless as every serving's: a read-only bucket volume (`volumes.py`)
-  given as `storageUri: pvc://<claim>`, which KServe mounts at /mnt/models, the server's default
-  `--model_dir` (huggingfaceserver `__main__.py`), and `HF_HUB_OFFLINE=1`, so nothing is downloaded from the
-  Hugging Face Hub at run time;
+- the weights from the models bucket, keyless as every serving's: the version's read-only bucket volume in the
+  serving's namespace (`volumes.py`, shared with the namespace's other servings of it) given as
+  `storageUri: pvc://<claim>`, which KServe mounts at /mnt/models, the server's default `--model_dir`
+  (huggingfaceserver `__main__.py`), and `HF_HUB_OFFLINE=1`, so nothing is downloaded from the Hugging Face Hub
+  at run time;
 - `--backend=vllm` and `--tensor-parallel-size=<gpus>` (a vLLM engine argument, which the server's
   FlexibleArgumentParser takes): the model is split across the GPUs of one node;
 - the GPUs as `nvidia.com/gpu` requests = limits, with the GPU pool's toleration and node selector.
@@ -54,7 +55,6 @@ from mlplatform.workloads.kserve import (
 )
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, container_security_context, pod_security_context
-from mlplatform.workloads.volumes import BucketVolume, BucketVolumeArgs
 
 # The OpenAI-compatible chat endpoint of KServe's huggingfaceserver.
 CHAT_PATH = "/openai/v1/chat/completions"
@@ -162,13 +162,7 @@ class LlmServing(pulumi.ComponentResource):
         super().__init__("mlplatform:llm:LlmServing", name, None, opts)
         serving = args.serving
         llm = serving.llm
-        volume = BucketVolume(
-            f"{name}-model",
-            BucketVolumeArgs(
-                args.storage, args.storage.models_bucket, f"{model_prefix(llm.model)}/", args.namespace, False
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        volume = args.model_volumes[llm.model]
         identity = serving_identity(name, args.namespace, [volume], args.storage, self)
         prerequisites: list[pulumi.Resource] = [volume, *identity, *args.depends_on]
         uri: pulumi.Input[str] = volume.claim_name.apply(lambda claim: f"pvc://{claim}")

@@ -39,11 +39,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import Batching, Predictor, Seldon, Serving
-from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
+from mlplatform.rules import MODEL_VERSION_ANNOTATION
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
-from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume
 
 # Where Seldon's storage initializer puts the model for the server (DefaultModelLocalMountPath).
 MODEL_PATH = "/mnt/models"
@@ -82,8 +82,7 @@ class ModelServingArgs:
 
     serving: Serving
     namespace: pulumi.Input[str]
-    # The models bucket and how pods reach it without keys: each served version is a read-only bucket volume
-    # (RRSA role on ACK, the serving's Pod Identity on EKS) that the model server loads from `pvc://`.
+    # The models bucket and how pods reach it without keys (RRSA roles on ACK, the serving's Pod Identity on EKS).
     storage: BucketStorage
     seldon: Seldon
     # In-cluster ingress URL (`http://emissary-ingress.emissary.svc.cluster.local`) and its public host.
@@ -93,6 +92,9 @@ class ModelServingArgs:
     # Servings that answer this serving's URL by header (Istio renders their routes here).
     header_routes: Sequence[HeaderRouteSource] = ()
     depends_on: Sequence[pulumi.Resource] = ()
+    # Model version -> its read-only volume in the serving's namespace (`volumes.model_volume`), shared with the
+    # namespace's other servings of it; the model server loads it from `pvc://<claim>`. Holds every version served.
+    model_volumes: Mapping[str, BucketVolume] = field(default_factory=dict)
 
 
 def graph_name(name: str, serving: Serving) -> str:
@@ -152,7 +154,10 @@ class ModelServing(pulumi.ComponentResource):
         prerequisites: list[pulumi.Resource] = list(args.depends_on)
         # One ConfigMap holds every TF Serving predictor's batching parameters (one key each).
         self.batching_configs: list[k8s.core.v1.ConfigMap] = self._batching_config()
-        self.model_volumes: list[BucketVolume] = []
+        # The shared volumes of the versions served; the serving's own identity (EKS) carries their read grants.
+        self.model_volumes: list[BucketVolume] = list(
+            dict.fromkeys(args.model_volumes[version] for _, version in serving.served_versions())
+        )
         # The serving's own ServiceAccount (named like it), for every predictor's pods; cloud identity binds to it.
         self.service_account, self._account = service_account(name, args.namespace, parent=self)
         prerequisites.append(self.service_account)
@@ -207,8 +212,7 @@ class ModelServing(pulumi.ComponentResource):
         else:
             graph["type"] = "MODEL"
         if predictor.is_model_version:
-            volume = self._model_volume(predictor)
-            self.model_volumes.append(volume)
+            volume = self._args.model_volumes[predictor.model]
             # Seldon's storage initializer copies from the claim (mounted at /mnt/pvc): no storage credentials.
             graph["modelUri"] = volume.claim_name.apply(lambda claim: f"pvc://{claim}")
         else:
@@ -225,18 +229,6 @@ class ModelServing(pulumi.ComponentResource):
         if predictor.is_model_version:
             rendered["annotations"] = {MODEL_VERSION_ANNOTATION: predictor.model}
         return rendered
-
-    def _model_volume(self, predictor: Predictor) -> BucketVolume:
-        """The predictor's model version, read-only from the models bucket (`<bucket>/color/v2/`)."""
-        storage = self._args.storage
-        prefix = f"{model_prefix(predictor.model)}/"
-        return BucketVolume(
-            f"{self._name}-{predictor.name}-model",
-            BucketVolumeArgs(
-                storage, storage.models_bucket, prefix, self._args.namespace, writable=False, purpose="serving"
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
 
     def _component_spec(self, predictor: Predictor) -> dict:
         protocol = self._args.serving.protocol

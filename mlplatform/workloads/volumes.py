@@ -6,10 +6,15 @@ OSS volume mounts the bucket and the container mount is narrowed with `subPath` 
 read-only one mounts its prefix, which exists. S3 goes through Mountpoint for Amazon S3 (`s3.csi.aws.com`), whose
 `prefix` mount option needs no existing key, so the volume itself is narrowed. Either way the container only
 ever sees `<prefix>`, and the role behind the volume may touch only `<prefix>` (`identity.py`): no keys.
+
+A model version a namespace serves is one read-only volume there (`model_volume`), whatever the number of servings
+that mount it: the volume and its role belong to the version, the read grant of each serving's own identity (EKS)
+to the serving.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -17,12 +22,17 @@ from typing import Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlplatform.rules import model_prefix
 from mlplatform.workloads.identity import BucketIdentity, Grant, oss_volume_role
 
 OSS_DRIVER = "ossplugin.csi.alibabacloud.com"
 S3_DRIVER = "s3.csi.aws.com"
 # Object storage has no size; the API server still requires a capacity on the PV and the claim.
 NOMINAL_CAPACITY = "1Ti"
+# A claim name that is also a DNS label, so the names built on it (the PersistentVolume `<namespace>-<claim>`,
+# the RAM role and policy `mlp-<stack>-<namespace>-<claim>`: RAM policy names take letters, digits and '-' only,
+# Alibaba Cloud RAM API CreatePolicy) are valid too.
+DNS_LABEL_LENGTH = 63
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,9 @@ class BucketVolumeArgs:
     writable: bool
     # serving, training or notebook: tags the role behind the volume (identity.Grant.purpose).
     purpose: str = "workload"
+    # The PersistentVolumeClaim's name in `namespace` (the PersistentVolume is `<namespace>-<claim>`); by default
+    # the component's name.
+    claim_name: str | None = None
 
 
 def _s3_region_option(endpoint: str) -> str:
@@ -72,8 +85,9 @@ class BucketVolume(pulumi.ComponentResource):
         super().__init__("mlplatform:datasets:BucketVolume", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         access_modes = ["ReadWriteMany"] if args.writable else ["ReadOnlyMany"]
+        claim_name = args.claim_name or name
         # PersistentVolumes are cluster-wide: the namespace keeps two namespaces' volumes apart.
-        volume_name = pulumi.Output.concat(args.namespace, "-", name)
+        volume_name = pulumi.Output.concat(args.namespace, "-", claim_name)
         self.grant = Grant(args.bucket, args.prefix, args.writable, args.purpose)
         if args.storage.scheme == "oss":
             role = oss_volume_role(name, self.grant, args.storage.identity, self)
@@ -89,7 +103,7 @@ class BucketVolume(pulumi.ComponentResource):
             "persistentVolumeReclaimPolicy": "Retain",
             "storageClassName": "",
             # Only this claim may bind the volume.
-            "claimRef": {"namespace": args.namespace, "name": name},
+            "claimRef": {"namespace": args.namespace, "name": claim_name},
             "csi": csi,
         }
         if mount_options:
@@ -99,7 +113,7 @@ class BucketVolume(pulumi.ComponentResource):
         )
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
-            metadata={"name": name, "namespace": args.namespace},
+            metadata={"name": claim_name, "namespace": args.namespace},
             spec={
                 "accessModes": access_modes,
                 "storageClassName": "",
@@ -156,3 +170,45 @@ class BucketVolume(pulumi.ComponentResource):
         if self.sub_path:
             mount["subPath"] = self.sub_path
         return mount
+
+
+def model_claim_name(version: str) -> str:
+    """`color:v2` -> `model-color-v2`: the claim of a model version's read-only volume in a namespace.
+
+    A DNS label that reads as the version when the version is lowercase letters and digits (then the version is
+    what follows the last '-', so two versions never share a name); any other version (`V2`, `2.5-7b`, `rc_1`) or
+    a name past 63 characters becomes `model-<the version, '-' for other characters, cut>-<sha256 prefix>`.
+    """
+    model, _, tag = version.partition(":")
+    readable = f"model-{model}-{tag}"
+    if re.fullmatch(r"[a-z0-9]+", tag) and len(readable) <= DNS_LABEL_LENGTH:
+        return readable
+    digest = hashlib.sha256(version.encode()).hexdigest()[:8]
+    text = re.sub(r"[^a-z0-9-]+", "-", readable.lower())[: DNS_LABEL_LENGTH - len(digest) - 1].strip("-")
+    return f"{text}-{digest}"
+
+
+def model_volume(
+    namespace_key: str,
+    version: str,
+    storage: BucketStorage,
+    namespace: pulumi.Input[str],
+    opts: pulumi.ResourceOptions | None = None,
+) -> BucketVolume:
+    """The model version read-only from the models bucket (`<bucket>/color/v2/`) for every serving of one
+    namespace: claim `model-color-v2`, PersistentVolume and component `<namespace>-model-color-v2` (on ACK the
+    RAM role `mlp-<stack>-<namespace>-model-color-v2`, which reads `color/v2/` only)."""
+    claim = model_claim_name(version)
+    return BucketVolume(
+        f"{namespace_key}-{claim}",
+        BucketVolumeArgs(
+            storage,
+            storage.models_bucket,
+            f"{model_prefix(version)}/",
+            namespace,
+            writable=False,
+            purpose="serving",
+            claim_name=claim,
+        ),
+        opts=opts,
+    )

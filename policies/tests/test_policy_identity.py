@@ -22,13 +22,13 @@ def test_a_secret_holding_cloud_keys_is_reported_and_other_secrets_pass():
     assert "stores cloud keys (akId, akSecret)" in message
 
 
-def role(purpose: str, name: str = "mlp-prod-color-v1-model"):
+def role(purpose: str, name: str = "mlp-prod-models-model-color-v1"):
     return stack_resource(
         "alicloud:ram/role:Role", {"roleName": name, "tags": {"mlplatform.io/purpose": purpose}}, name=name
     )
 
 
-def oss_policy(*actions: str, name: str = "mlp-prod-color-v1-model"):
+def oss_policy(*actions: str, name: str = "mlp-prod-models-model-color-v1"):
     document = json.dumps(
         {"Version": "1", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": ["*"]}]}
     )
@@ -52,7 +52,9 @@ def test_a_read_only_serving_role_passes():
 
 def test_a_serving_role_that_can_write_is_reported_and_a_training_role_may_write():
     [message] = check_stack(serving_roles_read_only, [role("serving"), *oss_policy("oss:GetObject", "oss:PutObject")])
-    assert message.startswith("Role mlp-prod-color-v1-model serves models but its policy lets it write or delete")
+    assert message.startswith(
+        "Role mlp-prod-models-model-color-v1 serves models but its policy lets it write or delete"
+    )
     assert check_stack(serving_roles_read_only, [role("training"), *oss_policy("oss:PutObject")]) == []
 
 

@@ -248,3 +248,30 @@ def test_prod_serves_an_unpublished_version_only_when_the_config_says_so(project
     edit(project, "prod", "promotion", lambda p: {**p, "allowUnpublished": ["style:v7"]})
     code, _, err = preview(project, "prod", capsys)
     assert (code, err) == (0, "")
+
+
+def test_prod_servings_of_one_version_share_its_volume_per_namespace(project, capsys):
+    def more_servings(servings):
+        one = {"protocol": "tensorflow", "predictors": [{"name": "v1", "model": "color:v1", "replicas": 2}]}
+        return {**servings, "color-b": one, "vision-color": {**one, "team": "vision"}}
+
+    edit(project, "prod", "servings", more_servings)
+    code, _, err = preview(project, "prod", capsys)
+    assert (code, err) == (0, "")
+    planned = resources(project, "prod")
+    of_version = [r for r in planned if r["urn"].endswith("model-color-v1-pv")]
+    assert sorted(r["inputs"]["metadata"]["name"] for r in of_version) == [
+        "models-model-color-v1",
+        "vision-models-model-color-v1",
+    ]
+    roles = [r["inputs"]["roleName"] for r in planned if r["type"] == "alicloud:ram/role:Role"]
+    assert sorted(role for role in roles if "color-v1" in role and "promote" not in role) == [
+        "mlp-prod-models-model-color-v1",
+        "mlp-prod-vision-models-model-color-v1",
+    ]
+    [copy] = [r["urn"] for r in planned if r["urn"].endswith("::promote-color-v1-job")]
+    for name, namespace in (("color", "models"), ("color-b", "models"), ("vision-color", "vision-models")):
+        [sdep] = [r for r in planned if r["urn"].endswith(f"::{name}-seldondeployment")]
+        assert sdep["inputs"]["metadata"]["namespace"] == namespace
+        assert sdep["inputs"]["spec"]["predictors"][0]["graph"]["modelUri"] == "pvc://model-color-v1"
+        assert copy in sdep["dependencies"]  # the promotion copy still gates every serving of the version

@@ -45,7 +45,7 @@ def test_kserve_canary_webhook_rules(obj, problem):
 
 def test_a_custom_container_with_storage_uri_is_a_stable_predictor_with_a_model():
     obj = isvc(canary())
-    env = [{"name": "STORAGE_URI", "value": "pvc://color-v1-model"}]
+    env = [{"name": "STORAGE_URI", "value": "pvc://model-color-v1"}]
     obj["spec"]["predictor"] = {
         "name": "v1",
         "containers": [{"name": "kserve-container", "image": "x/y:v1", "env": env}],

@@ -8,6 +8,7 @@ from mlplatform.config import Serving, parse
 from mlplatform.conventions import plain_json
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.scheduling import GpuScheduling
+from stacks.workloads import model_volumes
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
@@ -33,6 +34,7 @@ def render(plan, servings: dict, gpu: GpuScheduling | None = None):
     parsed = {name: Serving.model_validate(raw) for name, raw in servings.items()}
 
     def program():
+        volumes = model_volumes(parsed, {"models": "models"}, STORAGE)
         for name, serving in parsed.items():
             route = serving.route_by_header
             KServeServing(
@@ -45,6 +47,7 @@ def render(plan, servings: dict, gpu: GpuScheduling | None = None):
                     ingress_host="gateway.example.com",
                     gpu=gpu or GpuScheduling(),
                     route_target=parsed[route.serving] if route else None,
+                    model_volumes=volumes.get("models", {}),
                 ),
             )
 
@@ -69,10 +72,10 @@ def test_canary_is_spec_canary_with_traffic_percent_and_the_route_splits_by_weig
     isvc = rendered(monitor, ISVC, "color")
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     stable, [canary] = isvc["spec"]["predictor"], isvc["spec"]["canary"]
-    assert stable["name"] == "v1" and stable["model"]["storageUri"] == "pvc://color-v1-model"
+    assert stable["name"] == "v1" and stable["model"]["storageUri"] == "pvc://model-color-v1"
     assert stable["model"]["modelFormat"] == {"name": "tensorflow"} and stable["model"]["protocolVersion"] == "v1"
     assert canary["trafficPercent"] == 10 and canary["predictor"]["name"] == "v2"
-    assert canary["predictor"]["model"]["storageUri"] == "pvc://color-v2-model"
+    assert canary["predictor"]["model"]["storageUri"] == "pvc://model-color-v2"
     assert canary["predictor"]["minReplicas"] == 2
     assert not {"maxReplicas", "autoScaling", "scaleTarget", "scaleMetric"} & set(canary["predictor"])
     assert canary["predictor"]["annotations"] == {"mlplatform.io/model-version": "color:v2"}
@@ -147,7 +150,7 @@ def test_custom_image_gets_the_model_through_storage_uri_and_v2_paths(plan):
     monitor = render(plan, {"color": serving})
     [container] = rendered(monitor, ISVC, "color")["spec"]["predictor"]["containers"]
     assert container["name"] == "kserve-container" and container["image"] == "registry.example.com/color:v1"
-    assert container["env"] == [{"name": "STORAGE_URI", "value": "pvc://color-v1-model"}]
+    assert container["env"] == [{"name": "STORAGE_URI", "value": "pvc://model-color-v1"}]
     [output] = [r.outputs for r in monitor.of_type("mlplatform:kserve:KServeServing")]
     assert output["endpoint"].endswith("/serving/models/color/v2/models/color/infer")
 
@@ -158,7 +161,7 @@ def test_each_model_version_is_a_read_only_bucket_volume_without_keys(plan):
     claims = {
         r.inputs["metadata"]["name"]: r.inputs for r in monitor.of_type("kubernetes:core/v1:PersistentVolumeClaim")
     }
-    assert set(claims) == {"color-v1-model", "color-v2-model"}
+    assert set(claims) == {"model-color-v1", "model-color-v2"}
     assert all(claim["spec"]["accessModes"] == ["ReadOnlyMany"] for claim in claims.values())
     volumes = [r.inputs["spec"] for r in monitor.of_type("kubernetes:core/v1:PersistentVolume")]
     assert {v["csi"]["volumeAttributes"]["authType"] for v in volumes} == {"rrsa"}

@@ -8,6 +8,7 @@ from mlplatform.config import Serving
 from mlplatform.conventions import plain_json
 from mlplatform.workloads.kserve import KServeServingArgs
 from mlplatform.workloads.llm import LlmServing
+from stacks.workloads import model_volumes
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
@@ -30,6 +31,7 @@ def render(plan, raw: dict):
     serving = Serving.model_validate(raw)
 
     def program():
+        volumes = model_volumes({"chat": serving}, {"models": "models"}, STORAGE)
         LlmServing(
             "chat",
             KServeServingArgs(
@@ -38,6 +40,7 @@ def render(plan, raw: dict):
                 storage=STORAGE,
                 ingress_url="http://gateway",
                 ingress_host="gateway.example.com",
+                model_volumes=volumes["models"],
             ),
         )
 
@@ -56,7 +59,8 @@ def test_llm_runs_vllm_on_the_node_gpus_with_weights_from_the_bucket(plan):
     predictor = isvc["spec"]["predictor"]
     model = predictor["model"]
     assert model["modelFormat"] == {"name": "huggingface"}
-    assert model["storageUri"] == "pvc://chat-model"  # the read-only bucket volume of the version, no keys
+    # The read-only bucket volume of the version (its name digests the version's '.'), no keys.
+    assert model["storageUri"] == "pvc://model-qwen-2-5-7b-09323a08"
     assert model["args"] == ["--backend=vllm", "--tensor-parallel-size=2"]
     assert {"name": "HF_HUB_OFFLINE", "value": "1"} in model["env"]  # no hub download at run time
     assert model["resources"]["requests"]["nvidia.com/gpu"] == "2" == model["resources"]["limits"]["nvidia.com/gpu"]

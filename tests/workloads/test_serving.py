@@ -9,6 +9,7 @@ from mlplatform import validation as conformance
 from mlplatform.config import Seldon, Serving
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes
+from stacks.workloads import model_volumes
 
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 INGRESS_URL = "http://emissary-ingress.emissary.svc.cluster.local"
@@ -22,6 +23,9 @@ def render(plan, servings: dict, ingress: str = "ambassador", gpu: GpuScheduling
 
     def program():
         provider = k8s.Provider("cluster", kubeconfig="kubeconfig")
+        on_cluster = pulumi.ResourceOptions(providers=[provider])
+        namespaces = {serving.namespace: serving.namespace for serving in parsed.values()}
+        volumes = model_volumes(parsed, namespaces, STORAGE, on_cluster)
         for name, serving in parsed.items():
             component = ModelServing(
                 name,
@@ -34,8 +38,9 @@ def render(plan, servings: dict, ingress: str = "ambassador", gpu: GpuScheduling
                     ingress_host=pulumi.Output.from_input("47.251.36.228"),
                     gpu=gpu or GpuScheduling(),
                     header_routes=incoming_header_routes(parsed, name),
+                    model_volumes=volumes.get(serving.namespace, {}),
                 ),
-                opts=pulumi.ResourceOptions(providers=[provider]),
+                opts=on_cluster,
             )
             pulumi.export(f"{name}-endpoint", component.endpoint)
             pulumi.export(f"{name}-public", component.public_endpoint)
@@ -84,7 +89,7 @@ def test_canary_split_is_integer_traffic_with_model_uris_and_version_annotations
     assert (v2["name"], v2["traffic"], v2["replicas"]) == ("v2", 10, 1)
     assert all(isinstance(p["traffic"], int) for p in (v1, v2))
     # Each model version is a read-only bucket volume (its own RRSA role): Seldon loads it from the claim.
-    assert v1["graph"] == {"name": "color", "implementation": "TENSORFLOW_SERVER", "modelUri": "pvc://color-v1-model"}
+    assert v1["graph"] == {"name": "color", "implementation": "TENSORFLOW_SERVER", "modelUri": "pvc://model-color-v1"}
     assert v2["annotations"] == {"mlplatform.io/model-version": "color:v2"}
     assert "shadow" not in v1
 
@@ -94,10 +99,10 @@ def test_servings_read_their_model_versions_through_read_only_roles(plan):
     volumes = {
         v.inputs["metadata"]["name"]: v.inputs["spec"] for v in monitor.of_type("kubernetes:core/v1:PersistentVolume")
     }
-    assert volumes["models-color-v1-model"]["csi"]["volumeAttributes"]["path"] == "/color/v1/"
-    assert volumes["models-color-v1-model"]["accessModes"] == ["ReadOnlyMany"]
+    assert volumes["models-model-color-v1"]["csi"]["volumeAttributes"]["path"] == "/color/v1/"
+    assert volumes["models-model-color-v1"]["accessModes"] == ["ReadOnlyMany"]
     roles = {r.inputs["roleName"]: r.inputs for r in monitor.of_type("alicloud:ram/role:Role")}
-    assert roles["mlp-prod-color-v1-model"]["tags"] == {"mlplatform.io/purpose": "serving"}
+    assert roles["mlp-prod-models-model-color-v1"]["tags"] == {"mlplatform.io/purpose": "serving"}
     for policy in monitor.of_type("alicloud:ram/policy:Policy"):
         document = json.loads(policy.inputs["policyDocument"])
         assert document["Statement"][1]["Action"] == ["oss:GetObject"]
