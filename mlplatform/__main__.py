@@ -1,7 +1,6 @@
 """`python -m mlplatform ...`, the same as the `mlp` command: preview, diff, endpoints, promote, traffic, schema."""
 
-import sys
+from mlplatform.cli import command
 
-from mlplatform.cli import main
-
-sys.exit(main())
+if __name__ == "__main__":
+    command()

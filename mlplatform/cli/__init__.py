@@ -11,7 +11,9 @@ arguments that returns the exit code. A new command is one module and one line h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -94,6 +96,19 @@ def _located(error: ConfigError, args: argparse.Namespace) -> ConfigError:
 
     source = ConfigSource.of(args.project_dir, stack)
     return error.locate(source.where) if source.stack_file.is_file() else error
+
+
+def command() -> None:
+    """The `mlp` command: `main()`, then exit without tearing the interpreter down.
+
+    After a large plan, freeing every object one by one at shutdown took about a second; everything worth
+    keeping is written and flushed by then (files are closed as they are written, the policy pack's process
+    is stopped, the validation worker ends when its input closes)."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a reader that went away (`mlp preview | head`)
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

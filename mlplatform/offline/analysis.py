@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 
-from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
 from mlplatform.conventions import SECRET_SIG
@@ -31,7 +30,9 @@ class PlanAnalysis:
         self.run = run
         self._lock = threading.Lock()  # the mock engine registers from several threads
         self._providers: dict[str, analyzer_pb2.AnalyzerProviderResource] = {}  # by URN
-        self._outputs: dict[str, struct_pb2.Struct] = {}  # wire-form outputs the program's inputs echo, by URN
+        # The registration's Struct is what the engine hands an analyzer, unless it holds a secret (then the value
+        # is concealed, as the plan writes it); outputs that echo it, serialized, by URN, for AnalyzeStack.
+        self._outputs: dict[str, bytes] = {}
         self._stack_urn = ""
 
     def registered(self, registration: Registration, request, response) -> None:
@@ -42,9 +43,13 @@ class PlanAnalysis:
             self._stack_urn = registration.urn
         else:
             record["parent"] = registration.parent or self._stack_urn
-        properties = _wire(registration.inputs, request.object)
-        if registration.custom and registration.outputs is registration.inputs:  # components register theirs later
-            self._outputs[registration.urn] = properties
+        wire = request.object.SerializeToString()
+        properties = (
+            request.object if _SECRET not in wire else analyzer.wire_struct(export_secrets(registration.inputs))
+        )
+        if properties is request.object and registration.custom and registration.outputs is registration.inputs:
+            # Kept as bytes: a Struct taken from the request would keep the whole request alive until the end.
+            self._outputs[registration.urn] = wire  # (components register their outputs later)
         with self._lock:
             if registration.type.startswith("pulumi:providers:"):
                 self._providers[registration.urn] = analyzer.provider_resource(registration.urn, properties)
@@ -63,17 +68,10 @@ class PlanAnalysis:
         return self._providers[default["urn"]]
 
     def planned(self, records: list[dict]) -> None:
-        self.run.submit_stack(analyzer.analyze_stack_request(records, self._outputs), records)
+        outputs, self._outputs = self._outputs, {}
+        self.run.submit_stack(analyzer.analyze_stack_request(records, outputs), records)
 
 
 def _stack_and_project(urn: str) -> tuple[str, str]:
     stack, project = urn.split("::")[:2]
     return stack.removeprefix("urn:pulumi:"), project
-
-
-def _wire(inputs: dict, struct: struct_pb2.Struct) -> struct_pb2.Struct:
-    """The inputs as the engine hands them to an analyzer. The registration's Struct already is that, unless
-    it holds a secret: then its value is concealed, as the plan writes it."""
-    if _SECRET not in struct.SerializeToString():
-        return struct
-    return analyzer.wire_struct(export_secrets(inputs))

@@ -186,16 +186,16 @@ def analyze_request(
 
 
 def analyze_stack_request(
-    resources: list[dict], known: dict[str, struct_pb2.Struct] | None = None
+    resources: list[dict], known: dict[str, bytes] | None = None
 ) -> analyzer_pb2.AnalyzeStackRequest:
     """The AnalyzeStack call: every resource's outputs (its inputs when the plan has no outputs for it);
-    `known` holds outputs already in wire form, by URN."""
+    `known` holds outputs already serialized as Structs, by URN."""
     by_urn = {r["urn"]: r for r in resources}
     known = known or {}
     items = []
     for resource in resources:
         type_, name = _urn_parts(resource["urn"])
-        properties = known.get(resource["urn"])
+        wire = known.get(resource["urn"])
         item = analyzer_pb2.AnalyzerResource(
             urn=resource["urn"],
             type=resource.get("type") or type_,
@@ -204,9 +204,10 @@ def analyze_stack_request(
             parent=resource.get("parent") or "",
             dependencies=list(resource.get("dependencies") or []),
         )
-        item.properties.CopyFrom(
-            properties if properties is not None else wire_struct(resource.get("outputs") or resource.get("inputs"))
-        )
+        if wire is not None:
+            item.properties.ParseFromString(wire)
+        else:
+            item.properties.CopyFrom(wire_struct(resource.get("outputs") or resource.get("inputs")))
         for key, urns in (resource.get("propertyDependencies") or {}).items():
             if urns:
                 item.propertyDependencies[key].urns.extend(urns)
