@@ -17,10 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_pyproject_installs_the_mlp_command_with_its_data():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["build-system"]["build-backend"] == "setuptools.build_meta"
-    assert project["project"]["scripts"] == {"mlp": "mlplatform.cli:main"}
+    assert project["project"]["scripts"] == {"mlp": "mlplatform.cli:command"}
     assert project["tool"]["setuptools"]["dynamic"]["dependencies"] == {"file": ["requirements.txt"]}
     assert "*.json" in project["tool"]["setuptools"]["package-data"]["*"]  # mlplatform/validation/crd-sources.json
     assert (ROOT / "mlplatform" / "validation" / "crd-sources.json").is_file()
+
+
+def test_the_command_exits_with_the_code_and_output_of_main():
+    # `command` skips the interpreter's teardown: what main printed is flushed and its code is the exit code.
+    done = subprocess.run(
+        [sys.executable, "-m", "mlplatform", "preview", "-s", "nope"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "unknown stack 'nope'" in done.stderr
 
 
 def test_help_lists_the_commands():
