@@ -21,7 +21,7 @@ from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.llm import LlmServing
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
-from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs
+from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs, copy_name
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes, predictor_traffic
 from mlplatform.workloads.sso import SsoClient
@@ -166,7 +166,7 @@ def model_copies(
                 namespaces.setdefault(version, serving.namespace)
     return {
         version: ModelCopy(
-            f"promote-{version.replace(':', '-')}",
+            copy_name(version),
             ModelCopyArgs(
                 version=version,
                 source_bucket=promoted.source_bucket,

@@ -10,7 +10,6 @@ Copying again is harmless: the same files land in the same place and are checked
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -20,7 +19,7 @@ import pulumi_kubernetes as k8s
 from mlplatform.rules import model_prefix
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
-from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs
+from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs, version_label
 
 # A small image with sh, cp, find and sha256sum; pinned (the images-pinned policy refuses floating tags).
 COPY_IMAGE = "busybox:1.37.0"
@@ -47,9 +46,10 @@ class ModelCopyArgs:
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
-def job_name(version: str) -> str:
-    """`color:v2.1` -> `promote-color-v2-1`: a DNS label naming the version."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"promote-{version.replace(':', '-')}".lower()).strip("-")[:63]
+def copy_name(version: str) -> str:
+    """`color:v2` -> `promote-color-v2`: the copy's component, its Job and (with `-source`, `-target`) its volumes
+    and their roles; `color:v2.1` gets a digest suffix, as every name `version_label` makes."""
+    return version_label("promote", version)
 
 
 class ModelCopy(pulumi.ComponentResource):
@@ -101,7 +101,7 @@ class ModelCopy(pulumi.ComponentResource):
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata={
-                "name": job_name(args.version),
+                "name": copy_name(args.version),
                 "namespace": args.namespace,
                 "labels": {"app.kubernetes.io/part-of": "ml-platform"},
                 "annotations": {

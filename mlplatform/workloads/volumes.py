@@ -173,14 +173,20 @@ class BucketVolume(pulumi.ComponentResource):
 
 
 def model_claim_name(version: str) -> str:
-    """`color:v2` -> `model-color-v2`: the claim of a model version's read-only volume in a namespace.
+    """`color:v2` -> `model-color-v2`: the claim of a model version's read-only volume in a namespace."""
+    return version_label("model", version)
+
+
+def version_label(prefix: str, version: str) -> str:
+    """`<prefix>-color-v2`: a name for what belongs to one model version, fit for a Kubernetes object and a
+    RAM or IAM role or policy (RAM policy names take only letters, digits and '-').
 
     A DNS label that reads as the version when the version is lowercase letters and digits (then the version is
     what follows the last '-', so two versions never share a name); any other version (`V2`, `2.5-7b`, `rc_1`) or
-    a name past 63 characters becomes `model-<the version, '-' for other characters, cut>-<sha256 prefix>`.
+    a name past 63 characters becomes `<prefix>-<the version, '-' for other characters, cut>-<sha256 prefix>`.
     """
     model, _, tag = version.partition(":")
-    readable = f"model-{model}-{tag}"
+    readable = f"{prefix}-{model}-{tag}"
     if re.fullmatch(r"[a-z0-9]+", tag) and len(readable) <= DNS_LABEL_LENGTH:
         return readable
     digest = hashlib.sha256(version.encode()).hexdigest()[:8]

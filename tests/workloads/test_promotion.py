@@ -1,9 +1,11 @@
 """Promotion completes itself: prod copies each published version from dev's bucket, checked, before serving it."""
 
+import re
+
 from support import oss_storage, ram_policies
 
 from mlplatform import validation
-from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, job_name
+from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, copy_name
 
 STORAGE = oss_storage("mlp-prod-datasets", "mlp-prod-models", stack="prod")
 
@@ -36,8 +38,11 @@ def test_the_copy_reads_dev_writes_prod_and_verifies_checksums(plan):
     assert "oss:DeleteObject" not in target["Statement"][1]["Action"]  # prod never deletes
 
 
-def test_job_names_are_dns_labels():
-    assert job_name("color:v2.1_rc") == "promote-color-v2-1-rc"
+def test_copy_names_fit_kubernetes_and_ram_for_any_version():
+    assert copy_name("color:v2") == "promote-color-v2"
+    dotted = copy_name("style:2024.1_rc")
+    assert re.fullmatch(r"promote-style-2024-1-rc-[0-9a-f]{8}", dotted)  # RAM policy names: letters, digits, '-'
+    assert copy_name("color:v2.1") != copy_name("color:v2-1")
 
 
 def test_prod_serves_a_promoted_version_only_after_its_copy(shipped):
