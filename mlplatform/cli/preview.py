@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from mlplatform.offline.stackfiles import UsageError
@@ -55,7 +56,7 @@ def shown_path(path: Path, project_dir: Path) -> Path:
 
 def _start_pack(args, project: str):
     """The policy pack's process, started for the stack."""
-    from mlplatform.offline.analyzer import PolicyPackRun
+    from mlplatform.offline.packrun import PolicyPackRun
 
     pack = args.policy_pack if args.policy_pack.is_absolute() else args.project_dir / args.policy_pack
     return PolicyPackRun(pack, args.stack, project)
@@ -76,7 +77,7 @@ def _start_pack_early(args):
 
 def run(args) -> int:
     from mlplatform.offline.analysis import PlanAnalysis
-    from mlplatform.offline.preview import conceal, format_tree, run_preview, write
+    from mlplatform.offline.preview import conceal, run_preview, write
 
     style = args.style
     policy_config = read_policy_config(args.policy_pack_config, args.project_dir)
@@ -131,3 +132,53 @@ def run(args) -> int:
     if report is not None:
         print("\n" + style.plan(report.format()))
     return code
+
+
+def format_tree(result) -> str:
+    """The resource tree as `pulumi preview` prints it: plan marker, type, name, nesting."""
+    from mlplatform.offline.preview import conceal
+
+    children: dict[str, list[dict]] = {}
+    roots = []
+    for record in result.resources:
+        if record["type"].startswith("pulumi:providers:") and record["urn"].split("::")[-1].startswith("default"):
+            continue
+        if "parent" in record:
+            children.setdefault(record["parent"], []).append(record)
+        else:
+            roots.append(record)
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(record: dict, prefix: str, last: bool, depth: int) -> None:
+        external = record.get("external", False)
+        branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
+        rows.append(
+            (
+                ">-" if external else "+ ",
+                branch + record["type"],
+                record["urn"].split("::")[-1],
+                "read" if external else "create",
+            )
+        )
+        kids = children.get(record["urn"], [])
+        for index, kid in enumerate(kids):
+            walk(kid, "" if depth == 0 else prefix + ("   " if last else "│  "), index == len(kids) - 1, depth + 1)
+
+    for root in roots:
+        walk(root, "", True, 0)
+    type_width = max(len(r[1]) for r in rows) + 2
+    name_width = max(len(r[2]) for r in rows) + 2
+    lines = [
+        f"Previewing update ({result.stack}) offline:",
+        "",
+        f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
+    ]
+    lines += [f" {marker}  {kind:<{type_width}}{name:<{name_width}}{plan}" for marker, kind, name, plan in rows]
+    lines += ["", "Outputs:"]
+    for key, value in sorted(result.outputs.items()):
+        lines.append(f"    {key}: {json.dumps(conceal(value), sort_keys=True)}")
+    counts = Counter("read" if r[0] == ">-" else "create" for r in rows)
+    lines += ["", "Resources:", f"    + {counts['create']} to create"]
+    if counts["read"]:
+        lines.append(f"    >-{counts['read']} to read")
+    return "\n".join(lines)

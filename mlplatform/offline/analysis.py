@@ -18,6 +18,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from mlplatform.conventions import SECRET_SIG
 from mlplatform.offline import analyzer
 from mlplatform.offline.engine import Registration
+from mlplatform.offline.packrun import PolicyPackRun
 from mlplatform.offline.preview import default_provider, export_secrets, uses_default_provider
 
 _SECRET = SECRET_SIG.encode()
@@ -26,7 +27,7 @@ _SECRET = SECRET_SIG.encode()
 class PlanAnalysis:
     """A `preview.PlanWatcher` feeding `run` (a started PolicyPackRun)."""
 
-    def __init__(self, run: analyzer.PolicyPackRun):
+    def __init__(self, run: PolicyPackRun):
         self.run = run
         self._lock = threading.Lock()  # the mock engine registers from several threads
         self._providers: dict[str, analyzer_pb2.AnalyzerProviderResource] = {}  # by URN

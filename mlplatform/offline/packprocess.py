@@ -70,13 +70,13 @@ class PackProcess:
 
 def _pack_python(pack_dir: Path) -> str:
     """The interpreter of the pack's own virtualenv (PulumiPolicy.yaml `virtualenv`) if it exists, else ours."""
-    runtime = _pack_project(pack_dir).get("runtime")
+    runtime = pack_project(pack_dir).get("runtime")
     virtualenv = runtime.get("options", {}).get("virtualenv") if isinstance(runtime, dict) else None
     python = pack_dir / virtualenv / "bin" / "python" if virtualenv else None
     return str(python) if python is not None and python.exists() else sys.executable
 
 
-def _pack_project(pack_dir: Path) -> dict:
+def pack_project(pack_dir: Path) -> dict:
     path = pack_dir / "PulumiPolicy.yaml"
     if not path.is_file():
         raise PolicyPackError(f"{pack_dir} is not a policy pack: no PulumiPolicy.yaml")

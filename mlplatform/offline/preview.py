@@ -18,11 +18,9 @@ import contextlib
 import gc
 import heapq
 import importlib.metadata
-import json
 import runpy
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -388,51 +386,3 @@ def write(result: PreviewResult, out_dir: Path) -> Path:
         path.write_text(yaml.dump(manifest, Dumper=YAML_DUMPER, sort_keys=False))
     (folder / "releases.yaml").write_text(yaml.dump_all(result.packages, Dumper=YAML_DUMPER, sort_keys=False))
     return folder
-
-
-def format_tree(result: PreviewResult) -> str:
-    """The resource tree as `pulumi preview` prints it: plan marker, type, name, nesting."""
-    children: dict[str, list[dict]] = {}
-    roots = []
-    for record in result.resources:
-        if record["type"].startswith("pulumi:providers:") and record["urn"].split("::")[-1].startswith("default"):
-            continue
-        if "parent" in record:
-            children.setdefault(record["parent"], []).append(record)
-        else:
-            roots.append(record)
-    rows: list[tuple[str, str, str, str]] = []
-
-    def walk(record: dict, prefix: str, last: bool, depth: int) -> None:
-        external = record.get("external", False)
-        branch = "" if depth == 0 else prefix + ("└─ " if last else "├─ ")
-        rows.append(
-            (
-                ">-" if external else "+ ",
-                branch + record["type"],
-                record["urn"].split("::")[-1],
-                "read" if external else "create",
-            )
-        )
-        kids = children.get(record["urn"], [])
-        for index, kid in enumerate(kids):
-            walk(kid, "" if depth == 0 else prefix + ("   " if last else "│  "), index == len(kids) - 1, depth + 1)
-
-    for root in roots:
-        walk(root, "", True, 0)
-    type_width = max(len(r[1]) for r in rows) + 2
-    name_width = max(len(r[2]) for r in rows) + 2
-    lines = [
-        f"Previewing update ({result.stack}) offline:",
-        "",
-        f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
-    ]
-    lines += [f" {marker}  {kind:<{type_width}}{name:<{name_width}}{plan}" for marker, kind, name, plan in rows]
-    lines += ["", "Outputs:"]
-    for key, value in sorted(result.outputs.items()):
-        lines.append(f"    {key}: {json.dumps(conceal(value), sort_keys=True)}")
-    counts = Counter("read" if r[0] == ">-" else "create" for r in rows)
-    lines += ["", "Resources:", f"    + {counts['create']} to create"]
-    if counts["read"]:
-        lines.append(f"    >-{counts['read']} to read")
-    return "\n".join(lines)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform.offline.analyzer import PolicyPackError, run_policy_pack, wire_value
+from mlplatform.offline.analyzer import PolicyPackError, wire_value
+from mlplatform.offline.packrun import run_policy_pack
 
 PACK = Path(__file__).resolve().parents[2] / "policies"
 PROJECT = "ml-platform"
