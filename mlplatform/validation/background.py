@@ -91,7 +91,11 @@ class BackgroundCheck:
         self._lock = threading.Lock()
         self._collected = False
         _worker_lock.acquire()
-        self._worker = _the_worker()
+        try:
+            self._worker = _the_worker()
+        except BaseException:
+            _worker_lock.release()
+            raise
 
     def __enter__(self) -> BackgroundCheck:
         return self
