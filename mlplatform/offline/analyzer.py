@@ -29,16 +29,6 @@ LEVELS = {
     analyzer_pb2.DISABLED: "disabled",
 }
 LEVEL_VALUES = {name: value for value, name in LEVELS.items()}
-START_TIMEOUT_S = 60.0
-CALL_TIMEOUT_S = 60.0
-# Analyze calls in flight at once: the pack works on one while the next requests are built and sent
-# (the CLI's engine also analyzes steps concurrently); verdicts are still collected in plan order.
-ANALYZE_IN_FLIGHT = 16
-# AnalyzeStack judges every resource in one call: its deadline grows with the plan (16,000 resources take
-# the pack over a minute on a busy 2-core machine).
-STACK_CALL_S_PER_RESOURCE = 0.05
-# The CLI lets messages grow to 400 MiB; a stack of a few hundred resources stays far below.
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
 
 
 @dataclass(frozen=True)

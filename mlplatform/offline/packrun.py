@@ -18,12 +18,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from mlplatform.conventions import plain_json
 from mlplatform.offline.analyzer import (
-    ANALYZE_IN_FLIGHT,
-    CALL_TIMEOUT_S,
-    CHANNEL_OPTIONS,
     LEVELS,
-    STACK_CALL_S_PER_RESOURCE,
-    START_TIMEOUT_S,
     PolicyInfo,
     PolicyReport,
     analyze_requests,
@@ -34,6 +29,17 @@ from mlplatform.offline.analyzer import (
     violations_of,
 )
 from mlplatform.offline.packprocess import PackProcess, PolicyPackError, pack_project
+
+START_TIMEOUT_S = 60.0
+CALL_TIMEOUT_S = 60.0
+# Analyze calls in flight at once: the pack works on one while the next requests are built and sent
+# (the CLI's engine also analyzes steps concurrently); verdicts are still collected in plan order.
+ANALYZE_IN_FLIGHT = 16
+# AnalyzeStack judges every resource in one call: its deadline grows with the plan (16,000 resources take
+# the pack over a minute on a busy 2-core machine).
+STACK_CALL_S_PER_RESOURCE = 0.05
+# The CLI lets messages grow to 400 MiB; a stack of a few hundred resources stays far below.
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
 
 
 def run_policy_pack(

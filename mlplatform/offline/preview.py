@@ -15,6 +15,7 @@ webhook would refuse is a `validation.InvalidObjects` error, exit code 2.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import heapq
 import importlib.metadata
@@ -107,6 +108,7 @@ def export_secrets(value):
     return _replacing_secrets(value, lambda _: {offline.SIG_KEY: offline.SECRET_SIG, "ciphertext": SECRET_TEXT})
 
 
+@functools.cache  # asked for every resource the default provider serves; reading package metadata is slow
 def _package_version(package: str) -> str:
     try:
         return importlib.metadata.version(f"pulumi_{package}")

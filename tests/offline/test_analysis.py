@@ -27,7 +27,7 @@ def _by_urn(messages) -> dict[str, bytes]:
     return {message.urn: message.SerializeToString(deterministic=True) for message in messages}
 
 
-def test_streamed_requests_are_the_finished_plans(tmp_path):
+def test_streamed_requests_are_the_finished_plans():
     recorded = _Recorded()
     result = run_preview("prod", ROOT, PlanAnalysis(recorded))
 
