@@ -6,8 +6,8 @@ No long-lived key is created. For each cloud that a configured stack runs on:
 - one read-only preview role, trusted for `repo:OWNER/REPO:pull_request` (the pull-request workflow's
   `pulumi preview`);
 - per stack, one deploy role, trusted for `repo:OWNER/REPO:environment:<stack>` only (the deploy job runs
-  in the GitHub environment named after its stack), with the services the platform manages, and denied
-  any change to these CI roles and providers.
+  in the GitHub environment named after its stack), with the actions of every resource type the platform
+  plans (permissions.json: one sourced row per type), and denied any change to these CI roles and providers.
 
 Config (namespace `ml-platform-ci`; see docs/ci.md and Pulumi.example.yaml):
   repository          OWNER/REPO of the GitHub repository (required)
@@ -15,8 +15,8 @@ Config (namespace `ml-platform-ci`; see docs/ci.md and Pulumi.example.yaml):
   stacks              {stack: {cloud: alicloud|aws, region: ...}} (required); region restricts AWS deploys
   namePrefix          prefix of every role and policy name (default ml-platform-ci)
   maxSessionDuration  seconds (default 3600)
-  aws                 {oidcProviderArn, previewPolicyArns, deployServices, attachablePolicyArns}, all optional
-  alicloud            {oidcProviderArn, oidcFingerprints, previewPolicies, deployPolicies}; oidcFingerprints is
+  aws                 {oidcProviderArn, previewPolicyArns, extraActions, extraAttachablePolicyArns}, all optional
+  alicloud            {oidcProviderArn, oidcFingerprints, previewPolicies, extraActions}; oidcFingerprints is
                       required unless oidcProviderArn names an existing provider
 """
 
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -38,82 +39,13 @@ ALICLOUD_AUDIENCE = "sts.aliyuncs.com"
 CLOUDS = ("alicloud", "aws")
 
 AWS_READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
-# What `pulumi up` of an EKS stack manages: VPC and subnets, EKS, S3 buckets, CloudWatch logs, managed Prometheus.
-AWS_DEPLOY_SERVICES = ("ec2", "eks", "s3", "logs", "aps")
-# The AWS-managed policies the platform attaches to its cluster, Fargate and node roles: nothing else.
-AWS_ATTACHABLE_POLICIES = (
-    "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
-    "arn:aws:iam::aws:policy/AmazonEKSFargatePodExecutionRolePolicy",
-    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-)
-AWS_PASS_ROLE_TO = ("eks.amazonaws.com", "eks-fargate-pods.amazonaws.com", "ec2.amazonaws.com")
-AWS_SERVICE_LINKED_ROLES = (
-    "eks.amazonaws.com",
-    "eks-nodegroup.amazonaws.com",
-    "eks-fargate.amazonaws.com",
-    "autoscaling.amazonaws.com",
-    "scraper.aps.amazonaws.com",
-)
-# The platform's own IAM roles (cluster, Fargate, nodes) and its bucket-access user with an inline policy.
-AWS_IAM_MANAGE = (
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:UpdateRole",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "iam:CreateUser",
-    "iam:DeleteUser",
-    "iam:TagUser",
-    "iam:UntagUser",
-    "iam:PutUserPolicy",
-    "iam:DeleteUserPolicy",
-    "iam:CreateAccessKey",
-    "iam:DeleteAccessKey",
-    "iam:UpdateAccessKey",
-)
-
 ALICLOUD_READ_ONLY = "ReadOnlyAccess"
-# What `pulumi up` of an ACK stack manages: VPC, ECS and scaling groups (node pools), ACK, OSS, SLS, ARMS.
-ALICLOUD_DEPLOY_POLICIES = (
-    "AliyunVPCFullAccess",
-    "AliyunECSFullAccess",
-    "AliyunESSFullAccess",
-    "AliyunCSFullAccess",
-    "AliyunOSSFullAccess",
-    "AliyunLogFullAccess",
-    "AliyunARMSFullAccess",
-)
-# The platform's bucket-access RAM user, its custom policy and its access key; reading roles (ACK checks them).
-ALICLOUD_RAM_MANAGE = (
-    "ram:CreateUser",
-    "ram:GetUser",
-    "ram:UpdateUser",
-    "ram:DeleteUser",
-    "ram:ListUsers",
-    "ram:ListGroupsForUser",
-    "ram:CreatePolicy",
-    "ram:GetPolicy",
-    "ram:DeletePolicy",
-    "ram:ListPolicies",
-    "ram:CreatePolicyVersion",
-    "ram:GetPolicyVersion",
-    "ram:DeletePolicyVersion",
-    "ram:ListPolicyVersions",
-    "ram:SetDefaultPolicyVersion",
-    "ram:AttachPolicyToUser",
-    "ram:DetachPolicyFromUser",
-    "ram:ListPoliciesForUser",
-    "ram:ListEntitiesForPolicy",
-    "ram:CreateAccessKey",
-    "ram:DeleteAccessKey",
-    "ram:UpdateAccessKey",
-    "ram:ListAccessKeys",
-    "ram:GetRole",
-    "ram:ListRoles",
-)
+
+# What `pulumi up` of the platform may do, per resource type the program can plan, with the source of each row:
+# the deploy roles below are derived from it (docs/ci.md, "Permissions as data").
+PERMISSIONS = json.loads(Path(__file__).with_name("permissions.json").read_text())
+# Attaching and detaching managed policies: granted only for the AWS-managed policies the platform attaches.
+AWS_ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 
 REPOSITORY = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -234,49 +166,65 @@ def alicloud_trust_policy(provider_arn: str, subject: str) -> str:
     )
 
 
+def granted(cloud: str, field: str = "actions") -> list[str]:
+    """The union of one field (actions, passRoleTo, ...) over every resource type of `cloud` in PERMISSIONS."""
+    rows = PERMISSIONS[cloud]["resources"].values()
+    return sorted({value for row in rows for value in row.get(field, ())})
+
+
+def split(actions: Iterable[str], test: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+    chosen = [a for a in actions if test(a)]
+    return chosen, [a for a in actions if not test(a)]
+
+
 def aws_deploy_policy(settings: Settings, region: str) -> str:
-    """Least privilege for `pulumi up` of one EKS stack: its services in its region, its own IAM, nothing of CI's."""
-    services = settings.aws.get("deployServices") or AWS_DEPLOY_SERVICES
-    attachable = settings.aws.get("attachablePolicyArns") or AWS_ATTACHABLE_POLICIES
+    """Least privilege for `pulumi up` of one EKS stack, derived from PERMISSIONS: the actions of every resource
+    type the program plans, in the stack's region; IAM on roles only, attaching only the AWS-managed policies the
+    platform uses, passing roles only to the services that take them; nothing of CI's own roles and provider."""
+    iam, regional = split(granted("aws"), lambda action: action.startswith("iam:"))
+    attach, iam = split(iam, lambda action: action in AWS_ATTACH_ACTIONS)
+    iam = [a for a in iam if not a.startswith(("iam:Get", "iam:List"))]  # reads: the ReadIam statement
+    regional += [a for a in settings.aws.get("extraActions") or [] if a not in regional]
+    attachable = [*PERMISSIONS["aws"]["managedPolicies"], *(settings.aws.get("extraAttachablePolicyArns") or [])]
     prefix = settings.name_prefix
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    "Sid": "PlatformServicesInTheStackRegion",
+                    "Sid": "PlatformResourcesInTheStackRegion",
                     "Effect": "Allow",
-                    "Action": [f"{service}:*" for service in services],
+                    "Action": regional,
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
                 },
                 {"Sid": "ReadIam", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"},
                 {
-                    "Sid": "PlatformRolesAndBucketUser",
+                    "Sid": "PlatformRoles",
                     "Effect": "Allow",
-                    "Action": list(AWS_IAM_MANAGE),
-                    "Resource": ["arn:aws:iam::*:role/*", "arn:aws:iam::*:user/*"],
-                },
-                {
-                    "Sid": "AttachOnlyTheEksManagedPolicies",
-                    "Effect": "Allow",
-                    "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                    "Action": iam,
                     "Resource": "arn:aws:iam::*:role/*",
-                    "Condition": {"ArnEquals": {"iam:PolicyARN": list(attachable)}},
                 },
                 {
-                    "Sid": "PassPlatformRolesToEks",
+                    "Sid": "AttachOnlyTheManagedPoliciesThePlatformUses",
+                    "Effect": "Allow",
+                    "Action": attach,
+                    "Resource": "arn:aws:iam::*:role/*",
+                    "Condition": {"ArnEquals": {"iam:PolicyARN": attachable}},
+                },
+                {
+                    "Sid": "PassPlatformRolesToTheirServices",
                     "Effect": "Allow",
                     "Action": "iam:PassRole",
                     "Resource": "arn:aws:iam::*:role/*",
-                    "Condition": {"StringEquals": {"iam:PassedToService": list(AWS_PASS_ROLE_TO)}},
+                    "Condition": {"StringEquals": {"iam:PassedToService": granted("aws", "passRoleTo")}},
                 },
                 {
                     "Sid": "ServiceLinkedRoles",
                     "Effect": "Allow",
                     "Action": "iam:CreateServiceLinkedRole",
                     "Resource": "*",
-                    "Condition": {"StringEquals": {"iam:AWSServiceName": list(AWS_SERVICE_LINKED_ROLES)}},
+                    "Condition": {"StringEquals": {"iam:AWSServiceName": granted("aws", "serviceLinkedRoles")}},
                 },
                 {
                     "Sid": "NeverTheCiTrust",
@@ -289,16 +237,28 @@ def aws_deploy_policy(settings: Settings, region: str) -> str:
     )
 
 
-def alicloud_deploy_ram_policy(settings: Settings) -> str:
-    """The RAM part of `pulumi up` of an ACK stack (its bucket-access user and key), and nothing of CI's."""
+def alicloud_deploy_policy(settings: Settings) -> str:
+    """Least privilege for `pulumi up` of an ACK stack, derived from PERMISSIONS: the actions of every resource
+    type the program plans; RAM writes only on the platform's own roles and policies (`mlp-*`), so it cannot
+    attach a system policy or touch any other role; passing only the Alibaba Cloud service roles to ACK; nothing
+    of CI's own roles, policies and OIDC providers."""
+    ram, services = split(granted("alicloud"), lambda action: action.startswith("ram:"))
+    services += [a for a in settings.alicloud.get("extraActions") or [] if a not in services]
+    reads, writes = split(ram, lambda action: action.startswith(("ram:Get", "ram:List")))
+    names = PERMISSIONS["alicloud"]["platformNames"]["pattern"]
     prefix = settings.name_prefix.lower()
     return json.dumps(
         {
             "Version": "1",
             "Statement": [
-                {"Effect": "Allow", "Action": list(ALICLOUD_RAM_MANAGE), "Resource": "*"},
-                # ACK creates clusters with the account's Alibaba Cloud service roles (AliyunCS*).
-                {"Effect": "Allow", "Action": "ram:PassRole", "Resource": "acs:ram:*:*:role/aliyun*"},
+                {"Effect": "Allow", "Action": services, "Resource": "*"},
+                {"Effect": "Allow", "Action": reads, "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": writes,
+                    "Resource": [f"acs:ram:*:*:role/{names}", f"acs:ram:*:*:policy/{names}"],
+                },
+                {"Effect": "Allow", "Action": "ram:PassRole", "Resource": granted("alicloud", "passRole")},
                 {
                     "Effect": "Deny",
                     "Action": "ram:*",
@@ -309,7 +269,8 @@ def alicloud_deploy_ram_policy(settings: Settings) -> str:
                     ],
                 },
             ],
-        }
+        },
+        separators=(",", ":"),  # RAM counts every character of a policy document (6,144 at most)
     )
 
 
@@ -432,27 +393,18 @@ def alicloud_roles(settings: Settings) -> dict[str, pulumi.Output[str]]:
         )
     arns["preview"] = preview.arn
 
-    deploy_stacks = settings.stacks_on("alicloud")
-    ram_policy = alicloud.ram.Policy(
-        "alicloud-deploy-ram",
-        policy_name=ram_name(prefix, "deploy-ram"),
-        description="The RAM actions of pulumi up of an ACK stack: its bucket-access user and key only",
-        policy_document=alicloud_deploy_ram_policy(settings),
+    deploy_policy = alicloud.ram.Policy(
+        "alicloud-deploy",
+        policy_name=ram_name(prefix, "deploy"),
+        description="pulumi up of an ACK stack: the actions of the resource types the platform plans (permissions.json)",
+        policy_document=alicloud_deploy_policy(settings),
     )
-    system_policies = settings.alicloud.get("deployPolicies") or ALICLOUD_DEPLOY_POLICIES
-    for stack in deploy_stacks:
+    for stack in settings.stacks_on("alicloud"):
         role = ALICLOUD_ROLES.deploy_role(settings, provider_arn, stack)
-        for policy in system_policies:
-            alicloud.ram.RolePolicyAttachment(
-                f"alicloud-deploy-{stack.name}-{policy}",
-                role_name=role.role_name,
-                policy_name=policy,
-                policy_type="System",
-            )
         alicloud.ram.RolePolicyAttachment(
-            f"alicloud-deploy-{stack.name}-ram",
+            f"alicloud-deploy-{stack.name}",
             role_name=role.role_name,
-            policy_name=ram_policy.policy_name,
+            policy_name=deploy_policy.policy_name,
             policy_type="Custom",
         )
         arns[stack.name] = role.arn

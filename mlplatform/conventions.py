@@ -106,21 +106,3 @@ def sls_log_env(project: str, logstore: str) -> list[dict[str, str]]:
         {"name": f"aliyun_logs_{logstore}", "value": "stdout"},
         {"name": f"aliyun_logs_{logstore}_project", "value": project},
     ]
-
-
-# EKS Pod Identity: the role trusts the pods.eks.amazonaws.com service principal with sts:AssumeRole and
-# sts:TagSession (EKS user guide, "Create an IAM role for EKS Pod Identity",
-# docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html); the eks-pod-identity-agent add-on hands the
-# credentials to the pods of the associated service account.
-POD_IDENTITY_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-)

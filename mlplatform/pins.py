@@ -123,6 +123,17 @@ KEDA = Pin(
     "https://kedacore.github.io/charts",
     "https://github.com/kedacore/charts/blob/main/keda/Chart.yaml",
 )
+# The Prometheus the KEDA triggers query: the prometheus-community `prometheus` chart, server only (its
+# subcharts off), scraping the KServe Gateway's proxy (mlplatform/infra/keda.py). Chart 29.27.0 ships
+# Prometheus v3.14.0 (`appVersion`, charts/prometheus/Chart.yaml at the tag `prometheus-29.27.0`).
+KEDA_PROMETHEUS = Pin(
+    "prometheus",
+    "29.27.0",
+    "prometheus",
+    "https://prometheus-community.github.io/helm-charts",
+    "https://github.com/prometheus-community/helm-charts/blob/prometheus-29.27.0/charts/prometheus/values.yaml",
+    support="Newest chart (18 Aug 2026, Prometheus v3.14.0); the chart publishes no end-of-support dates.",
+)
 
 PINS = (
     SELDON,
@@ -136,6 +147,7 @@ PINS = (
     GATEWAY_API,
     TRAINER,
     KEDA,
+    KEDA_PROMETHEUS,
 )
 
 

@@ -12,13 +12,14 @@ from mlplatform import rules
 from mlplatform.infra.bucket import Bucket, BucketArgs, internal_endpoint
 from mlplatform.infra.cluster import Cluster, ClusterArgs
 from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
+from mlplatform.infra.flows import enforces_network_policies, platform_flows
 from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
 from mlplatform.infra.keda import Keda, KedaArgs
-from mlplatform.infra.kserve import GATEWAY_SERVICE, KSERVE_NAMESPACE, KServe, KServeArgs
+from mlplatform.infra.kserve import GATEWAY_NAME, GATEWAY_SERVICE, KSERVE_NAMESPACE, KServe, KServeArgs
 from mlplatform.infra.nodepool import KarpenterNodes, NodePool, NodePoolArgs
 from mlplatform.infra.observability import Observability, ObservabilityArgs
 from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
-from mlplatform.infra.tenancy import Team, TeamArgs, exposed_pods, gateway_namespaces, operator_namespaces
+from mlplatform.infra.tenancy import Team, TeamArgs
 from mlplatform.infra.trainer import Trainer, TrainerArgs
 from mlplatform.infra.workspace import Workspace, WorkspaceArgs
 from mlplatform.workloads.addresses import load_balancer_address
@@ -144,7 +145,13 @@ def _teams(
 
     The default team's namespaces were the Workspace's children: aliases keep their URNs, so nothing is replaced.
     """
-    network = settings.cluster.network
+    flows = platform_flows(settings)
+    fence_network = enforces_network_policies(settings)
+    if not fence_network:
+        pulumi.log.warn(
+            "ACK@Edge runs flannel, which does not enforce NetworkPolicies: the team namespaces get none and are not "
+            "fenced on the network (docs/cloud-rules.md, Teams)"
+        )
     namespaces: dict[str, k8s.core.v1.Namespace] = {}
     for team, spec in settings.all_teams.items():
         component = Team(
@@ -155,10 +162,8 @@ def _teams(
                 config=spec,
                 cluster_name=cluster.cluster_name,
                 cluster_id=cluster.cluster_id,
-                gateway_namespaces=gateway_namespaces(settings),
-                operator_namespaces=operator_namespaces(settings),
-                exposed=exposed_pods(settings, team),
-                exposed_from="0.0.0.0/0" if network.vpc_id else network.cidr,
+                flows=flows,
+                fence_network=fence_network,
                 labels={"app.kubernetes.io/part-of": "ml-platform"},
                 namespace_aliases={
                     kind: [pulumi.Alias(name=f"{stack}-workspace-{kind}", parent=workspace)]
@@ -266,6 +271,7 @@ def _serving_and_training_operators(
             f"{stack}-kserve",
             KServeArgs(
                 install_istio=not istio_there,
+                install_gateway_api=settings.cloud != "alicloud",
                 internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
                 local_model_cache=any(serving.llm and serving.llm.cache for serving in servings),
                 depends_on=operators.ready if istio_there else (),
@@ -284,7 +290,10 @@ def _serving_and_training_operators(
         )
     # An LLM serving whose replicas vary (down to zero, or up to more than its minimum) is scaled by KEDA.
     if any(serving.llm and serving.llm.scaling.min_replicas < serving.llm.scaling.max_replicas for serving in servings):
-        installed["keda"] = Keda(f"{stack}-keda", KedaArgs(), opts=on_cluster).ready
+        keda = Keda(
+            f"{stack}-keda", KedaArgs(gateway_namespace=KSERVE_NAMESPACE, gateway=GATEWAY_NAME), opts=on_cluster
+        )
+        installed.update(keda=keda.ready, keda_prometheus=keda.prometheus_address)
     v2_jobs = [job for job in settings.training_jobs.values() if job.api == "v2"]
     if v2_jobs:
         trainer = Trainer(

@@ -48,6 +48,8 @@ class Platform:
     # Kubeflow Trainer v2 (when a job has api: v2) and KEDA (when an LLM serving scales), for what depends on them.
     trainer: list[pulumi.Resource] = field(default_factory=list)
     keda: list[pulumi.Resource] = field(default_factory=list)
+    # The Prometheus HTTP API KEDA's triggers query, installed with KEDA (mlplatform/infra/keda.py).
+    keda_prometheus: str = ""
 
     @property
     def protect(self) -> bool:

@@ -19,7 +19,7 @@ from mlplatform import rules
 from mlplatform.conventions import GPU_NODE_LABEL, mirrored
 from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
-from mlplatform.workloads.llm import LlmServing
+from mlplatform.workloads.llm import LlmServing, LlmServingArgs
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs, copy_name
 from mlplatform.workloads.scheduling import GpuScheduling
@@ -95,7 +95,7 @@ def sso_client(settings: cfg.StackConfig) -> SsoClient | None:
     secret = pulumi.Config(SSO_SECRETS_NAMESPACE).require_secret(sso.client_secret_key)
     registry = settings.operators.image_registry
     image = mirrored(sso.image, registry) if registry else sso.image
-    return SsoClient(sso.issuer_url, sso.client_id, secret, sso.groups_claim, image)
+    return SsoClient(sso.issuer_url, sso.client_id, secret, sso.groups_claim, image, sso.tls_certificate)
 
 
 def placed(settings: cfg.StackConfig) -> cfg.StackConfig:
@@ -282,6 +282,7 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
                 WebServiceArgs(
                     config=service,
                     namespace=platform.namespaces[service.namespace].metadata.name,
+                    cloud=settings.cloud,
                     env={**env, **({"SERVING_URL": endpoints[service.serving]} if service.serving else {})},
                     gpu=gpu,
                     depends_on=after(service),
@@ -338,7 +339,8 @@ def _kserve_serving(
     """A serving on KServe: an LLM (Hugging Face server, vLLM) or predictors of a prepackaged server or image."""
     route = serving.route_by_header
     llm = serving.kind == "llm"
-    arguments = KServeServingArgs(
+    extra = {"prometheus_address": platform.keda_prometheus} if llm else {}
+    arguments = (LlmServingArgs if llm else KServeServingArgs)(
         serving=serving,
         namespace=platform.namespaces[serving.namespace].metadata.name,
         storage=storage,
@@ -349,5 +351,6 @@ def _kserve_serving(
         # An LLM scales through KEDA's ScaledObject.
         depends_on=[*after, *platform.kserve, *(platform.keda if llm else [])],
         model_volumes=volumes,
+        **extra,
     )
     return (LlmServing if llm else KServeServing)(name, arguments, opts=opts)

@@ -52,7 +52,10 @@ def eks_stack(**sections) -> dict:
         "cluster": {
             "kind": "managed",
             "kubernetesVersion": "1.35",
-            "network": {"zones": [{"zone": "us-west-2a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}]},
+            "network": {
+                "zones": [{"zone": "us-west-2a", "cidr": "10.0.0.0/20", "publicCidr": "10.0.128.0/24"}],
+                "deployRunners": {"cidrs": ["10.0.240.0/24"]},
+            },
         },
         **sections,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -20,6 +21,46 @@ class ZoneSubnet(Model):
     """AWS only: the public subnet of this zone, for load balancers and the NAT gateway."""
 
 
+# An EC2 security group ID (sg- and 8 or 17 hex digits).
+SECURITY_GROUP_ID = r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
+
+
+class DeployRunners(Model):
+    """Where the self-hosted runners that run `pulumi up` reach a private EKS API from (docs/first-deploy.md).
+
+    EKS answers its private endpoint through ENIs in the cluster security group, which admits only what its rules
+    allow: each source here gets TCP 443 on that group (EKS user guide, "Cluster API server endpoint")."""
+
+    cidrs: list[str] = []
+    """IPv4 CIDRs the runners' traffic comes from, e.g. the runner subnet inside the VPC (10.30.240.0/24) or a
+    peered network."""
+    security_group_ids: list[str] = []
+    """Security groups of the runner instances (in the cluster's VPC, or a peered VPC of the same region)."""
+
+    @field_validator("cidrs")
+    @classmethod
+    def _ipv4_cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                network = ipaddress.ip_network(value) if "/" in value else None
+            except ValueError:
+                network = None
+            if network is None:
+                raise ValueError(f"{value!r} is not a CIDR such as 10.30.240.0/24")
+            if network.version != 4 or network.prefixlen == 0:
+                which = "all addresses" if network.prefixlen == 0 else "IPv6"
+                raise ValueError(f"{value!r}: name the runners' own IPv4 range, not {which}")
+        return values
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _group_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.match(SECURITY_GROUP_ID, value):
+                raise ValueError(f"{value!r} is not a security group ID such as sg-0123456789abcdef0")
+        return values
+
+
 class Network(Model):
     """A new VPC with one vswitch/subnet per zone, unless `vpcId` and `subnetIds` name existing ones."""
 
@@ -33,6 +74,10 @@ class Network(Model):
     """The zones of a new VPC, one subnet (vswitch) each."""
     nat_gateways: Literal["single", "perZone"] | None = None
     """AWS: NAT gateways for the private subnets; by default one per zone in prod, a single one in dev."""
+    deploy_runners: DeployRunners = DeployRunners()
+    """EKS: the runners that deploy the stack, admitted on TCP 443 to the cluster security group. A private
+    endpoint (`publicEndpoint: false`) needs at least one source. Not for ACK: its private API is an internal CLB
+    in the VPC that no security group guards (any address in the VPC reaches it)."""
 
     @model_validator(mode="after")
     def _existing_or_new(self) -> Network:

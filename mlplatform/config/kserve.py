@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from mlplatform.config.base import DNS_LABEL, Cpu, Model, ModelVersionRef, PathError, Quantity
@@ -34,23 +36,27 @@ class LlmScaling(Model):
     """0 lets the serving scale to zero when idle (the first request after that waits for a cold start)."""
     max_replicas: int = Field(default=1, ge=1)
     """Most replicas, each on its own GPU node(s)."""
-    prometheus_address: str | None = None
-    """Prometheus HTTP API KEDA queries for the gateway's request rate to this serving (needed to scale from 0)."""
     requests_per_second: int = Field(default=2, ge=1)
     """Target request rate per replica before KEDA adds one."""
     idle_minutes: int = Field(default=15, ge=1)
     """How long without requests before the last replica is removed (KEDA cooldownPeriod)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_prometheus_address(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("prometheusAddress" in data or "prometheus_address" in data):
+            raise PathError(
+                ("prometheusAddress",),
+                "no longer set: the platform installs the Prometheus KEDA queries (scraping the KServe Gateway) "
+                "whenever an LLM serving scales; remove this key",
+            )
+        return data
 
     @model_validator(mode="after")
     def _bounds(self) -> LlmScaling:
         if self.min_replicas > self.max_replicas:
             raise PathError(
                 ("minReplicas",), f"minReplicas {self.min_replicas} is greater than maxReplicas {self.max_replicas}"
-            )
-        if self.min_replicas == 0 and not self.prometheus_address:
-            raise PathError(
-                ("prometheusAddress",),
-                "scaling to zero needs a Prometheus to read the request rate from while no replica runs",
             )
         return self
 

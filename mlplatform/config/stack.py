@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Literal
 
@@ -90,7 +91,27 @@ class StackConfig(Model):
         self._check_dependencies()
         self._check_model_versions()
         self._check_teams()
+        self._check_deploy_runners()
         return self
+
+    def _check_deploy_runners(self) -> None:
+        """A private EKS API admits only the sources its cluster security group allows (EKS user guide, "Cluster
+        API server endpoint"): name the runners. ACK's private API is an internal CLB no security group guards."""
+        runners = self.cluster.network.deploy_runners
+        named = bool(runners.cidrs or runners.security_group_ids)
+        path = ("cluster", "network", "deployRunners")
+        if self.cloud == "aws" and not self.cluster.public_endpoint and not named:
+            raise PathError(
+                path,
+                "the EKS API is private (publicEndpoint: false): name the runners that deploy the stack "
+                "(cidrs or securityGroupIds) so the cluster security group admits them on 443",
+            )
+        if self.cloud != "aws" and named:
+            raise PathError(
+                path,
+                "runner sources are admitted on EKS only: ACK's private API is an internal CLB in the VPC that "
+                "every address in the VPC reaches (restrict it with the CLB listener's access control)",
+            )
 
     def _check_cluster(self) -> None:
         """What each cloud's cluster API accepts: its versions, its kinds, its login and endpoint rules."""
@@ -166,6 +187,29 @@ class StackConfig(Model):
             if not self.notebook_sso and named:
                 field = "allowedEmails" if notebook.allowed_emails else "allowedGroups"
                 raise PathError(("notebooks", name, field), "takes effect only with notebookSso: configure it")
+        self._check_sso_certificate()
+
+    def _check_sso_certificate(self) -> None:
+        """An exposed proxy's session cookies are `Secure` (oauth2-proxy's default, and its OAuth redirect is then
+        https: `getOAuthRedirectURI`), which browsers send back only over HTTPS: its load balancer terminates TLS
+        with a certificate the cloud keeps (`workloads/addresses.py`). The port-forward URL needs none: browsers
+        treat http://localhost as secure."""
+        sso = self.notebook_sso
+        exposed = [name for name, notebook in self.notebooks.items() if notebook.expose]
+        if not sso or not exposed:
+            return
+        path = ("notebookSso", "tlsCertificate")
+        if sso.tls_certificate is None:
+            what = "an ACM certificate ARN" if self.cloud == "aws" else "a certificate id of the certificate service"
+            raise PathError(
+                path,
+                f"notebook {exposed[0]!r} is exposed through its SSO proxy, whose session cookies are Secure and "
+                f"reach it only over HTTPS: name the certificate its load balancer serves HTTPS with ({what})",
+            )
+        if self.cloud == "aws" and not re.match(r"^arn:aws[-a-z]*:(acm|iam):", sso.tls_certificate):
+            raise PathError(path, "on EKS the load balancer takes an ACM (or IAM) certificate ARN, arn:aws:acm:...")
+        if self.cloud == "alicloud" and sso.tls_certificate.startswith("arn:"):
+            raise PathError(path, "on ACK the load balancer takes a certificate id (cert-id), not an ARN")
 
     @property
     def gpu_sharing(self) -> str:

@@ -131,13 +131,26 @@ class Notebook(Model):
     """The workspace disk; at least 20Gi on Alibaba Cloud, the smallest ESSD (PL1) disk."""
     """Size of the workspace volume mounted at /home/jovyan, e.g. 10Gi."""
     expose: bool = False
-    """Give the notebook a load balancer address. Off by default: a notebook is reached through `kubectl port-forward` or the Kubeflow dashboard."""
+    """Give the notebook (behind `notebookSso`: its proxy) an internal load balancer address, reachable from the VPC. Off by default: a notebook is reached through `kubectl port-forward` or the Kubeflow dashboard."""
+    public: bool = False
+    """With `expose`: an internet-facing load balancer instead of an internal one; the prod policy `prod-private-endpoints` refuses it."""
     allowed_emails: list[str] = []
     """With `notebookSso`: the users (e-mail addresses the identity provider asserts) who may open this notebook."""
     allowed_groups: list[str] = []
     """With `notebookSso`: the identity provider groups whose members may open this notebook."""
     run_as_user: int | None = Field(default=None, ge=1)
     """The numeric user the pods run as (never root); unset: the platform's default for the kind (docs/cloud-rules.md)."""
+
+    @model_validator(mode="after")
+    def _public(self) -> Notebook:
+        return exposed_publicly(self)
+
+
+def exposed_publicly(workload: Notebook | WebService) -> Notebook | WebService:
+    """`public` says which load balancer `expose` makes; without `expose` there is none."""
+    if workload.public and not workload.expose:
+        raise PathError(("public",), "public makes the load balancer of `expose` internet-facing: set expose: true")
+    return workload
 
 
 # The oauth2-proxy release the SSO proxies run (oauth2-proxy/manifests helm/oauth2-proxy/Chart.yaml 10.7.0: appVersion).
@@ -161,6 +174,8 @@ class NotebookSso(Model):
     """The ID token claim listing a user's groups (for `allowedGroups`)."""
     image: str = OAUTH2_PROXY_IMAGE
     """The oauth2-proxy image, with its tag."""
+    tls_certificate: str | None = Field(default=None, min_length=1)
+    """The certificate an exposed notebook's proxy serves HTTPS with, at its load balancer (its session cookies are `Secure`): an ACM certificate ARN on AWS, a certificate id of Alibaba Cloud's certificate service on ACK. Required when a notebook sets `expose`."""
 
 
 class Autoscaling(Model):
@@ -389,13 +404,19 @@ class WebService(Model):
     resources: Resources = Resources(cpu="100m", memory="128Mi")
     """Requests (and limits) of each pod."""
     expose: bool = False
-    """Give the web service a load balancer address instead of an in-cluster one."""
+    """Give the web service an internal load balancer address, reachable from the VPC, instead of an in-cluster one."""
+    public: bool = False
+    """With `expose`: an internet-facing load balancer instead of an internal one; the prod policy `prod-private-endpoints` refuses it."""
     health_path: str | None = Field(default=None, pattern=r"^/")
     """HTTP path answering 200 when the service is up, for its readiness and liveness probes; unset: a TCP check of `port`."""
     run_as_user: int | None = Field(default=None, ge=1)
     """The numeric user the pods run as (never root); unset: the platform's default for the kind (docs/cloud-rules.md)."""
     depends_on: list[str] = []
     """Training jobs, servings or web services created before this one."""
+
+    @model_validator(mode="after")
+    def _public(self) -> WebService:
+        return exposed_publicly(self)
 
 
 class Promotion(Model):

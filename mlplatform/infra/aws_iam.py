@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from mlplatform.conventions import POD_IDENTITY_TRUST
+from mlplatform.rules import pod_identity_trust
 
 
 def assume_role_policy(service: str) -> str:
@@ -49,15 +49,26 @@ def service_role(name: str, service: str, policies: tuple[str, ...], parent: pul
     return ServiceRole(role, ready)
 
 
+def pod_identity_trust_policy(
+    cluster_name: pulumi.Input[str], namespace: str, service_account: str
+) -> pulumi.Output[str]:
+    """The trust of a role that only `namespace`/`service_account` on `cluster_name` assumes (rules.py)."""
+    return pulumi.Output.from_input(cluster_name).apply(
+        lambda cluster: json.dumps(pod_identity_trust(cluster, namespace, service_account))
+    )
+
+
 def pod_identity_role(
     name: str,
+    account: tuple[pulumi.Input[str], str, str],
     policy_arns: tuple[str, ...] = (),
     inline_policy: pulumi.Input[str] | None = None,
     parent: pulumi.Resource | None = None,
 ) -> aws.iam.Role:
-    """A role for one service account through EKS Pod Identity, with managed and/or inline permissions."""
+    """A role for one service account, `account` = (cluster name, namespace, service account), through EKS Pod
+    Identity, with managed and/or inline permissions."""
     opts = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(name, assume_role_policy=POD_IDENTITY_TRUST, opts=opts)
+    role = aws.iam.Role(name, assume_role_policy=pod_identity_trust_policy(*account), opts=opts)
     for policy_arn in policy_arns:
         aws.iam.RolePolicyAttachment(
             f"{name}-{policy_arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=policy_arn, opts=opts

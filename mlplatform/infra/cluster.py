@@ -2,12 +2,15 @@
 
 The kubeconfig is a secret output; the stack composition builds the `pulumi_kubernetes.Provider`
 from it, so this component creates no provider. A VPC and one vswitch/subnet per zone are created
-unless the config names existing ones.
+unless the config names existing ones. ACK kubeconfigs are short-lived (`KUBECONFIG_MINUTES`); an EKS one
+holds no credential and is handed out only once the deploy runners (`cluster.network.deployRunners`) are
+admitted on 443 to the cluster security group. `cluster_dns` says where each kind's DNS answers pods.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -41,9 +44,55 @@ ACK_BASE_ADDONS: dict[str, tuple[tuple[str, dict], ...]] = {
         ("managed-csiprovisioner", {}),
     ),
     # ASK runs pods on ECI: no node network plugin; its disk and OSS volumes use the managed CSI provisioner.
-    "serverless": (("managed-csiprovisioner", {}),),
+    # Poseidon enforces NetworkPolicies on ECI pods, and only on ACK Serverless Pro (`cluster_spec` below):
+    # Alibaba Cloud, ACK Serverless user guide, "Use network policies" (Step 1: install the Poseidon add-on);
+    # Poseidon changelog ("NetworkPolicy is supported only in ACK Serverless clusters, on ECI in ACK clusters ...").
+    # No config is set: the install dialog's option is not documented as an add-on config key.
+    "serverless": (("managed-csiprovisioner", {}), ("poseidon", {})),
     "edge": (("flannel", {}), ("csi-plugin", {}), ("managed-csiprovisioner", {})),
 }
+
+# ASK: cluster DNS is chosen at creation only, and off when `service_discovery_types` is empty (pulumi-alicloud
+# 4.0.0 `cs.ServerlessKubernetes.service_discovery_types`: "Only works for **Create** Operation. If the value is
+# empty, it means that service discovery is not enabled. Valid values are `CoreDNS` and `PrivateZone`").
+# Alibaba recommends (managed) CoreDNS for ASK; PrivateZone is billed per zone and resolves only annotated
+# Services (ACK Serverless user guide, "DNS for Service discovery").
+ASK_SERVICE_DISCOVERY = ("CoreDNS",)
+# ACK kubeconfigs expire after this many minutes; `temporary_duration_minutes` takes 15 to 4320 (pulumi-alicloud
+# 4.0.0 `cs.get_cluster_credential`). Without it ACK issues its long-lived default. The invoke runs on every
+# preview and update, so the Kubernetes provider always holds a fresh one; two hours cover a first deploy.
+KUBECONFIG_MINUTES = 120
+# The port of the private EKS API endpoint (EKS user guide, "Cluster API server endpoint": the cluster security
+# group must admit the connected network or bastion on 443 when the endpoint is private).
+EKS_API_PORT = 443
+
+
+@dataclass(frozen=True)
+class ClusterDns:
+    """Where a cluster's DNS answers pods, for the NetworkPolicies' DNS egress.
+
+    `namespace` and `pod_labels` select the resolver's pods when they run in the cluster; both are None when
+    they do not (ASK's managed CoreDNS), and then only `ports` can be named (any destination)."""
+
+    namespace: str | None
+    pod_labels: dict[str, str] | None
+    ports: tuple[tuple[str, int], ...] = (("UDP", 53), ("TCP", 53))
+
+
+def cluster_dns(cloud: str, kind: str) -> ClusterDns:
+    """The DNS that answers the pods of a `cloud` cluster of `kind` (config `cluster.kind`).
+
+    - EKS (CoreDNS add-on), ACK managed and ACK@Edge: CoreDNS pods in kube-system labelled `k8s-app: kube-dns`
+      behind the `kube-dns` Service (Alibaba Cloud, ACK "DNS overview"; EKS user guide, "Manage CoreDNS").
+    - ASK (`ASK_SERVICE_DISCOVERY`): the pods' nameserver is the `kube-dns` Service IP, but the managed CoreDNS
+      behind it "is created and managed by ACK Serverless ... does not run on elastic container instances"
+      (ACK Serverless user guide, "DNS for Service discovery"): no pod in the cluster matches a selector, and
+      whether a policy sees the Service IP or the hidden backend is implementation-defined (Kubernetes
+      NetworkPolicy docs). Allow the ports to any destination.
+    """
+    if cloud == "alicloud" and kind == "serverless":
+        return ClusterDns(namespace=None, pod_labels=None)
+    return ClusterDns(namespace="kube-system", pod_labels={"k8s-app": "kube-dns"})
 
 
 @dataclass(frozen=True)
@@ -261,10 +310,12 @@ class Cluster(pulumi.ComponentResource):
                 # Terway gives pods addresses from these vswitches (pod_cidr is flannel's).
                 inputs.update(pod_vswitch_ids=self.subnet_ids)
             else:
-                inputs.update(vpc_id=self.vpc_id)
+                inputs.update(vpc_id=self.vpc_id, service_discovery_types=list(ASK_SERVICE_DISCOVERY))
         cluster = resource(self._name, **inputs, opts=self._kept)
         credential = alicloud.cs.get_cluster_credential_output(
-            cluster_id=cluster.id, opts=pulumi.InvokeOptions(parent=self)
+            cluster_id=cluster.id,
+            temporary_duration_minutes=KUBECONFIG_MINUTES,
+            opts=pulumi.InvokeOptions(parent=self),
         )
         self.cluster_id = cluster.id
         self.cluster_name = cluster.name
@@ -319,6 +370,31 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.cluster_arn = cluster.arn
         self.security_group_id = cluster.vpc_config.cluster_security_group_id
+        admitted = self._admit_runners(spec.network.deploy_runners)
+        kubeconfig = eks_kubeconfig(cluster.name, cluster.endpoint, cluster.certificate_authority.data)
+        # What uses the kubeconfig (the Kubernetes provider) waits until the runners may reach the API.
         self.kubeconfig = pulumi.Output.secret(
-            eks_kubeconfig(cluster.name, cluster.endpoint, cluster.certificate_authority.data)
+            pulumi.Output.all(kubeconfig, *[rule.id for rule in admitted]).apply(lambda values: values[0])
         )
+
+    def _admit_runners(self, runners: cfg.DeployRunners) -> list[aws.vpc.SecurityGroupIngressRule]:
+        """TCP 443 on the cluster security group from each runner source: the private endpoint's ENIs are in that
+        group (EKS user guide, "Cluster API server endpoint", private access; "View Amazon EKS security group
+        requirements for clusters")."""
+        sources = [(cidr, {"cidr_ipv4": cidr}) for cidr in runners.cidrs] + [
+            (group, {"referenced_security_group_id": group}) for group in runners.security_group_ids
+        ]
+        return [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-api-from-{re.sub(r'[./]', '-', source)}",
+                security_group_id=self.security_group_id,
+                ip_protocol="tcp",
+                from_port=EKS_API_PORT,
+                to_port=EKS_API_PORT,
+                description=f"Kubernetes API from the deploy runners at {source}",
+                tags=self._args.tags,
+                **peer,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for source, peer in sources
+        ]

@@ -24,6 +24,9 @@ import pulumi_aws as aws
 from mlplatform.infra.aws_iam import pod_identity_role
 
 EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+# The add-on's controller runs in kube-system as this account (EKS user guide, "Use Kubernetes volume storage
+# with Amazon EBS": the Pod Identity association names `kube-system` / `ebs-csi-controller-sa`).
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,17 @@ class EksAddons(pulumi.ComponentResource):
         agent = addon("eks-pod-identity-agent", after_nodes)
         dns = addon("coredns", after_nodes)
         with_identity = pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, agent])
-        ebs_role = pod_identity_role(f"{name}-ebs-csi", policy_arns=(EBS_CSI_POLICY,), parent=self)
+        ebs_role = pod_identity_role(
+            f"{name}-ebs-csi",
+            (args.cluster_name, "kube-system", EBS_CSI_SERVICE_ACCOUNT),
+            policy_arns=(EBS_CSI_POLICY,),
+            parent=self,
+        )
         ebs = addon(
             "aws-ebs-csi-driver",
             with_identity,
             pod_identity_associations=[
-                aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_role.arn, service_account="ebs-csi-controller-sa")
+                aws.eks.AddonPodIdentityAssociationArgs(role_arn=ebs_role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
             ],
         )
         s3 = addon("aws-mountpoint-s3-csi-driver", with_identity)

@@ -11,12 +11,17 @@ Versions and sources are the pins of `mlplatform/pins.py`.
 - cert-manager `v1.21.1` from https://charts.jetstack.io with `crds.enabled: true` (its chart installs no
   CRDs by default; `deploy/charts/cert-manager/values.yaml`).
 - Gateway API `v1.6.1` standard-channel CRDs (GatewayClass, Gateway, HTTPRoute; the schemas the platform's
-  objects are validated against) from the release's `standard-install.yaml`.
+  objects are validated against) from the release's `standard-install.yaml`, where the cluster does not manage
+  them itself: ACK creates them in every cluster of 1.24 and later through its Gateway API component (Alibaba
+  Cloud, "Use Gateway API to define routing rules": "CRDs of the Gateway API component are automatically created
+  in ACK clusters whose versions are 1.24 and later"), so applying them again would give them two owners.
 - Istio (`base`, `istiod`) as the Gateway API implementation, unless Seldon's ingress already installed it:
   istiod serves the `istio` GatewayClass (the chart's default `ingressGateway.className`) and deploys a
   proxy for each Gateway of that class (Deployment and LoadBalancer Service `<gateway>-istio`).
 - `kserve-crd` then `kserve-resources` from `oci://ghcr.io/kserve/charts`, version `v0.20.0` (the controller
   chart is `kserve-resources`; `charts/kserve-resources/README.md`), with
+  `kserve.controller.gateway.disableIngressCreation: true` (the platform owns each serving's HTTPRoute; the
+  chart's default `false` makes the controller create one of the same name) and
   `kserve.controller.deploymentMode: Standard` (`RawDeployment` is its deprecated alias,
   `pkg/constants/constants.go`) and `kserve.controller.gateway.ingressGateway.{enableGatewayApi: true,
   kserveGateway: kserve/kserve-ingress-gateway, className: istio}`; the chart's own Gateway stays off
@@ -66,6 +71,8 @@ def ingress_url() -> str:
 class KServeArgs:
     # Install Istio's base and istiod charts; False when the cluster already runs Istio (Seldon's ingress).
     install_istio: bool = True
+    # Apply the Gateway API CRDs; False where the cluster manages them (ACK's Gateway API component).
+    install_gateway_api: bool = True
     # Annotations that keep the Gateway's load balancer private (the cloud's "internal" switch).
     internal_lb_annotations: dict[str, str] = field(default_factory=dict)
     # Install the LocalModelCache controller (node-local copies of model weights).
@@ -90,17 +97,23 @@ class KServe(pulumi.ComponentResource):
             repo=CERT_MANAGER_REPO,
             depends_on=after,
         )
-        gateway_api = k8s.yaml.v2.ConfigFile(
-            f"{name}-gateway-api-crds",
-            file=GATEWAY_API_CRDS.format(version=GATEWAY_API_VERSION),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        gateway_api = (
+            [
+                k8s.yaml.v2.ConfigFile(
+                    f"{name}-gateway-api-crds",
+                    file=GATEWAY_API_CRDS.format(version=GATEWAY_API_VERSION),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                )
+            ]
+            if args.install_gateway_api
+            else []
         )
         istio = self._istio(gateway_api) if args.install_istio else []
         namespace = self._namespace(KSERVE_NAMESPACE)
         crds = self._release(
             "kserve-crd", f"{KSERVE_CHARTS}/kserve-crd", KSERVE_VERSION, namespace.metadata.name, {}, [cert_manager]
         )
-        installed: list[pulumi.Resource] = [cert_manager, gateway_api, *istio, crds]
+        installed: list[pulumi.Resource] = [cert_manager, *gateway_api, *istio, crds]
         if args.local_model_cache:
             installed.append(
                 self._release(
@@ -146,7 +159,7 @@ class KServe(pulumi.ComponentResource):
             kind="Gateway",
             metadata={"name": GATEWAY_NAME, "namespace": namespace.metadata.name},
             spec=gateway_spec(args.internal_lb_annotations),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway_api, *istio, *after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*gateway_api, *istio, *after]),
         )
         self.ready: list[pulumi.Resource] = [*installed, self.gateway]
         self.ingress_url = ingress_url()
@@ -160,12 +173,17 @@ class KServe(pulumi.ComponentResource):
                 "controller": {
                     "deploymentMode": "Standard",
                     "gateway": {
+                        # The HTTPRoutes are ours (mlplatform/workloads/kserve.py: weighted canaries, shadows, path
+                        # prefixes). With creation on, the controller creates and updates an HTTPRoute named after
+                        # each InferenceService (`reconcilers/ingress/httproute_reconciler.go` Reconcile, v0.20.0),
+                        # and the two owners overwrite each other: off, it only reports IngressReady and the URL.
+                        "disableIngressCreation": True,
                         "ingressGateway": {
                             "enableGatewayApi": True,
                             "kserveGateway": f"{KSERVE_NAMESPACE}/{GATEWAY_NAME}",
                             "createGateway": False,
                             "className": GATEWAY_CLASS,
-                        }
+                        },
                     },
                 }
             }
@@ -182,10 +200,10 @@ class KServe(pulumi.ComponentResource):
             f"{self._name}-{release}", release, chart, version, namespace_name, values, self, repo, depends_on
         )
 
-    def _istio(self, gateway_api: pulumi.Resource) -> list[pulumi.Resource]:
+    def _istio(self, gateway_api: list[pulumi.Resource]) -> list[pulumi.Resource]:
         namespace = self._namespace(ISTIO_NAMESPACE)
         base = self._release(
-            "istio-base", "base", ISTIO_VERSION, namespace.metadata.name, {}, [gateway_api], repo=ISTIO_REPO
+            "istio-base", "base", ISTIO_VERSION, namespace.metadata.name, {}, gateway_api, repo=ISTIO_REPO
         )
         istiod = self._release("istiod", "istiod", ISTIO_VERSION, namespace.metadata.name, {}, [base], repo=ISTIO_REPO)
         return [base, istiod]

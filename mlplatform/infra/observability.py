@@ -26,6 +26,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 import yaml
 
+from mlplatform.infra.aws_iam import pod_identity_trust_policy
+
 # Seldon Core v1 labels every model pod with `seldon-deployment-id` and serves metrics on port `metrics`.
 SELDON_POD_MONITOR = {
     "apiVersion": "monitoring.coreos.com/v1",
@@ -36,6 +38,30 @@ SELDON_POD_MONITOR = {
         "selector": {"matchExpressions": [{"key": "seldon-deployment-id", "operator": "Exists"}]},
         "podMetricsEndpoints": [{"port": "metrics", "path": "/prometheus", "interval": "30s"}],
     },
+}
+
+# The AMP collector reads container metrics through the API server's node proxy with its own token, never from the
+# kubelet directly: the target is `kubernetes.default.svc:443` (the only name the collector resolves) and the
+# path `/api/v1/nodes/<node>/proxy/metrics/cadvisor`; `authorization` must be Bearer with this credentials file.
+# AMP user guide, "Using an AWS managed collector" (sample configuration, `cadvisor` job; limitations "DNS
+# resolution", "Authorization"): docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html;
+# the same job in pulumi-aws 7.51.1 `amp.Scraper` "Basic Usage".
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+CADVISOR_JOB = {
+    "job_name": "kubernetes-nodes-cadvisor",
+    "scheme": "https",
+    "authorization": {"type": "Bearer", "credentials_file": SERVICE_ACCOUNT_TOKEN},
+    "kubernetes_sd_configs": [{"role": "node"}],
+    "relabel_configs": [
+        {"action": "labelmap", "regex": "__meta_kubernetes_node_label_(.+)"},
+        {"replacement": "kubernetes.default.svc:443", "target_label": "__address__"},
+        {
+            "source_labels": ["__meta_kubernetes_node_name"],
+            "regex": "(.+)",
+            "target_label": "__metrics_path__",
+            "replacement": "/api/v1/nodes/$1/proxy/metrics/cadvisor",
+        },
+    ],
 }
 
 SELDON_SCRAPE_CONFIG = {
@@ -54,7 +80,7 @@ SELDON_SCRAPE_CONFIG = {
                 {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": "metrics", "action": "keep"},
             ],
         },
-        {"job_name": "kubernetes-nodes-cadvisor", "kubernetes_sd_configs": [{"role": "node"}], "scheme": "https"},
+        CADVISOR_JOB,
     ],
 }
 
@@ -64,17 +90,6 @@ LOGSTORE = "containers"
 CLOUDWATCH_NAMESPACE = "amazon-cloudwatch"
 CLOUDWATCH_SERVICE_ACCOUNT = "cloudwatch-agent"
 CLOUDWATCH_POLICIES = ("CloudWatchAgentServerPolicy", "AWSXrayWriteOnlyAccess")
-# EKS Pod Identity: the role trusts the Pod Identity service with both actions (pods.eks.amazonaws.com).
-POD_IDENTITY_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "pods.eks.amazonaws.com"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-        }
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,8 @@ class ObservabilityArgs:
     # Alibaba Cloud: the cluster kind of config (`managed`, `serverless`, `edge`); `serverless` is ASK.
     cluster_kind: str = "managed"
     # ASK: the network ARMS Prometheus attaches to (the SDK requires all three for an ASK instance); the
-    # vSwitch defaults to the first of `subnet_ids`.
+    # vSwitch defaults to the first of `subnet_ids`. EKS: the cluster security group the AMP collector's ENIs
+    # join, so that they reach the nodes and pods it scrapes.
     vpc_id: pulumi.Input[str] | None = None
     vswitch_id: pulumi.Input[str] | None = None
     security_group_id: pulumi.Input[str] | None = None
@@ -185,7 +201,9 @@ class Observability(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{self._name}-cloudwatch-agent",
-            assume_role_policy=json.dumps(POD_IDENTITY_TRUST),
+            assume_role_policy=pod_identity_trust_policy(
+                args.cluster_name, CLOUDWATCH_NAMESPACE, CLOUDWATCH_SERVICE_ACCOUNT
+            ),
             description="CloudWatch agent of the amazon-cloudwatch-observability add-on (EKS Pod Identity)",
             opts=child,
         )
@@ -208,11 +226,21 @@ class Observability(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, logs, *attachments]),
         )
         workspace = aws.amp.Workspace(f"{self._name}-prometheus", alias=f"{self._name}-prometheus", opts=child)
+        # The collector scrapes from an ENI in each of `subnet_ids` (the nodes' private subnets), in the cluster
+        # security group: "The security group and subnets should be set to the security group and subnets for the
+        # cluster" (AMP user guide, "Using an AWS managed collector", Create a scraper). Its access to the
+        # Kubernetes API needs no RBAC of ours: with `authentication_mode: API` (cluster.py) AMP creates the
+        # scraper's access entry and access policy itself ("Configure Amazon EKS for scraper access with access
+        # entries"); the manual `aps-collector-role`/`aps-collector-user` binding is the aws-auth alternative.
         aws.amp.Scraper(
             f"{self._name}-seldon-metrics",
             alias=f"{self._name}-seldon-metrics",
             source=aws.amp.ScraperSourceArgs(
-                eks=aws.amp.ScraperSourceEksArgs(cluster_arn=args.cluster_arn, subnet_ids=args.subnet_ids)
+                eks=aws.amp.ScraperSourceEksArgs(
+                    cluster_arn=args.cluster_arn,
+                    subnet_ids=args.subnet_ids,
+                    security_group_ids=[args.security_group_id] if args.security_group_id else None,
+                )
             ),
             destination=aws.amp.ScraperDestinationArgs(
                 amp=aws.amp.ScraperDestinationAmpArgs(workspace_arn=workspace.arn)

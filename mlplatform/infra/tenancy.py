@@ -20,13 +20,10 @@ Per namespace of the team (one per workload kind: `training`, `models`, `noteboo
   - ACK: `alicloud.cs.KubernetesPermission` per RAM user or role (by ID, `is_ram_role`), a custom
     (`is_custom`) grant of the ClusterRole in each namespace (`role_type: namespace`); ACK writes the
     RoleBindings for the identity itself (ACK GrantPermissions API; pulumi-alicloud 4.0.0 `cs.KubernetesPermission`).
-- NetworkPolicies: deny all ingress and egress, then allow DNS (UDP/TCP 53 to kube-system), traffic inside the
-  namespace (training replicas, a web service calling its serving's pods), ingress from the gateways
-  (Emissary, Istio, the KServe Gateway) to servings and notebooks and egress to them (in-cluster endpoint URLs
-  go through the gateway), ingress from the operators and metrics scrapers, HTTPS (443) egress anywhere but
-  the instance metadata addresses (the buckets' OSS/S3 endpoints, STS for RRSA), the Kubernetes API where a
-  workload kind needs it (training: MPI launchers; notebooks: kubectl), the EKS Pod Identity agent on AWS,
-  and the team's own allowances.
+- NetworkPolicies: deny all ingress and egress, then open what the platform's flows table
+  (mlplatform/infra/flows.py: DNS, the namespace itself, the gateways both ways, the metrics scrapers, HTTPS
+  but the instance metadata, the Kubernetes API, the Pod Identity agent, each exposed workload's load balancer
+  clients) says this namespace takes part in, and the team's own allowances.
 """
 
 from __future__ import annotations
@@ -39,25 +36,11 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlplatform.config import StackConfig
 from mlplatform.config import teams as team_config
-from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES, team_namespace
-from mlplatform.infra.kserve import KSERVE_NAMESPACE
-from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, SELDON_NAMESPACE
+from mlplatform.config.teams import TEAM_NAMESPACES, team_namespace
+from mlplatform.infra.flows import SAME_NAMESPACE, Flow, Peer, Port
 
 PSA_PREFIX = "pod-security.kubernetes.io"
-# Instance metadata services that pods must not reach: Alibaba ECS (100.100.100.200) and AWS IMDS (169.254.169.254).
-METADATA_CIDRS = ("100.100.100.200/32", "169.254.169.254/32")
-# The EKS Pod Identity agent answers pods on the node's link-local 169.254.170.23, port 80
-# (docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html).
-POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
-# The Kubernetes API: 443 on EKS (and behind the `kubernetes` Service), 6443 on ACK's API server load balancer.
-API_PORTS = (443, 6443)
-# Workload kinds whose pods call the Kubernetes API (the training-operator's MPI launcher execs into workers;
-# notebook users run kubectl).
-NEEDS_API = ("training", "notebooks")
-# Workload kinds the gateways route requests to.
-BEHIND_GATEWAY = ("models", "notebooks")
 TEAM_GROUP_PREFIX = "ml-platform:"
 EDIT_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 READ_VERBS = ["get", "list", "watch"]
@@ -102,57 +85,13 @@ class TeamArgs:
     # EKS: the cluster the access entries are for; ACK: the cluster the RAM grants are for.
     cluster_name: pulumi.Input[str] | None = None
     cluster_id: pulumi.Input[str] | None = None
-    # Namespaces whose pods reach the servings and notebooks (ingress gateways) and whose traffic reaches the
-    # team's pods for the operators (Seldon) and metrics (Prometheus).
-    gateway_namespaces: Sequence[str] = ()
-    operator_namespaces: Sequence[str] = ()
-    # Per namespace kind, the labels and ports of pods exposed through an internal load balancer, and the
-    # network those load balancers' clients are in (the VPC).
-    exposed: Mapping[str, Sequence[tuple[Mapping[str, str], int]]] = field(default_factory=dict)
-    exposed_from: str = "0.0.0.0/0"
+    # Every connection the platform's workloads need (mlplatform/infra/flows.py): the fences are generated from it.
+    flows: Sequence[Flow] = ()
+    # Render the NetworkPolicies (False where the cluster's network plugin would not enforce them).
+    fence_network: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
     # Earlier identities of each namespace (by name), so moving them here does not replace them.
     namespace_aliases: Mapping[str, Sequence[pulumi.Alias]] = field(default_factory=dict)
-
-
-# Where the metrics scrapers run: Prometheus Operator's `monitoring` (the KEDA trigger reads it), ACK's managed
-# Prometheus agent (`arms-prom`, mlplatform/infra/observability.py), the CloudWatch agent (`amazon-cloudwatch`).
-METRICS_NAMESPACES = {"alicloud": ("monitoring", "arms-prom"), "aws": ("monitoring", "amazon-cloudwatch")}
-# The Kubeflow notebook controller labels a notebook's pod `notebook-name: <notebook>` (components/
-# notebook-controller/controllers/notebook_controller.go, generateStatefulSet); Jupyter listens on 8888.
-NOTEBOOK_POD_LABEL = "notebook-name"
-JUPYTER_PORT = 8888
-# Behind `notebookSso` the exposed pod is the notebook's oauth2-proxy, `<notebook>-sso`, on its HTTP port
-# (mlplatform/workloads/sso.py `HTTP_PORT`; oauth2-proxy's default `--http-address` port).
-SSO_PROXY_PORT = 4180
-
-
-def gateway_namespaces(settings: StackConfig) -> list[str]:
-    """The namespaces of the gateways that route to servings and notebooks: Seldon's ingress, KServe's Gateway."""
-    gateways = [EMISSARY_NAMESPACE if settings.operators.seldon.ingress == "ambassador" else ISTIO_NAMESPACE]
-    if any(serving.backend == "kserve" for serving in settings.servings.values()):
-        gateways.append(KSERVE_NAMESPACE)
-    return gateways
-
-
-def operator_namespaces(settings: StackConfig) -> list[str]:
-    """Namespaces whose pods call into workload pods: Seldon's operator and the metrics scrapers."""
-    return [SELDON_NAMESPACE, *METRICS_NAMESPACES[settings.cloud]]
-
-
-def exposed_pods(settings: StackConfig, team: str) -> dict[str, list[tuple[dict[str, str], int]]]:
-    """Per namespace kind of `team`: (pod labels, port) of each workload given a load balancer (`expose: true`)."""
-    exposed: dict[str, list[tuple[dict[str, str], int]]] = {}
-    for name, service in settings.web_services.items():
-        if service.expose and (service.team or DEFAULT_TEAM) == team:
-            exposed.setdefault(service.namespace, []).append(({"app.kubernetes.io/name": name}, service.port))
-    for name, notebook in settings.notebooks.items():
-        if notebook.expose and (notebook.team or DEFAULT_TEAM) == team:
-            if settings.notebook_sso:
-                exposed.setdefault("notebooks", []).append(({"app.kubernetes.io/name": f"{name}-sso"}, SSO_PROXY_PORT))
-            else:
-                exposed.setdefault("notebooks", []).append(({NOTEBOOK_POD_LABEL: name}, JUPYTER_PORT))
-    return exposed
 
 
 def psa_labels(enforce: str) -> dict[str, str]:
@@ -177,67 +116,73 @@ def limit_range_spec(team: team_config.Team) -> dict:
     }
 
 
-def _namespace_peer(name: str) -> dict:
+def _peer(peer: Peer, team: str) -> dict:
+    """`peer` as a NetworkPolicyPeer seen from a namespace of `team`."""
+    pods = {"podSelector": {"matchLabels": dict(peer.pods)}} if peer.pods else {}
+    if peer.same_namespace:
+        return pods or {"podSelector": {}}
+    if peer.cidr:
+        return {"ipBlock": {"cidr": peer.cidr, **({"except": list(peer.excluding)} if peer.excluding else {})}}
     # `kubernetes.io/metadata.name` is set on every namespace by the API server (Kubernetes 1.22+).
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": peer.namespace}}, **pods}
+
+
+def _peers(peer: Peer, team: str) -> list[dict]:
+    if peer.kinds:
+        return [_peer(Peer(namespace=team_namespace(team, kind), pods=peer.pods), team) for kind in peer.kinds]
+    return [_peer(peer, team)]
+
+
+def _rule(direction: str, peers: list[dict], ports: Sequence[Port]) -> dict:
+    rule: dict = {"from" if direction == "ingress" else "to": peers}
+    if ports:
+        rule["ports"] = [{"protocol": protocol, "port": port} for protocol, port in ports]
+    return rule
 
 
 def network_policies(args: TeamArgs, kind: str) -> dict[str, dict]:
-    """The NetworkPolicy specs of the team's namespace of `kind`, by name.
+    """The NetworkPolicy specs of the team's namespace of `kind`, by name, generated from `args.flows`.
 
     Few objects (ACK recommends fewer than 100 NetworkPolicies per cluster): `default-deny`, `allow-platform` with
-    every rule the platform needs, `allow-team` with the team's own allowances, one `allow-load-balancer-<n>` per
-    exposed workload (each selects its pods and port).
+    a rule per flow that involves every pod of the namespace, `allow-<flow>` for a flow that selects some of its
+    pods (a workload's load balancer), `allow-team` with the team's own allowances.
     """
+    selected: dict[tuple, dict[str, list]] = {}  # our pods' labels -> {"ingress": rules, "egress": rules}
+    names: dict[tuple, str] = {(): "allow-platform"}
+    for flow in args.flows:
+        if not flow.applies_to(args.team):
+            continue
+        ends: list[tuple[str, tuple, Peer]] = []  # (direction, our pods, the other end)
+        if flow.destination.same_namespace:
+            if flow.source.covers(kind):
+                ends = [("ingress", (), SAME_NAMESPACE), ("egress", flow.source.pods, SAME_NAMESPACE)]
+        else:
+            if flow.destination.covers(kind):
+                ends.append(("ingress", flow.destination.pods, flow.source))
+            if flow.source.covers(kind):
+                ends.append(("egress", flow.source.pods, flow.destination))
+        for direction, pods, other in ends:
+            rules = selected.setdefault(pods, {"ingress": [], "egress": []})
+            names.setdefault(pods, f"allow-{flow.name}")
+            rules[direction].append(_rule(direction, _peers(other, args.team), flow.ports))
     everything = {"podSelector": {}}
-    tcp = lambda port: {"protocol": "TCP", "port": port}  # noqa: E731
-    same_namespace = {"podSelector": {}}
-    ingress: list[dict] = [{"from": [same_namespace]}]  # training replicas, a web service and its serving's pods
-    egress: list[dict] = [
-        {"to": [_namespace_peer("kube-system")], "ports": [{"protocol": "UDP", "port": 53}, tcp(53)]},
-        {"to": [same_namespace]},
-    ]
-    if kind in BEHIND_GATEWAY and args.gateway_namespaces:
-        gateways = [_namespace_peer(name) for name in args.gateway_namespaces]
-        ingress.append({"from": gateways})
-        egress.append({"to": gateways})  # in-cluster endpoint URLs go through the gateway
-    if args.operator_namespaces:
-        ingress.append({"from": [_namespace_peer(name) for name in args.operator_namespaces]})
-    https = [443, *(API_PORTS if kind in NEEDS_API else ())]
-    egress.append(
-        {
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(METADATA_CIDRS)}}],
-            "ports": [tcp(port) for port in dict.fromkeys(https)],
-        }
-    )
-    if args.cloud == "aws":
-        cidr, port = POD_IDENTITY_AGENT
-        egress.append({"to": [{"ipBlock": {"cidr": cidr}}], "ports": [tcp(port)]})
-    policies: dict[str, dict] = {
-        "default-deny": {**everything, "policyTypes": ["Ingress", "Egress"]},
-        "allow-platform": {**everything, "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress},
-    }
+    policies: dict[str, dict] = {"default-deny": {**everything, "policyTypes": ["Ingress", "Egress"]}}
+    for pods, rules in selected.items():
+        types = [direction.title() for direction in ("ingress", "egress") if rules[direction]]
+        selector = {"podSelector": {"matchLabels": dict(pods)}} if pods else everything
+        policies[names[pods]] = {**selector, "policyTypes": types, **{d: r for d, r in rules.items() if r}}
     network = args.config.network
     team: dict = {}
     if network.allow_from_namespaces:
-        team["ingress"] = [{"from": [_namespace_peer(name) for name in network.allow_from_namespaces]}]
+        team["ingress"] = [{"from": [_peer(Peer(namespace=name), args.team) for name in network.allow_from_namespaces]}]
     if network.egress:
         team["egress"] = [
-            {
-                "to": [{"ipBlock": {"cidr": rule.cidr}}],
-                **({"ports": [tcp(p) for p in rule.ports]} if rule.ports else {}),
-            }
+            _rule("egress", [{"ipBlock": {"cidr": rule.cidr}}], [("TCP", port) for port in rule.ports])
             for rule in network.egress
         ]
     if team:
         types = [direction.title() for direction in ("ingress", "egress") if direction in team]
         policies["allow-team"] = {**everything, "policyTypes": types, **team}
-    for index, (labels, port) in enumerate(args.exposed.get(kind, ())):
-        policies[f"allow-load-balancer-{index}"] = {
-            "podSelector": {"matchLabels": dict(labels)},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"ipBlock": {"cidr": args.exposed_from}}], "ports": [tcp(port)]}],
-        }
     return policies
 
 
@@ -286,7 +231,7 @@ class Team(pulumi.ComponentResource):
                 spec=limit_range_spec(team),
                 opts=inside,
             )
-            for policy, spec in network_policies(args, kind).items():
+            for policy, spec in (network_policies(args, kind) if args.fence_network else {}).items():
                 k8s.networking.v1.NetworkPolicy(
                     f"{name}-{kind}-{policy}",
                     metadata={"name": policy, "namespace": ns},

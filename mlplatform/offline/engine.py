@@ -95,6 +95,10 @@ def _cloud_outputs(type_: str, name: str, inputs: dict) -> dict:
             "arn": COMPUTED,
             "vpcConfig": {**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": COMPUTED},
         }
+    if type_ == "aws:sqs/queue:Queue":
+        return {"arn": COMPUTED, "url": COMPUTED}
+    if type_ == "aws:cloudwatch/eventRule:EventRule":
+        return {"arn": COMPUTED, "name": inputs.get("name") or COMPUTED}
     if type_ == "aws:iam/role:Role":
         return {"arn": f"arn:aws:iam::000000000000:role/{name}", "name": inputs.get("name") or COMPUTED}
     return {}
@@ -127,6 +131,10 @@ class PlanMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":
             return {"clusterId": args.args.get("clusterId"), "kubeConfig": COMPUTED, "id": args.args.get("clusterId")}
+        if args.token == "aws:index/getPartition:getPartition":  # the credentials' partition and account
+            return dict.fromkeys(("id", "partition", "dnsSuffix", "reverseDnsPrefix"), COMPUTED)
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return dict.fromkeys(("id", "accountId", "arn", "userId"), COMPUTED)
         return {}
 
 

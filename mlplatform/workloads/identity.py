@@ -12,7 +12,9 @@ read-only or read-write), and the grant becomes a role that only the mounting id
   own service account (mountpoint-s3-csi-driver v2, docs/CONFIGURATION.md "Pod-level credentials"). Each
   workload gets one role holding its volumes' grants, associated with its service account
   (`aws.eks.PodIdentityAssociation`; trust `pods.eks.amazonaws.com`, docs.aws.amazon.com/eks/latest/userguide/
-  pod-id-role.html).
+  pod-id-role.html), and trusting only that association's pods: StringEquals on the session tags Pod Identity
+  sets, `eks-cluster-name`, `kubernetes-namespace`, `kubernetes-service-account` (`rules.pod_identity_trust`).
+  Every pod that mounts the volumes runs as that account (the MPI launcher too: `training.py`).
 
 Roles never delete objects in prod (`allow_delete` is off there); a read-only grant reads and lists only.
 """
@@ -28,7 +30,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
-from mlplatform.conventions import POD_IDENTITY_TRUST
+from mlplatform.rules import pod_identity_trust
 
 OSS_FUSE_SERVICE_ACCOUNT = "system:serviceaccount:ack-csi-fuse:csi-fuse-ossfs"
 RRSA_AUDIENCE = "sts.aliyuncs.com"
@@ -191,7 +193,9 @@ def pod_identity(
     role = aws.iam.Role(
         f"{name}-role",
         name=cloud_name("mlp", identity.stack, name),
-        assume_role_policy=POD_IDENTITY_TRUST,
+        assume_role_policy=pulumi.Output.all(identity.cluster_name, namespace).apply(
+            lambda values: json.dumps(pod_identity_trust(values[0], values[1], service_account))
+        ),
         tags={PURPOSE_TAG: grants[0].purpose},
         opts=opts,
     )

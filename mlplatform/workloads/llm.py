@@ -34,6 +34,7 @@ bucket URI (`s3://`, OSS through its S3 API), read with the credentials of the n
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -113,8 +114,8 @@ def request_rate_query(name: str, namespace: str) -> str:
     )
 
 
-def scaled_object_spec(name: str, serving: Serving) -> dict:
-    """KEDA ScaledObject over the predictor Deployment, on the Gateway's request rate."""
+def scaled_object_spec(name: str, serving: Serving, prometheus: str) -> dict:
+    """KEDA ScaledObject over the predictor Deployment, on the Gateway's request rate read from `prometheus`."""
     scaling = serving.llm.scaling
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": predictor_service(name, None)},
@@ -126,7 +127,7 @@ def scaled_object_spec(name: str, serving: Serving) -> dict:
             {
                 "type": "prometheus",
                 "metadata": {
-                    "serverAddress": scaling.prometheus_address or "",
+                    "serverAddress": prometheus,
                     "query": request_rate_query(name, serving.namespace),
                     "threshold": str(scaling.requests_per_second),
                     "activationThreshold": "0",
@@ -155,10 +156,17 @@ def http_route_spec(name: str, serving: Serving, gateway: GatewayRef) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class LlmServingArgs(KServeServingArgs):
+    # The Prometheus HTTP API the KEDA trigger queries: the one installed with KEDA (`Keda.prometheus_address`,
+    # mlplatform/infra/keda.py), which scrapes the Gateway. Read only when the replicas vary (`scales`).
+    prometheus_address: str = field(kw_only=True)
+
+
 class LlmServing(pulumi.ComponentResource):
     """Outputs `endpoint` (the OpenAI-compatible chat URL in-cluster) and `public_endpoint`."""
 
-    def __init__(self, name: str, args: KServeServingArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: LlmServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:llm:LlmServing", name, None, opts)
         serving = args.serving
         llm = serving.llm
@@ -182,7 +190,7 @@ class LlmServing(pulumi.ComponentResource):
         )
         self.scaled_object = None
         if scales(serving):
-            scaling = scaled_object_spec(name, serving)
+            scaling = scaled_object_spec(name, serving, args.prometheus_address)
             self.scaled_object = serving_resource(
                 self,
                 name,

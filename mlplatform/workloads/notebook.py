@@ -4,7 +4,9 @@ Kubeflow's notebook images start JupyterLab with `--ServerApp.token=""` because 
 proxy authenticate users in front of them. This platform has no such gateway, so the image's s6 service script
 (`/etc/services.d/jupyterlab/run`) is replaced by one that leaves Jupyter's token auth on; the token is a random
 password per notebook, kept in a Secret and read by Jupyter from `JUPYTER_TOKEN` (never on a command line).
-The notebook is reachable only through `kubectl port-forward` unless the config sets `expose: true`.
+The notebook is reachable only through `kubectl port-forward` unless the config sets `expose: true`, which gives
+it (behind `notebookSso`: its proxy, with HTTPS) an internal load balancer, or an internet-facing one with
+`public: true` (`addresses.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pulumi_random as random
 
 from mlplatform import config
 from mlplatform.conventions import DISK_STORAGE_CLASS
-from mlplatform.workloads.addresses import load_balancer_address
+from mlplatform.workloads.addresses import LoadBalancer, load_balancer_address
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
@@ -173,6 +175,8 @@ class Notebook(pulumi.ComponentResource):
         self.port_forward = pulumi.Output.concat(
             "kubectl -n ", args.namespace, f" port-forward svc/{name} {JUPYTER_PORT}:{SERVICE_PORT}"
         )
+        # The stack's cloud, whose controller reads the load balancer's annotations.
+        cloud = args.storage.identity.cloud
         self.sso = None
         if args.sso:
             self.sso = NotebookSso(
@@ -183,7 +187,9 @@ class Notebook(pulumi.ComponentResource):
                     client=args.sso,
                     allowed_emails=tuple(notebook.allowed_emails),
                     allowed_groups=tuple(notebook.allowed_groups),
-                    expose=notebook.expose,
+                    load_balancer=LoadBalancer(cloud, notebook.public, args.sso.tls_certificate)
+                    if notebook.expose
+                    else None,
                     path=path,
                     depends_on=list(args.depends_on),
                 ),
@@ -191,16 +197,24 @@ class Notebook(pulumi.ComponentResource):
             )
             self.url = self.sso.url
         elif notebook.expose:
-            self.url = pulumi.Output.concat("http://", self._load_balancer(name, args.namespace), path)
+            load_balancer = LoadBalancer(cloud, notebook.public)
+            self.url = pulumi.Output.concat("http://", self._load_balancer(name, args.namespace, load_balancer), path)
         else:
             self.url = pulumi.Output.concat(f"http://localhost:{JUPYTER_PORT}", path)
         self.register_outputs({"token": self.token, "url": self.url, "portForward": self.port_forward})
 
-    def _load_balancer(self, name: str, namespace: pulumi.Input[str]) -> pulumi.Output[str]:
+    def _load_balancer(
+        self, name: str, namespace: pulumi.Input[str], load_balancer: LoadBalancer
+    ) -> pulumi.Output[str]:
         """A LoadBalancer Service in front of the notebook's pod; returns its address once the cloud assigns it."""
         service = k8s.core.v1.Service(
             f"{name}-public",
-            metadata={"name": f"{name}-public", "namespace": namespace, "labels": {"app": name}},
+            metadata={
+                "name": f"{name}-public",
+                "namespace": namespace,
+                "labels": {"app": name},
+                **({"annotations": load_balancer.annotations} if load_balancer.annotations else {}),
+            },
             spec={
                 "type": "LoadBalancer",
                 # The notebook controller labels the notebook's pod with its name.

@@ -87,14 +87,15 @@ def harden_container(container: dict, read_only_root: bool = False) -> dict:
 def harden_pod(
     pod: dict,
     run_as: RunAs,
-    service_account: pulumi.Input[str] | None = None,
+    service_account: pulumi.Input[str],
     read_only_root: bool = False,
     automount_token: bool | None = False,
 ) -> dict:
-    """A pod spec with the pod and container security contexts and its own service account (a copy).
+    """A pod spec with the pod and container security contexts and its own service account (a copy): every pod
+    runs as its workload's account, the one its cloud identity is bound to (the MPI launcher too).
 
-    `service_account=None` leaves the field to the operator (the MPI launcher's, which needs the API);
-    `automount_token=None` leaves `automountServiceAccountToken` out (a schema without it: TrainJob patches).
+    `automount_token` True mounts the account's API token (the MPI launcher's `kubectl exec`); None leaves
+    `automountServiceAccountToken` out (a schema without it: TrainJob patches).
     """
     hardened = {
         **pod,
@@ -103,8 +104,7 @@ def harden_pod(
     }
     if "initContainers" in pod:
         hardened["initContainers"] = [harden_container(c, read_only_root) for c in pod["initContainers"]]
-    if service_account is not None:
-        hardened["serviceAccountName"] = service_account
+    hardened["serviceAccountName"] = service_account
     if automount_token is not None:
         hardened["automountServiceAccountToken"] = automount_token
     return hardened

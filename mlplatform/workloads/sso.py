@@ -15,8 +15,15 @@ and cookie secrets from `OAUTH2_PROXY_CLIENT_SECRET` / `OAUTH2_PROXY_COOKIE_SECR
   oauth2-proxy requires both: a listed user who is also in a listed group.
 - `--upstream`: the Service the notebook controller creates for the notebook (`<name>:80`, to Jupyter's 8888);
   websockets (kernels) are proxied by default (`--proxy-websockets`, default true).
-- `--cookie-secure` stays on (its default): browsers keep Secure cookies for https and for http://localhost
-  (the port-forward path); an exposed proxy needs TLS in front of its load balancer.
+- `--cookie-secure` stays on (its default): browsers send Secure cookies back only over https, and treat
+  http://localhost (the port-forward path) as secure. With it on, oauth2-proxy also builds its OAuth redirect
+  URL as `https://<Host>/oauth2/callback` whatever the request's scheme (v7.15.3 `oauthproxy.go`
+  `getOAuthRedirectURI`), so no `--reverse-proxy` or forwarded headers are needed behind a TLS load balancer.
+- Exposed (`expose: true`), the proxy sits behind a load balancer that terminates HTTPS on 443 with the
+  certificate `notebookSso.tlsCertificate` names and forwards HTTP to the pod's 4180 (`addresses.py`: the
+  annotations of each cloud's controller), internal to the VPC unless the notebook sets `public: true`. The
+  config refuses an exposed notebook without a certificate (`StackConfig._check_sso_certificate`): turning
+  `--cookie-secure` off instead would send the session cookie, the user's login, in clear text.
 - Probes `/ping` (liveness) and `/ready` (readiness) on the HTTP port, as the chart's deployment template does.
 - Cookie secret: 32 characters of `[A-Za-z0-9-_]`, the chart docs' `random_password` recipe ("Generating a Cookie
   Secret": a 32-byte secret for AES-256).
@@ -34,7 +41,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from mlplatform.workloads.addresses import load_balancer_address
+from mlplatform.workloads.addresses import HTTPS_PORT, LoadBalancer, load_balancer_address
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
 
 HTTP_PORT = 4180
@@ -56,6 +63,8 @@ class SsoClient:
     client_secret: pulumi.Input[str]
     groups_claim: str = "groups"
     image: str = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.3"
+    # What an exposed proxy's load balancer serves HTTPS with (`notebookSso.tlsCertificate`).
+    tls_certificate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +76,8 @@ class NotebookSsoArgs:
     client: SsoClient
     allowed_emails: Sequence[str] = ()
     allowed_groups: Sequence[str] = ()
-    # A load balancer address for the proxy (the notebook itself stays ClusterIP).
-    expose: bool = False
+    # A load balancer for the proxy, with HTTPS (the notebook itself stays ClusterIP); None: in-cluster only.
+    load_balancer: LoadBalancer | None = None
     # The path the notebook serves under (`/notebook/<namespace>/<name>/`), for the URL.
     path: pulumi.Input[str] = "/"
     depends_on: Sequence[pulumi.Resource] = ()
@@ -157,21 +166,25 @@ class NotebookSso(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*prerequisites, *args.depends_on]),
         )
+        exposed = args.load_balancer
+        metadata = {"name": name, "namespace": args.namespace, "labels": labels}
+        # Exposed: the load balancer's HTTPS listener on 443; in the cluster: plain HTTP on 80. Either way to 4180.
+        port = {"name": "https", "port": HTTPS_PORT} if exposed else {"name": "http", "port": SERVICE_PORT}
         self.service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": name, "namespace": args.namespace, "labels": labels},
+            metadata={**metadata, "annotations": exposed.annotations} if exposed else metadata,
             spec={
-                "type": "LoadBalancer" if args.expose else "ClusterIP",
+                "type": "LoadBalancer" if exposed else "ClusterIP",
                 "selector": labels,
-                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [{**port, "targetPort": "http", "protocol": "TCP"}],
             },
             opts=child,
         )
         self.port_forward = pulumi.Output.concat(
-            "kubectl -n ", args.namespace, f" port-forward svc/{name} {HTTP_PORT}:{SERVICE_PORT}"
+            "kubectl -n ", args.namespace, f" port-forward svc/{name} {HTTP_PORT}:{port['port']}"
         )
-        if args.expose:
-            self.url = pulumi.Output.concat("http://", self.service.status.apply(load_balancer_address), args.path)
+        if exposed:
+            self.url = pulumi.Output.concat("https://", self.service.status.apply(load_balancer_address), args.path)
         else:
             self.url = pulumi.Output.concat(f"http://localhost:{HTTP_PORT}", args.path)
         self.register_outputs({"url": self.url, "portForward": self.port_forward})

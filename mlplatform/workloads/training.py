@@ -201,7 +201,7 @@ class TrainingJob(pulumi.ComponentResource):
         container: dict,
         volumes: list[dict],
         gpu: GpuScheduling,
-        account: pulumi.Input[str] | None = None,
+        account: pulumi.Input[str],
     ) -> dict:
         where = placement(replica.resources, gpu)
         role_container = {**container, "resources": where.resources}
@@ -220,11 +220,15 @@ class TrainingJob(pulumi.ComponentResource):
                 "spec": harden_pod(
                     {"containers": [role_container], "volumes": volumes, **where.pod_fields()},
                     RUN_AS["training"].with_user(job.run_as_user),
-                    # The MPI launcher runs `kubectl exec` in the workers: the operator gives it a ServiceAccount
-                    # `<job>-launcher` with that Role when the template names none (kubeflow/trainer v1.9.4
-                    # pkg/controller.v1/mpi/mpijob_controller.go newLauncher), so its token stays mounted.
-                    None if launches_mpi else account,
-                    automount_token=None if launches_mpi else False,
+                    # Every replica, the MPI launcher too, runs as the job's account: the one its Pod Identity
+                    # role is associated with, so the launcher can mount the job's S3 volumes. The launcher runs
+                    # `kubectl exec` in the workers: the operator binds its Role `<job>-launcher` (get/list/watch
+                    # pods, pods/exec on the workers) to the account the launcher template names
+                    # (kubeflow/trainer v1.9.4 pkg/controller.v1/mpi/mpijob_controller.go
+                    # getOrCreateLauncherServiceAccount, newLauncherRoleBinding), and only the launcher mounts
+                    # the token (the account turns automounting off for the others).
+                    account,
+                    automount_token=launches_mpi,
                 ),
             },
         }

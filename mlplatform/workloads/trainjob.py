@@ -5,11 +5,18 @@ What differs from the v1 jobs of `training.py` (kubeflow/trainer v2.3.0, `pkg/ap
   lives in the runtime; the job names it in `spec.runtimeRef` (`kind: ClusterTrainingRuntime`, group
   `trainer.kubeflow.org`) and gives only the trainer: `image`, `command`, `args`, `env`, `numNodes`
   (the config's Worker replicas) and `resourcesPerNode` (requests and limits, GPUs).
-- Volumes and placement, which the trainer section does not carry, are a `runtimePatches` entry (owned by
-  `manager: mlplatform.io/ml-platform`) on the runtime's `node` replicated job: the dataset (read-only) and the
-  model version (read-write) from the buckets, mounted in the `node` container, and the GPU pool's toleration
-  and node selector. The built-in runtimes name that replicated job and container `node`
-  (`manifests/base/runtimes/*.yaml`).
+- Volumes, placement and the account, which the trainer section does not carry, are a `runtimePatches` entry
+  (owned by `manager: mlplatform.io/ml-platform`) on each replicated job that runs the training code: the
+  dataset (read-only) and the model version (read-write) from the buckets, mounted in the `node` container,
+  the GPU pool's toleration and node selector, and the job's ServiceAccount, the one its Pod Identity role is
+  associated with. The built-in runtimes name that replicated job and container `node`
+  (`manifests/base/runtimes/*.yaml`); the MPI runtimes (deepspeed-distributed, mlx-distributed) add a
+  `launcher` job (container `node`, label `trainjob-ancestor-step: trainer`) that runs the trainer's image and
+  command and, with `runLauncherAsNode: true`, is one of the nodes (`pkg/runtime/framework/plugins/jobset/
+  builder.go` Trainer, `plugins/mpi/mpi.go` EnforceMLPolicy), so it is patched the same way. A patch naming a
+  replicated job the runtime lacks is refused (`plugins/jobset/jobset.go` Validate), hence per runtime.
+- Initializers: the built-in runtimes the config accepts (`rules.TRAINER_BUILTIN_RUNTIMES`) have no dataset or
+  model initializer jobs and the job sets no `spec.initializer`: nothing else downloads with an identity.
 - Waiting: the job carries `pulumi.com/waitFor: condition=Complete` (TrainJobComplete, `trainjob_types.go`),
   so servings of the version it writes are created after it succeeded; `activeDeadlineSeconds` bounds it.
 - Like a v1 job, a new spec is a new training run: replace (delete first), never patch.
@@ -38,6 +45,9 @@ API_VERSION = "trainer.kubeflow.org/v1alpha1"
 RUNTIME_KIND = "ClusterTrainingRuntime"
 # The replicated job and container of the built-in runtimes that run the training code.
 NODE = "node"
+# The MPI runtimes' launcher job, which runs the trainer as a node too (runLauncherAsNode: true), by runtime.
+LAUNCHER = "launcher"
+LAUNCHER_RUNTIMES = ("deepspeed-distributed", "mlx-distributed")
 PATCH_MANAGER = "mlplatform.io/ml-platform"
 
 
@@ -52,7 +62,7 @@ def trainjob_spec(
     volumes: list[dict],
     mounts: list[dict],
     gpu: GpuScheduling,
-    account: pulumi.Input[str] | None = None,
+    account: pulumi.Input[str],
 ) -> dict:
     """The TrainJob spec: runtime reference, the trainer, and the patch that mounts the buckets."""
     worker = job.roles["Worker"]
@@ -71,14 +81,9 @@ def trainjob_spec(
     # The patch's pod schema has securityContext and serviceAccountName but no automountServiceAccountToken
     # (trainer.kubeflow.org_trainjobs.yaml v2.3.0): the ServiceAccount itself turns the token off.
     pod = harden_pod(pod, RUN_AS["training"].with_user(job.run_as_user), account, automount_token=None)
-    patch = {
-        "manager": PATCH_MANAGER,
-        "trainingRuntimeSpec": {
-            "template": {
-                "spec": {"replicatedJobs": [{"name": NODE, "template": {"spec": {"template": {"spec": pod}}}}]}
-            }
-        },
-    }
+    patched = [NODE, LAUNCHER] if job.trainer_runtime in LAUNCHER_RUNTIMES else [NODE]
+    jobs = [{"name": each, "template": {"spec": {"template": {"spec": pod}}}} for each in patched]
+    patch = {"manager": PATCH_MANAGER, "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": jobs}}}}
     spec: dict = {
         "runtimeRef": {"apiGroup": "trainer.kubeflow.org", "kind": RUNTIME_KIND, "name": job.trainer_runtime},
         "trainer": trainer,

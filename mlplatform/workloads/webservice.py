@@ -1,7 +1,8 @@
 """A small web service (Deployment + Service), e.g. the test client the KubeVela demo puts in front of a serving.
 
-It is reachable inside the cluster; `expose: true` gives it a LoadBalancer Service instead of a
-ClusterIP one. Env values may be Outputs (a serving's endpoint) resolved by the stack layer.
+It is reachable inside the cluster; `expose: true` gives it a LoadBalancer Service instead of a ClusterIP
+one, internal to the VPC unless the config also sets `public: true` (`addresses.py`). Env values may be
+Outputs (a serving's endpoint) resolved by the stack layer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.workloads.addresses import load_balancer_address
+from mlplatform.workloads.addresses import load_balancer_address, load_balancer_annotations
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, http_probes, service_account
 
@@ -24,6 +25,8 @@ HTTP_PORT = 80  # left out of the URL, as browsers and clients do
 class WebServiceArgs:
     config: cfg.WebService
     namespace: pulumi.Input[str]
+    # The stack's cloud ("alicloud" or "aws"): whose annotation keeps an exposed load balancer internal.
+    cloud: str
     # The container's environment, by name; the stack layer resolves references to servings.
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     gpu: GpuScheduling = field(default_factory=GpuScheduling)
@@ -64,9 +67,10 @@ class WebService(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service_account, *args.depends_on]),
         )
+        annotations = load_balancer_annotations(args.cloud, service_config.public) if service_config.expose else {}
         self.service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=metadata,
+            metadata={**metadata, "annotations": annotations} if annotations else metadata,
             spec={
                 "type": "LoadBalancer" if service_config.expose else "ClusterIP",
                 "selector": labels,

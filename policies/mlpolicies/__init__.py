@@ -5,7 +5,7 @@ from pulumi_policy import EnforcementLevel
 from mlpolicies.clusters import kubernetes_end_of_support, kubernetes_support_window, private_api_endpoint
 from mlpolicies.cost import budget
 from mlpolicies.hardening import notebook_sso, pod_hardening
-from mlpolicies.identity import no_access_keys, serving_roles_read_only
+from mlpolicies.identity import no_access_keys, pod_identity_scoped, serving_roles_read_only
 from mlpolicies.infrastructure import (
     bucket_security,
     gpu_node_cap,
@@ -46,6 +46,7 @@ POLICIES = [
     namespaces_fenced,  # issue 12
     pod_hardening,  # issue 12
     notebook_sso,  # issue 12
+    pod_identity_scoped,  # issue 21
 ]
 
 

@@ -1,4 +1,5 @@
-"""Policies on how workloads reach cloud storage: no long-lived keys, and serving roles that cannot write."""
+"""Policies on how workloads reach cloud storage: no long-lived keys, serving roles that cannot write, and EKS
+Pod Identity scoped to the pods that mount with it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from mlpolicies.props import UNKNOWN, as_dict, as_list, label, plain
+from mlpolicies.hardening import trainjob_patched_pods
+from mlpolicies.props import TRAIN_JOB, UNKNOWN, as_dict, as_list, dig, label, plain, pod_specs
+from mlpolicies.vendor.rules import unscoped_pod_identity_statements
 
 ACCESS_KEYS = ("alicloud:ram/accessKey:AccessKey", "aws:iam/accessKey:AccessKey")
 KUBE_SECRET = "kubernetes:core/v1:Secret"
@@ -102,4 +105,87 @@ serving_roles_read_only = StackValidationPolicy(
     name="serving-roles-read-only",
     description="Roles of model servings may read their model versions but never write or delete bucket objects.",
     validate=_validate_serving_roles,
+)
+
+
+# ------------------------------------------------------------------ EKS Pod Identity, per pod
+
+IAM_ROLE = "aws:iam/role:Role"
+POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+PERSISTENT_VOLUME = "kubernetes:core/v1:PersistentVolume"
+PERSISTENT_VOLUME_CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+# Mountpoint for S3 with `authenticationSource: pod` mounts with the credentials of the pod's own service account
+# (mountpoint-s3-csi-driver v2 docs/CONFIGURATION.md, "Pod-level credentials").
+S3_CSI_DRIVER = "s3.csi.aws.com"
+
+
+def _pod_identity_claims(resources) -> set[tuple[str, str]]:
+    """(namespace, claim) of every claim bound to an S3 volume that mounts with the pod's identity."""
+    volumes = {
+        dig(props, "metadata", "name")
+        for props in (plain(r.props) for r in resources if r.resource_type == PERSISTENT_VOLUME)
+        if dig(props, "spec", "csi", "driver") == S3_CSI_DRIVER
+        and dig(props, "spec", "csi", "volumeAttributes", "authenticationSource") == "pod"
+    }
+    return {
+        (dig(props, "metadata", "namespace"), dig(props, "metadata", "name"))
+        for props in (plain(r.props) for r in resources if r.resource_type == PERSISTENT_VOLUME_CLAIM)
+        if dig(props, "spec", "volumeName") in volumes
+    }
+
+
+def _pods(resource_type: str, props: dict):
+    """(where, pod spec) of every pod a workload runs, the replicated jobs a TrainJob patches included."""
+    if resource_type == TRAIN_JOB:
+        yield from trainjob_patched_pods(props)
+    else:
+        yield from pod_specs(resource_type, props)
+
+
+def _validate_pod_identity(args: StackValidationArgs, report: ReportViolation) -> None:
+    for resource in args.resources:
+        if resource.resource_type != IAM_ROLE:
+            continue
+        trust = plain(resource.props).get("assumeRolePolicy")
+        try:
+            document = json.loads(trust) if isinstance(trust, str) else None
+        except ValueError:
+            continue
+        for problem in unscoped_pod_identity_statements(document):
+            report(
+                f"{label(resource.resource_type, resource.name)} trusts EKS Pod Identity without naming the pods "
+                f"(statement {problem}); condition it with StringEquals on the session tags of its association's "
+                "namespace and service account.",
+                resource.urn,
+            )
+    claims = _pod_identity_claims(args.resources)
+    associated = {
+        (plain(r.props).get("namespace"), plain(r.props).get("serviceAccount"))
+        for r in args.resources
+        if r.resource_type == POD_IDENTITY_ASSOCIATION
+    }
+    for resource in args.resources:
+        props = plain(resource.props)
+        namespace = dig(props, "metadata", "namespace")
+        for where, pod in _pods(resource.resource_type, props):
+            mounted = [
+                dig(volume, "persistentVolumeClaim", "claimName")
+                for volume in as_list(pod.get("volumes"))
+                if (namespace, dig(volume, "persistentVolumeClaim", "claimName")) in claims
+            ]
+            account = pod.get("serviceAccountName")
+            if mounted and account is not UNKNOWN and (namespace, account) not in associated:
+                report(
+                    f"{label(resource.resource_type, resource.name)}: the {where} mount S3 volumes with the pod's "
+                    f"identity ({', '.join(mounted)}) but run as {account or 'the default account'!s}, which no "
+                    "Pod Identity association grants; run them as the workload's associated service account.",
+                    resource.urn,
+                )
+
+
+pod_identity_scoped = StackValidationPolicy(
+    name="pod-identity-scoped",
+    description="EKS Pod Identity roles trust only their namespace and service account, and every pod that mounts "
+    "an S3 volume with the pod's identity runs as an account a Pod Identity association grants.",
+    validate=_validate_pod_identity,
 )

@@ -260,8 +260,8 @@ def _validate_endpoints(args: ResourceValidationArgs, report: ReportViolation) -
         return
     report(
         f"{label(args.resource_type, args.name)} makes {what} reachable from the internet; annotate it as internal "
-        '(alibaba-cloud-loadbalancer-address-type: intranet / aws-load-balancer-internal: "true") or add '
-        f"{args.name!r} to the policy's allowedPublicEndpoints."
+        '(alibaba-cloud-loadbalancer-address-type: intranet / aws-load-balancer-internal: "true"; a workload\'s '
+        f"`expose` without `public: true` is) or add {args.name!r} to the policy's allowedPublicEndpoints."
     )
 
 

@@ -130,6 +130,26 @@ def test_public_ingress_is_reported_unless_allow_listed():
     assert check(prod_private_endpoints, resource_args(RELEASE, emissary({}), config=allowed)) == []
 
 
+def proxy_service(annotations: dict) -> dict:
+    """A notebook's SSO proxy Service as `expose: true` renders it on EKS: an HTTPS listener with the ACM
+    certificate, plus the internal annotation unless the notebook sets `public: true`."""
+    tls = {
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": "arn:aws:acm:us-east-1:1:certificate/c",
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+        "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
+    }
+    metadata = {"name": "alice-sso", "namespace": "notebooks", "annotations": {**tls, **annotations}}
+    return {"metadata": metadata, "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]}}
+
+
+def test_an_exposed_workload_passes_in_prod_and_a_public_one_is_refused():
+    internal = {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"}
+    assert check(prod_private_endpoints, resource_args(SERVICE, proxy_service(internal))) == []
+    [message] = check(prod_private_endpoints, resource_args(SERVICE, proxy_service({}), name="alice-sso-service"))
+    assert message.startswith("Service alice-sso-service makes a LoadBalancer service reachable from the internet")
+    assert "without `public: true`" in message
+
+
 def test_public_services_are_allowed_in_dev():
     service = {"metadata": {"name": "api"}, "spec": {"type": "LoadBalancer"}}
     assert check(prod_private_endpoints, resource_args(SERVICE, service, stack="dev")) is None

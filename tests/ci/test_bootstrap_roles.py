@@ -214,12 +214,13 @@ def test_aws_deploy_roles_are_scoped_to_their_stack_region_and_cannot_touch_ci(f
         ("ml-platform-ci-deploy-prod-aws", "eu-west-1"),
     ):
         statements = {s["Sid"]: s for s in policies[role]["Statement"]}
-        regional = statements["PlatformServicesInTheStackRegion"]
+        regional = statements["PlatformResourcesInTheStackRegion"]
         assert regional["Condition"] == {"StringEquals": {"aws:RequestedRegion": region}}
         assert "iam:*" not in regional["Action"] and "*" not in regional["Action"]
-        attach = statements["AttachOnlyTheEksManagedPolicies"]["Condition"]["ArnEquals"]["iam:PolicyARN"]
-        assert all(arn.startswith("arn:aws:iam::aws:policy/AmazonE") for arn in attach)
-        assert "arn:aws:iam::aws:policy/AdministratorAccess" not in attach
+        attach = statements["AttachOnlyTheManagedPoliciesThePlatformUses"]["Condition"]["ArnEquals"]["iam:PolicyARN"]
+        assert all(arn.startswith("arn:aws:iam::aws:policy/") for arn in attach)  # AWS-managed, named one by one
+        assert not {"AdministratorAccess", "IAMFullAccess", "PowerUserAccess"} & {a.rsplit("/")[-1] for a in attach}
+        assert statements["PlatformRoles"]["Resource"] == "arn:aws:iam::*:role/*"  # no user, no key
         deny = statements["NeverTheCiTrust"]
         assert deny["Effect"] == "Deny" and deny["Action"] == "iam:*"
         assert "arn:aws:iam::*:role/ml-platform-ci-*" in deny["Resource"]
@@ -229,23 +230,22 @@ def test_aws_deploy_roles_are_scoped_to_their_stack_region_and_cannot_touch_ci(f
                 assert "*" not in actions and "iam:*" not in actions and "sts:*" not in actions
 
 
-def test_alicloud_deploy_roles_get_the_platform_services_and_only_their_ram_part(four):
+def test_alicloud_deploy_roles_get_one_custom_policy_writing_only_the_platforms_ram_names(four):
     attached: dict[str, set[str]] = {}
     for a in four.of_type("alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"):
         attached.setdefault(a.inputs["roleName"], set()).add(f"{a.inputs['policyType']}:{a.inputs['policyName']}")
     for stack in ("dev", "prod"):
-        policies = attached[f"ml-platform-ci-deploy-{stack}"]
-        assert "System:AliyunCSFullAccess" in policies and "Custom:ml-platform-ci-deploy-ram" in policies
-        assert not {"System:AdministratorAccess", "System:AliyunRAMFullAccess"} & policies
-    (ram,) = four.of_type("alicloud:ram/policy:Policy")
-    statements = json.loads(ram.inputs["policyDocument"])["Statement"]
-    allowed = [
-        a
-        for s in statements
-        if s["Effect"] == "Allow"
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    ]
-    assert "ram:*" not in allowed and "ram:CreateRole" not in allowed and "ram:AttachPolicyToRole" not in allowed
+        assert attached[f"ml-platform-ci-deploy-{stack}"] == {"Custom:ml-platform-ci-deploy"}  # no system policy
+    (policy,) = four.of_type("alicloud:ram/policy:Policy")
+    statements = json.loads(policy.inputs["policyDocument"])["Statement"]
+    for statement in statements:
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        assert not {"*", "ram:*", "sts:*"} & set(actions) or statement["Effect"] == "Deny"
+        ram_writes = [a for a in actions if a.startswith("ram:") and not a.startswith(("ram:Get", "ram:List"))]
+        if statement["Effect"] == "Allow" and ram_writes and ram_writes != ["ram:PassRole"]:
+            assert statement["Resource"] == ["acs:ram:*:*:role/mlp-*", "acs:ram:*:*:policy/mlp-*"]
+    (passing,) = [s for s in statements if s["Action"] == "ram:PassRole"]
+    assert passing["Resource"] == ["acs:ram:*:*:role/aliyun*"]  # ACK's service roles only
     (deny,) = [s for s in statements if s["Effect"] == "Deny"]
     assert "acs:ram:*:*:role/ml-platform-ci-*" in deny["Resource"]
 

@@ -256,6 +256,52 @@ def test_the_cloud_preview_runs_only_for_branches_of_this_repository_with_the_po
     assert pulumi["with"]["policyPacks"] == "policies"
 
 
+DEPLOY_LABEL, PREVIEW_LABEL = "ml-platform-deploy", "ml-platform-preview"
+
+
+def runner_labels(job: dict) -> set[str]:
+    """The labels a job asks for (`runs-on` as a string, a list or a {labels: ...} mapping), and those of the jobs
+    of a reusable workflow it calls."""
+    if str(job.get("uses", "")).startswith("./.github/workflows/"):
+        return {label for inner in load(ROOT / job["uses"])["jobs"].values() for label in runner_labels(inner)}
+    runs_on = job.get("runs-on", [])
+    if isinstance(runs_on, dict):
+        runs_on = runs_on.get("labels", [])
+    return {runs_on} if isinstance(runs_on, str) else set(runs_on)
+
+
+def pull_request_jobs_on_deploy_runners(doc: dict, name: str) -> list[str]:
+    """Jobs that run pull-request code (a workflow triggered by pull_request or pull_request_target) on a deploy
+    runner: GitHub's "Security hardening for GitHub Actions" (self-hosted runners) says never to share them."""
+    triggers = doc["on"] if isinstance(doc["on"], (dict, list)) else [doc["on"]]
+    if not {"pull_request", "pull_request_target"} & set(triggers):
+        return []
+    return [f"{name}:{job_name}" for job_name, job in doc["jobs"].items() if DEPLOY_LABEL in runner_labels(job)]
+
+
+def test_no_pull_request_job_runs_on_the_deploy_runners():
+    assert [j for path in WORKFLOWS for j in pull_request_jobs_on_deploy_runners(load(path), path.name)] == []
+    cloud_preview = workflow("pull-request.yml")["jobs"]["cloud-preview"]
+    assert runner_labels(cloud_preview) == {"self-hosted", PREVIEW_LABEL}
+    deploys = workflow("deploy-cloud.yml")["jobs"]
+    assert all(runner_labels(job) == {"self-hosted", DEPLOY_LABEL} for job in deploys.values())
+    on_preview = {f"{name}:{job_name}" for name, job_name, job in jobs() if PREVIEW_LABEL in runner_labels(job)}
+    assert on_preview == {"pull-request.yml:cloud-preview"}
+
+
+@pytest.mark.parametrize(
+    "runs_on",
+    ["[self-hosted, ml-platform-deploy]", "ml-platform-deploy", "{group: vpc, labels: [ml-platform-deploy]}"],
+)
+def test_a_pull_request_job_on_the_deploy_label_is_refused(runs_on):
+    text = (GITHUB / "workflows" / "pull-request.yml").read_text()
+    violating = text.replace("runs-on: [self-hosted, ml-platform-preview]", f"runs-on: {runs_on}")
+    assert violating != text
+    doc = yaml.safe_load(violating)
+    doc["on"] = doc.pop(True)
+    assert pull_request_jobs_on_deploy_runners(doc, "pull-request.yml") == ["pull-request.yml:cloud-preview"]
+
+
 def test_the_shared_action_assumes_the_cloud_of_the_stack_by_oidc():
     steps = load(ACTIONS[0])["runs"]["steps"]
     by_action = {str(s.get("uses", "")).split("@")[0]: s for s in steps if "uses" in s}

@@ -149,3 +149,35 @@ def test_edge_clusters_run_no_bucket_workloads_without_rrsa():
     edge = {**ACK["cluster"], "kind": "edge", "edgeKeyPair": "ops"}
     notebook = {"alice": {"image": "jupyter:v1"}}
     assert "notebooks: ACK@Edge clusters have no RRSA" in refused(ACK, cluster=edge, notebooks=notebook)
+
+
+def test_a_private_eks_api_names_the_runners_that_deploy_it():
+    assert parsed(EKS).cluster.network.deploy_runners.cidrs == ["10.0.240.0/24"]
+    by_group = parsed(EKS, cluster__network__deployRunners={"securityGroupIds": ["sg-0123456789abcdef0"]})
+    assert by_group.cluster.network.deploy_runners.security_group_ids == ["sg-0123456789abcdef0"]
+    message = refused(EKS, cluster__network__deployRunners={})
+    assert "ml-platform:cluster.network.deployRunners: the EKS API is private (publicEndpoint: false)" in message
+    # A public endpoint restricted to apiAccessCidrs is reached from those: runner sources are optional there.
+    public = {**EKS["cluster"], "publicEndpoint": True, "apiAccessCidrs": ["203.0.113.0/24"]}
+    public["network"] = {**public["network"], "deployRunners": {}}
+    assert parsed(EKS, cluster=public).cluster.public_endpoint
+
+
+@pytest.mark.parametrize(
+    ("runners", "reason"),
+    [
+        ({"cidrs": ["10.0.240.0"]}, "cluster.network.deployRunners.cidrs: '10.0.240.0' is not a CIDR"),
+        ({"cidrs": ["10.0.240.1/24"]}, "'10.0.240.1/24' is not a CIDR"),
+        ({"cidrs": ["0.0.0.0/0"]}, "name the runners' own IPv4 range, not all addresses"),
+        ({"cidrs": ["fd00::/64"]}, "not IPv6"),
+        ({"securityGroupIds": ["runners"]}, "'runners' is not a security group ID"),
+    ],
+)
+def test_runner_sources_are_cidrs_and_security_group_ids(runners, reason):
+    assert reason in refused(EKS, cluster__network__deployRunners=runners)
+
+
+def test_ack_needs_no_runner_rule_its_private_api_is_an_internal_clb():
+    message = refused(ACK, cluster__network__deployRunners={"cidrs": ["10.0.240.0/24"]})
+    assert "cluster.network.deployRunners: runner sources are admitted on EKS only" in message
+    assert parsed(ACK).cluster.network.deploy_runners.cidrs == []

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from mlplatform import config as cfg
-from mlplatform.infra.cluster import Cluster, ClusterArgs
+from mlplatform.infra.cluster import KUBECONFIG_MINUTES, Cluster, ClusterArgs, cluster_dns
+from mlplatform.offline import engine as offline
 from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
 
 NEW_NETWORK = {
@@ -79,7 +80,39 @@ def test_ask_serverless_cluster_uses_existing_network_when_given(plan):
 
 def test_ask_gets_the_managed_csi_provisioner(plan):
     monitor, _ = _plan(plan, "alicloud", "serverless")
-    assert [a["name"] for a in monitor.named("c").inputs["addons"]] == ["managed-csiprovisioner"]
+    assert [a["name"] for a in monitor.named("c").inputs["addons"]] == ["managed-csiprovisioner", "poseidon"]
+
+
+def test_ask_is_pro_with_cluster_dns_and_enforced_network_policies(plan):
+    ask = _plan(plan, "alicloud", "serverless")[0].named("c").inputs
+    # Chosen at creation only: without it ASK pods resolve through the VPC and no Service name resolves.
+    assert ask["serviceDiscoveryTypes"] == ["CoreDNS"]
+    # Poseidon enforces NetworkPolicies on ECI pods, on ACK Serverless Pro only.
+    assert ask["clusterSpec"] == "ack.pro.small"
+    assert "poseidon" in [a["name"] for a in ask["addons"]]
+    # ACK managed clusters enforce them with Terway and run CoreDNS in the cluster: neither applies there.
+    managed = _plan(plan, "alicloud", "managed")[0].named("c").inputs
+    assert "serviceDiscoveryTypes" not in managed
+    assert "poseidon" not in [a["name"] for a in managed["addons"]]
+
+
+def test_dns_answers_from_kube_system_pods_except_on_ask():
+    for cloud, kind in (("aws", "managed"), ("alicloud", "managed"), ("alicloud", "edge")):
+        dns = cluster_dns(cloud, kind)
+        assert (dns.namespace, dns.pod_labels) == ("kube-system", {"k8s-app": "kube-dns"})
+    ask = cluster_dns("alicloud", "serverless")  # managed CoreDNS, not on ECI: no pod to select
+    assert (ask.namespace, ask.pod_labels, ask.ports) == (None, None, (("UDP", 53), ("TCP", 53)))
+
+
+def test_ack_kubeconfigs_are_short_lived(plan, monkeypatch):
+    invoked = []
+    answer = offline.PlanMocks.call
+    monkeypatch.setattr(offline.PlanMocks, "call", lambda mocks, args: invoked.append(args) or answer(mocks, args))
+    _plan(plan, "alicloud", "serverless")
+    [credential] = [a.args for a in invoked if a.token == "alicloud:cs/getClusterCredential:getClusterCredential"]
+    # Without `temporaryDurationMinutes` ACK issues its long-lived default; the API takes 15 to 4320 minutes.
+    assert credential["temporaryDurationMinutes"] == KUBECONFIG_MINUTES
+    assert 15 <= KUBECONFIG_MINUTES <= 4320
 
 
 def test_ack_edge_cluster_logs_in_with_its_key_pair(plan):
@@ -129,6 +162,8 @@ def test_eks_nodes_sit_in_private_subnets_behind_nat(plan):
     assert cluster.type == "aws:eks/cluster:Cluster"
     assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is False
     assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit"]
+    # Access entries only: the AMP collector gets its access entry from AMP itself (observability.py).
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
     role = monitor.named("c-cluster-role")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"] == "eks.amazonaws.com"
     assert monitor.named("c-cluster-role-AmazonEKSClusterPolicy").urn in cluster.dependencies
@@ -154,3 +189,34 @@ def test_a_public_eks_endpoint_answers_only_its_cidrs(plan):
     monitor, _ = _plan(plan, "aws", "managed", spec_overrides=public)
     vpc = monitor.named("c").inputs["vpcConfig"]
     assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+RUNNERS = {"cidrs": ["10.0.240.0/24"], "securityGroupIds": ["sg-0123456789abcdef0"]}
+
+
+def test_eks_admits_the_deploy_runners_on_443_before_anything_uses_the_api(plan):
+    network = {**AWS_NETWORK, "deployRunners": RUNNERS}
+    monitor, _ = _plan(plan, "aws", "managed", network=network)
+    rules = {r.name: r.inputs for r in monitor.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
+    assert set(rules) == {"c-api-from-10-0-240-0-24", "c-api-from-sg-0123456789abcdef0"}
+    by_cidr, by_group = rules["c-api-from-10-0-240-0-24"], rules["c-api-from-sg-0123456789abcdef0"]
+    assert by_cidr["cidrIpv4"] == "10.0.240.0/24" and "referencedSecurityGroupId" not in by_cidr
+    assert by_group["referencedSecurityGroupId"] == "sg-0123456789abcdef0"
+    for rule in rules.values():
+        assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+        assert rule["securityGroupId"] == offline.COMPUTED  # the group EKS creates for the cluster
+
+    def program():
+        import pulumi_kubernetes as k8s
+
+        spec = cfg.Cluster.model_validate({"kind": "managed", "kubernetesVersion": "1.35", "network": network})
+        k8s.Provider("k", kubeconfig=Cluster("c", ClusterArgs(cloud="aws", cluster=spec)).kubeconfig)
+
+    monitor = plan(program)
+    rule_urns = {r.urn for r in monitor.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
+    assert rule_urns <= set(monitor.named("k").property_dependencies["kubeconfig"])
+
+
+def test_no_runner_source_no_rule(plan):
+    monitor, _ = _plan(plan, "aws", "managed")
+    assert not monitor.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")

@@ -57,6 +57,9 @@ def test_karpenter_is_installed_with_its_roles_and_spot_interruption_queue(plan)
     patterns = [json.loads(r.inputs["eventPattern"]) for r in monitor.of_type("aws:cloudwatch/eventRule:EventRule")]
     assert {"detail-type": ["EC2 Spot Instance Interruption Warning"], "source": ["aws.ec2"]} in patterns
     [policy] = [json.loads(r.inputs["policy"]) for r in monitor.of_type("aws:iam/rolePolicy:RolePolicy")]
-    terminate = next(s for s in policy["Statement"] if s["Sid"] == "TerminateOwnNodes")
-    assert terminate["Condition"]["StringEquals"] == {"aws:ResourceTag/kubernetes.io/cluster/c": "owned"}
+    terminate = next(s for s in policy["Statement"] if s["Sid"] == "AllowScopedDeletion")
+    assert terminate["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/c": "owned"},
+        "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+    }
     pulumi.log.info("ok")

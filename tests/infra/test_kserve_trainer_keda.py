@@ -1,10 +1,18 @@
 """KServe (with cert-manager, Gateway API and Istio), Kubeflow Trainer v2 and KEDA: pinned, in dependency order."""
 
+import copy
+import re
+from urllib.parse import urlsplit
+
+import yaml
+
 from mlplatform import validation
 from mlplatform.conventions import plain_json
+from mlplatform.infra import keda
 from mlplatform.infra.keda import Keda, KedaArgs
 from mlplatform.infra.kserve import KServe, KServeArgs
 from mlplatform.infra.trainer import Trainer, TrainerArgs
+from mlplatform.offline.preview import run_preview
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -87,7 +95,7 @@ def test_trainer_v2_is_pinned_with_the_runtimes_the_jobs_use(plan):
 
 def test_keda_is_pinned(plan):
     monitor = plan(lambda: Keda("prod-keda", KedaArgs()))
-    [release] = monitor.of_type(RELEASE)
+    release = _releases(monitor)["keda"]
     assert (release.inputs["chart"], release.inputs["version"]) == ("keda", "2.20.2")
     assert release.inputs["repositoryOpts"]["repo"] == "https://kedacore.github.io/charts"
 
@@ -109,3 +117,155 @@ def test_config_webhook_rules_and_install_agree_on_the_runtimes():
 
     assert set(TRAINER_BUILTIN_RUNTIMES) == set(RUNTIME_VALUES)
     assert set(TRAINER_RUNTIMES.values()) <= set(RUNTIME_VALUES)
+
+
+# ---------------------------------------------------------------- the Prometheus KEDA's triggers query
+
+SCALED_OBJECT = "ScaledObject"
+# The labels istiod puts on the pods of the proxy it deploys for a Gateway, and their container ports
+# (istio/istio release-1.31 manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml).
+GATEWAY_POD_LABELS = {
+    "sidecar.istio.io/inject": "false",
+    "service.istio.io/canonical-name": "kserve-ingress-gateway-istio",
+    "service.istio.io/canonical-revision": "latest",
+    "gateway.networking.k8s.io/gateway-name": "kserve-ingress-gateway",
+    "gateway.networking.k8s.io/gateway-class-name": "istio",
+    "gateway.istio.io/managed": "istio.io-gateway-controller",
+}
+GATEWAY_POD_PORTS = (15020, 15021, 15090)
+
+
+def _prometheus(monitor) -> dict:
+    return _releases(monitor)["keda-prometheus"].inputs
+
+
+def _targets(job: dict, namespace: str, labels: dict, ports) -> list[dict]:
+    """What Prometheus keeps of a pod for `job` (kubernetes_sd_configs role pod: one target per declared container
+    port, pod labels as `__meta_kubernetes_pod_label_<name>` with characters outside [a-zA-Z0-9_] made `_`;
+    `keep` joins the source labels with `;` and keeps a full match of the regex)."""
+    [sd] = job["kubernetes_sd_configs"]
+    if sd["role"] != "pod" or namespace not in sd["namespaces"]["names"]:
+        return []
+    pod = {f"__meta_kubernetes_pod_label_{re.sub(r'[^a-zA-Z0-9_]', '_', k)}": v for k, v in labels.items()}
+    kept = []
+    for port in ports:
+        target = {**pod, "__meta_kubernetes_pod_container_port_number": str(port)}
+        rules = job["relabel_configs"]
+        if all(
+            re.fullmatch(rule["regex"], ";".join(target.get(label, "") for label in rule["source_labels"]))
+            for rule in rules
+            if rule["action"] == "keep"
+        ):
+            kept.append(target)
+    return kept
+
+
+def test_keda_installs_a_pinned_server_only_prometheus_that_scrapes_only_the_gateway(plan):
+    monitor = plan(lambda: Keda("prod-keda", KedaArgs()))
+    prometheus = _prometheus(monitor)
+    assert (prometheus["chart"], prometheus["version"], prometheus["namespace"]) == (
+        "prometheus",
+        "29.27.0",
+        "monitoring",
+    )
+    assert prometheus["repositoryOpts"]["repo"] == "https://prometheus-community.github.io/helm-charts"
+    values = prometheus["values"]
+    for subchart in ("alertmanager", "kube-state-metrics", "prometheus-node-exporter", "prometheus-pushgateway"):
+        assert values[subchart] == {"enabled": False}
+    enabled = [job for job, spec in values["scrapeConfigs"].items() if spec.get("enabled", True)]
+    assert enabled == ["kserve-gateway"]
+    server = values["server"]
+    assert server["persistentVolume"] == {"enabled": False} and server["retention"] == "2h"
+    # rate(...[1m]) needs two samples a minute.
+    assert server["global"]["scrape_interval"] == "15s"
+    assert server["securityContext"]["runAsNonRoot"] is True and server["securityContext"]["runAsUser"] == 65534
+    assert server["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in (
+        server["containerSecurityContext"],
+        values["configmapReload"]["prometheus"]["containerSecurityContext"],
+    ):
+        assert container["allowPrivilegeEscalation"] is False and container["capabilities"] == {"drop": ["ALL"]}
+    outputs = monitor.named("prod-keda").outputs
+    assert outputs["prometheusAddress"] == "http://keda-prometheus-server.monitoring.svc.cluster.local:80"
+
+
+def test_the_scrape_job_keeps_the_gateway_proxy_on_istios_merged_metrics_port(plan):
+    job = _prometheus(plan(lambda: Keda("prod-keda", KedaArgs())))["values"]["scrapeConfigs"]["kserve-gateway"]
+    assert job["metrics_path"] == "/stats/prometheus"
+    [kept] = _targets(job, "kserve", GATEWAY_POD_LABELS, GATEWAY_POD_PORTS)
+    assert kept["__meta_kubernetes_pod_container_port_number"] == "15020"
+    # Another Gateway's proxy, the same proxy in another namespace: not scraped.
+    other = {**GATEWAY_POD_LABELS, "gateway.networking.k8s.io/gateway-name": "other"}
+    assert _targets(job, "kserve", other, GATEWAY_POD_PORTS) == []
+    assert _targets(job, "istio-system", GATEWAY_POD_LABELS, GATEWAY_POD_PORTS) == []
+    # Violating: a job keyed on a label istiod does not set keeps nothing.
+    wrong = {
+        **job,
+        "relabel_configs": [
+            {**job["relabel_configs"][0], "source_labels": ["__meta_kubernetes_pod_label_gateway_name"]}
+        ],
+    }
+    assert _targets(wrong, "kserve", GATEWAY_POD_LABELS, GATEWAY_POD_PORTS) == []
+
+
+def unresolved_triggers(result) -> list[str]:
+    """Each KEDA prometheus trigger whose serverAddress names no Service the plan creates, itself or through a
+    release of the prometheus chart (whose Services `keda.chart_services` lists, on `server.service.servicePort`)."""
+    services = {
+        (m["metadata"].get("namespace"), m["metadata"]["name"], port["port"])
+        for m in result.manifests
+        if m["kind"] == "Service"
+        for port in m["spec"].get("ports", [])
+    }
+    for package in result.packages:
+        if (package.get("chart"), package.get("repositoryOpts", {}).get("repo")) == (
+            keda.PROMETHEUS.chart,
+            keda.PROMETHEUS.repo,
+        ):
+            port = package["values"]["server"]["service"]["servicePort"]
+            services |= {(package["namespace"], name, port) for name in keda.chart_services(package["name"])}
+    problems = []
+    for manifest in result.manifests:
+        if manifest["kind"] != SCALED_OBJECT:
+            continue
+        for trigger in manifest["spec"]["triggers"]:
+            address = urlsplit(trigger["metadata"]["serverAddress"])
+            # <service>.<namespace>.svc[.cluster.local]
+            host = (address.hostname or "").split(".")
+            port = address.port or {"http": 80, "https": 443}[address.scheme]
+            if host[2:3] != ["svc"] or (host[1], host[0], port) not in services:
+                problems.append(f"{manifest['metadata']['name']}: {address.geturl()}")
+    return problems
+
+
+def _scaled_objects(result) -> list[dict]:
+    return [m for m in result.manifests if m["kind"] == SCALED_OBJECT]
+
+
+def test_every_keda_trigger_of_the_prod_plan_queries_a_prometheus_the_plan_installs(shipped):
+    result = shipped("prod")
+    assert _scaled_objects(result), "prod scales its LLM with KEDA"
+    assert unresolved_triggers(result) == []
+    # Violating: the address prod once carried (Prometheus Operator's Service, which nothing in the plan creates).
+    mutated = copy.deepcopy(result)
+    for manifest in _scaled_objects(mutated):
+        manifest["spec"]["triggers"][0]["metadata"]["serverAddress"] = "http://prometheus-operated.monitoring.svc:9090"
+    assert len(unresolved_triggers(mutated)) == len(_scaled_objects(result))
+
+
+def test_every_llm_that_scales_queries_the_same_installed_prometheus(project):
+    path = project / "Pulumi.prod.yaml"
+    document = yaml.safe_load(path.read_text())
+    servings = document["config"]["ml-platform:servings"]
+    chat = copy.deepcopy(servings["assistant"])
+    # One GPU a replica (the team's quota holds both LLMs); scales without going to zero.
+    chat["llm"].update(gpus=1, scaling={"minReplicas": 1, "maxReplicas": 2})
+    servings["chat"] = chat
+    path.write_text(yaml.safe_dump(document))
+    result = run_preview("prod", project)
+    addresses = {
+        m["metadata"]["name"]: m["spec"]["triggers"][0]["metadata"]["serverAddress"] for m in _scaled_objects(result)
+    }
+    assert set(addresses) == {"assistant", "chat"}
+    assert set(addresses.values()) == {"http://keda-prometheus-server.monitoring.svc.cluster.local:80"}
+    assert unresolved_triggers(result) == []

@@ -119,3 +119,41 @@ def test_the_scraper_destination_is_computed_never_null(plan):
     jobs = yaml.safe_load(scraper["scrapeConfiguration"])["scrape_configs"]
     assert jobs[0]["job_name"] == "seldon-models"
     assert monitor.component("obs").outputs["metrics_endpoint"] == COMPUTED
+
+
+def test_amp_scrapes_cadvisor_through_the_api_server_with_its_token(plan):
+    monitor = _plan(plan, "aws", security_group_id="sg-cluster")
+    jobs = {
+        job["job_name"]: job
+        for job in yaml.safe_load(monitor.named("obs-seldon-metrics").inputs["scrapeConfiguration"])["scrape_configs"]
+    }
+    cadvisor = jobs["kubernetes-nodes-cadvisor"]
+    assert cadvisor["scheme"] == "https"
+    assert cadvisor["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+    }
+    relabels = {rule["target_label"]: rule for rule in cadvisor["relabel_configs"] if "target_label" in rule}
+    assert relabels["__address__"]["replacement"] == "kubernetes.default.svc:443"
+    assert relabels["__metrics_path__"] == {
+        "source_labels": ["__meta_kubernetes_node_name"],
+        "regex": "(.+)",
+        "target_label": "__metrics_path__",
+        "replacement": "/api/v1/nodes/$1/proxy/metrics/cadvisor",
+    }
+    # No job reaches a kubelet directly: a node-discovered target is rewritten to the API server, with the token.
+    for job in jobs.values():
+        if any(sd["role"] == "node" for sd in job["kubernetes_sd_configs"]):
+            assert "__address__" in {r.get("target_label") for r in job["relabel_configs"]}, job["job_name"]
+            assert "authorization" in job, job["job_name"]
+
+
+def test_the_amp_collector_joins_the_cluster_security_group(plan):
+    monitor = _plan(plan, "aws", security_group_id="sg-cluster")
+    source = monitor.named("obs-seldon-metrics").inputs["source"]["eks"]
+    # Its ENIs sit in the nodes' subnets and in the group whose members reach the nodes and pods.
+    assert source["subnetIds"] == ["vsw-1", "vsw-2"]
+    assert source["securityGroupIds"] == ["sg-cluster"]
+    # The collector's Kubernetes access is the access entry AMP creates itself on an `authenticationMode: API`
+    # cluster (test_cluster.py): no access entry or RBAC of ours would duplicate it.
+    assert not [r for r in monitor.registrations.values() if r.type == "aws:eks/accessEntry:AccessEntry"]

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+from support import ack_stack, eks_stack
 
 from mlplatform import config as cfg
+from mlplatform.infra.flows import ANYWHERE, METADATA_CIDRS, Flow, Peer, platform_flows
 from mlplatform.infra.tenancy import Team, TeamArgs
 from mlplatform.validation import validate
 
@@ -26,7 +28,16 @@ VISION = cfg.Team(
 )
 
 
-def _program(cloud: str, team: str = "vision", spec: cfg.Team = VISION, groups=(), exposed=None):
+def _flows(cloud: str, exposed: tuple[Flow, ...] = ()) -> tuple[Flow, ...]:
+    """The flows of a stack with Emissary and KServe gateways on `cloud`, plus `exposed` workloads' ones."""
+    serving = {"backend": "kserve", "protocol": "tensorflow", "predictors": [{"name": "v1", "model": "color:v1"}]}
+    raw = (ack_stack if cloud == "alicloud" else eks_stack)(
+        servings={"color": serving}, models=["color:v1"], observability={"enabled": False}
+    )
+    return (*platform_flows(cfg.parse(raw)), *exposed)
+
+
+def _program(cloud: str, team: str = "vision", spec: cfg.Team = VISION, groups=(), exposed=()):
     spec = spec.model_copy(update={"groups": list(groups)})
 
     def program():
@@ -38,10 +49,7 @@ def _program(cloud: str, team: str = "vision", spec: cfg.Team = VISION, groups=(
                 config=spec,
                 cluster_name="prod-cluster",
                 cluster_id="c0ffee",
-                gateway_namespaces=["emissary", "kserve"],
-                operator_namespaces=["seldon-system", "monitoring"],
-                exposed=exposed or {},
-                exposed_from="10.20.0.0/16",
+                flows=_flows(cloud, exposed),
             ),
         )
 
@@ -106,17 +114,20 @@ def test_the_network_is_denied_by_default_then_opened_for_dns_gateways_operators
     peer = lambda name: {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}  # noqa: E731
     assert platform["ingress"] == [
         {"from": [{"podSelector": {}}]},
-        {"from": [peer("emissary"), peer("kserve")]},
-        {"from": [peer("seldon-system"), peer("monitoring")]},
+        {"from": [peer("emissary")]},
+        {"from": [peer("kserve")]},
+        {"from": [peer("arms-prom")]},
     ]
+    outside = {"ipBlock": {"cidr": ANYWHERE, "except": list(METADATA_CIDRS)}}
     assert platform["egress"] == [
-        {"to": [peer("kube-system")], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-        {"to": [{"podSelector": {}}]},
-        {"to": [peer("emissary"), peer("kserve")]},
         {
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["100.100.100.200/32", "169.254.169.254/32"]}}],
-            "ports": [{"protocol": "TCP", "port": 443}],
+            "to": [{**peer("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         },
+        {"to": [{"podSelector": {}}]},
+        {"to": [peer("emissary")]},
+        {"to": [peer("kserve")]},
+        {"to": [outside], "ports": [{"protocol": "TCP", "port": 443}]},
     ]
     assert models["allow-team"] == {
         "podSelector": {},
@@ -125,18 +136,31 @@ def test_the_network_is_denied_by_default_then_opened_for_dns_gateways_operators
         "egress": [{"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}],
     }
     training = policies(monitor, "vision-training")["allow-platform"]
-    assert {"from": [peer("emissary"), peer("kserve")]} not in training["ingress"]  # nothing routes to jobs
-    assert [p["port"] for p in training["egress"][-1]["ports"]] == [443, 6443]  # + the API (ACK: 6443)
+    assert {"from": [peer("emissary")]} not in training["ingress"]  # nothing routes to jobs
+    assert {"to": [peer("emissary")]} in training["egress"]  # a web service there reaches the gateway
+    assert training["egress"][-1] == {"to": [outside], "ports": [{"protocol": "TCP", "port": 6443}]}  # ACK's API
+
+
+EXPOSED_CLIENT = Flow(
+    "load-balancer-color-client",
+    Peer(cidr="10.20.0.0/16"),
+    Peer(kinds=("models",), pods=(("app.kubernetes.io/name", "color-client"),)),
+    (("TCP", 3333),),
+    "clients in the VPC",
+    "test",
+    team="vision",
+)
 
 
 def test_an_exposed_web_service_is_reachable_from_the_vpc_on_its_port_only(plan):
-    exposed = {"models": [({"app.kubernetes.io/name": "color-client"}, 3333)]}
-    monitor = plan(_program("alicloud", exposed=exposed))
-    assert policies(monitor, "vision-models")["allow-load-balancer-0"] == {
+    monitor = plan(_program("alicloud", exposed=(EXPOSED_CLIENT,)))
+    assert policies(monitor, "vision-models")["allow-load-balancer-color-client"] == {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "color-client"}},
         "policyTypes": ["Ingress"],
         "ingress": [{"from": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 3333}]}],
     }
+    other_team = plan(_program("alicloud", team="nlp", exposed=(EXPOSED_CLIENT,)))
+    assert "allow-load-balancer-color-client" not in policies(other_team, "nlp-models")
 
 
 def test_on_ack_ram_identities_are_granted_the_team_role_in_each_namespace(plan):
@@ -200,7 +224,7 @@ def test_the_default_team_keeps_the_bare_namespace_names(plan):
 @pytest.mark.parametrize("cloud", ["alicloud", "aws"])
 def test_every_tenancy_object_validates_against_the_kubernetes_schema(plan, cloud):
     groups = ["arn:aws:iam::123456789012:role/vision"] if cloud == "aws" else []
-    monitor = plan(_program(cloud, groups=groups, exposed={"notebooks": [({"notebook-name": "lab"}, 8888)]}))
+    monitor = plan(_program(cloud, groups=groups, exposed=(EXPOSED_CLIENT,)))
     objects = [r for t in TENANCY_TYPES for r in monitor.of_type(t)]
     assert len(objects) >= 17
     for registration in objects:
@@ -211,16 +235,18 @@ def test_every_tenancy_object_validates_against_the_kubernetes_schema(plan, clou
 
 
 def test_an_exposed_notebook_is_reached_at_jupyter_or_behind_sso_at_its_proxy():
-    from mlplatform.infra.tenancy import exposed_pods
+    from mlplatform.infra.flows import exposed_pods
     from mlplatform.offline import stackfiles
 
     raw = stackfiles.load(Path(__file__).resolve().parents[2], "dev").namespace_values()
     raw["notebooks"]["data-science"]["expose"] = True
-    assert exposed_pods(cfg.parse(raw), "default") == {"notebooks": [({"notebook-name": "data-science"}, 8888)]}
-    raw["notebookSso"] = {"issuerUrl": "https://login.example.com", "clientId": "ml"}
+    assert exposed_pods(cfg.parse(raw), "default") == {
+        "notebooks": [("data-science", {"notebook-name": "data-science"}, 8888)]
+    }
+    raw["notebookSso"] = {"issuerUrl": "https://login.example.com", "clientId": "ml", "tlsCertificate": "cert-1"}
     raw["notebooks"]["data-science"]["allowedGroups"] = ["ml"]
     assert exposed_pods(cfg.parse(raw), "default") == {
-        "notebooks": [({"app.kubernetes.io/name": "data-science-sso"}, 4180)]
+        "notebooks": [("data-science", {"app.kubernetes.io/name": "data-science-sso"}, 4180)]
     }
     assert exposed_pods(cfg.parse(raw), "vision") == {}
 
@@ -262,3 +288,20 @@ def test_a_named_teams_serving_lands_in_its_fenced_namespace_at_its_own_url(tmp_
     }
     client = next(m for m in result.manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == "color-client")
     assert client["metadata"]["namespace"] == "vision-models"
+
+
+def test_a_cluster_whose_network_plugin_enforces_no_policies_gets_none(plan):
+    from mlplatform.infra.flows import enforces_network_policies
+
+    edge = ack_stack()
+    edge["cluster"] = {**edge["cluster"], "kind": "edge", "edgeKeyPair": "ops"}
+    assert not enforces_network_policies(cfg.parse(edge))
+    assert all(enforces_network_policies(cfg.parse(raw)) for raw in (ack_stack(), eks_stack()))
+    spec = VISION.model_copy(update={"groups": []})
+
+    def program():
+        Team("edge-team-vision", TeamArgs(cloud="alicloud", team="vision", config=spec, fence_network=False))
+
+    monitor = plan(program)
+    assert monitor.of_type(NETWORK_POLICY) == []
+    assert len(monitor.of_type(TENANCY_TYPES[1])) == 3  # quotas still fence the namespaces

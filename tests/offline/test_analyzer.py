@@ -35,6 +35,7 @@ POLICIES = {
     "serving-roles-read-only",
     "pod-hardening",
     "notebook-sso",
+    "pod-identity-scoped",
 }
 
 

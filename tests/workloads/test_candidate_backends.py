@@ -23,7 +23,7 @@ def test_a_kserve_serving_runs_one_replica_per_predictor_without_autoscaling():
 
 
 def test_an_llm_serving_runs_at_most_one_replica_and_still_scales_to_zero():
-    scaling = {"minReplicas": 0, "maxReplicas": 4, "prometheusAddress": "http://prometheus:9090"}
+    scaling = {"minReplicas": 0, "maxReplicas": 4}
     serving = Serving.model_validate(
         {"backend": "kserve", "kind": "llm", "llm": {"model": "qwen:v1", "scaling": scaling}}
     )

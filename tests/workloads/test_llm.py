@@ -1,27 +1,66 @@
 """LLM servings: the Hugging Face server with vLLM on GPUs, weights from the bucket, KEDA scaling to zero."""
 
+import re
+
 import pytest
 from support import ack_stack, config_error, oss_storage
 
 from mlplatform import validation
 from mlplatform.config import Serving
 from mlplatform.conventions import plain_json
-from mlplatform.workloads.kserve import KServeServingArgs
-from mlplatform.workloads.llm import LlmServing
+from mlplatform.workloads.llm import LlmServing, LlmServingArgs, request_rate_query
 from stacks.workloads import model_volumes
 
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 URIS = {"qwen:2.5-7b": "oss://models/qwen/2.5-7b/"}
 STORAGE = oss_storage(models="models", stack="prod")
-PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+# The Prometheus installed with KEDA (mlplatform/infra/keda.py `prometheus_address`).
+PROMETHEUS = "http://keda-prometheus-server.monitoring.svc.cluster.local:80"
+# Istio's standard metrics and their labels (istio.io/latest/docs/reference/config/metrics/, "Istio Standard
+# Metrics"): what the Gateway's proxy exports on its merged metrics port.
+ISTIO_METRICS = {
+    "istio_requests_total",
+    "istio_request_duration_milliseconds",
+    "istio_request_bytes",
+    "istio_response_bytes",
+    "istio_request_messages_total",
+    "istio_response_messages_total",
+    "istio_tcp_sent_bytes_total",
+    "istio_tcp_received_bytes_total",
+    "istio_tcp_connections_opened_total",
+    "istio_tcp_connections_closed_total",
+}
+ISTIO_LABELS = {
+    "reporter",
+    "source_workload",
+    "source_workload_namespace",
+    "source_principal",
+    "source_app",
+    "source_version",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_principal",
+    "destination_app",
+    "destination_version",
+    "destination_service",
+    "destination_service_name",
+    "destination_service_namespace",
+    "request_protocol",
+    "response_code",
+    "grpc_response_status",
+    "connection_security_policy",
+    "response_flags",
+    "source_cluster",
+    "destination_cluster",
+}
 
 
 def llm(**fields) -> dict:
     spec = {
         "model": "qwen:2.5-7b",
         "gpus": 2,
-        "scaling": {"minReplicas": 0, "maxReplicas": 2, "prometheusAddress": PROMETHEUS},
+        "scaling": {"minReplicas": 0, "maxReplicas": 2},
         **fields,
     }
     return {"backend": "kserve", "kind": "llm", "llm": spec}
@@ -34,13 +73,14 @@ def render(plan, raw: dict):
         volumes = model_volumes({"chat": serving}, {"models": "models"}, STORAGE)
         LlmServing(
             "chat",
-            KServeServingArgs(
+            LlmServingArgs(
                 serving=serving,
                 namespace="models",
                 storage=STORAGE,
                 ingress_url="http://gateway",
                 ingress_host="gateway.example.com",
                 model_volumes=volumes["models"],
+                prometheus_address=PROMETHEUS,
             ),
         )
 
@@ -115,7 +155,11 @@ def stack_config(servings: dict, gpu_pool: bool = True) -> dict:
     [
         ({**llm(), "backend": "seldon"}, "backend", "runs on KServe"),
         ({"backend": "kserve", "kind": "llm"}, "llm", "needs llm"),
-        (llm(scaling={"minReplicas": 0, "maxReplicas": 1}), "llm.scaling.prometheusAddress", "Prometheus"),
+        (
+            llm(scaling={"minReplicas": 0, "maxReplicas": 1, "prometheusAddress": "http://prometheus:9090"}),
+            "llm.scaling.prometheusAddress",
+            "the platform installs the Prometheus KEDA queries",
+        ),
         (llm(scaling={"minReplicas": 3, "maxReplicas": 2}), "llm.scaling.minReplicas", "greater than maxReplicas"),
         (
             {**llm(), "predictors": [{"name": "v1", "model": "qwen:2.5-7b"}]},
@@ -134,3 +178,21 @@ def test_an_llm_needs_a_gpu_pool():
     error = config_error(stack_config({"chat": llm()}, gpu_pool=False))
     assert error.path == "ml-platform:servings.chat.llm"
     assert "no node pool has gpu: true" in error.reason
+
+
+def unknown_series(query: str) -> list[str]:
+    """The metric names and label names of `query` that Istio's standard metrics do not have."""
+    unknown = []
+    for metric, matchers in re.findall(r"([a-z_]+)\{([^}]*)\}", query):
+        unknown += [metric] if metric not in ISTIO_METRICS else []
+        unknown += [label for label in re.findall(r"([a-z_]+)=", matchers) if label not in ISTIO_LABELS]
+    return unknown
+
+
+def test_the_trigger_queries_a_metric_and_labels_istio_exports():
+    query = request_rate_query("chat", "models")
+    assert "istio_requests_total{" in query
+    assert unknown_series(query) == []
+    # Violating: a misspelt metric or label is caught.
+    assert unknown_series(query.replace("istio_requests_total", "istio_request_total")) == ["istio_request_total"]
+    assert unknown_series(query.replace("destination_service_name=", "destination_svc=")) == ["destination_svc"]

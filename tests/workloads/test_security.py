@@ -4,6 +4,7 @@ Every pod template of the four shipped stacks carries the Pod Security Standards
 functions render them; a notebook behind `notebookSso` is reached through its own oauth2-proxy.
 """
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mlplatform.config import Notebook as NotebookConfig
 from mlplatform.offline import stackfiles
 from mlplatform.offline.engine import SECRET_SIG, SIG_KEY
 from mlplatform.offline.preview import run_preview
+from mlplatform.workloads.addresses import load_balancer_annotations
 from mlplatform.workloads.identity import BucketIdentity
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
 from mlplatform.workloads.security import (
@@ -40,6 +42,7 @@ STORAGE = BucketStorage(
     identity=BucketIdentity(cloud="aws", cluster_name="dev-cluster", stack="dev"),
 )
 CLIENT = SsoClient("https://login.example.com/realms/ml", "notebooks", "client-secret-value")
+CERTIFICATE = "arn:aws:acm:us-west-2:111122223333:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 
 def pod_templates(manifest: dict) -> list[tuple[str, dict, list[dict]]]:
@@ -89,9 +92,8 @@ def test_every_pod_template_of_a_shipped_stack_is_hardened(shipped, stack):
         for container in containers:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, where
             assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, where
-        # Its own service account: never `default`; only the MPI launcher keeps the operator's (and its token).
-        if not where.endswith("Launcher"):
-            assert pod.get("serviceAccountName") not in (None, "default"), where
+        # Its own service account, never `default`: the MPI launcher's too (issue 21, identity per pod).
+        assert pod.get("serviceAccountName") not in (None, "default"), where
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -152,13 +154,13 @@ def test_a_configured_user_replaces_the_kinds_default_and_its_matching_groups():
     assert RUN_AS["seldon"].with_user(None) == RUN_AS["seldon"]
 
 
-def test_harden_pod_covers_init_containers_and_leaves_an_operators_account_alone():
+def test_harden_pod_covers_init_containers_and_runs_the_pod_as_its_own_account():
     pod = {"containers": [{"name": "main"}], "initContainers": [{"name": "setup"}], "volumes": []}
 
-    hardened = harden_pod(pod, RUN_AS["training"], None, automount_token=None)
+    hardened = harden_pod(pod, RUN_AS["training"], "job", automount_token=None)
 
     assert hardened["initContainers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert "serviceAccountName" not in hardened and "automountServiceAccountToken" not in hardened
+    assert hardened["serviceAccountName"] == "job" and "automountServiceAccountToken" not in hardened
     assert "securityContext" not in pod["containers"][0]  # the input is not changed
     own = harden_pod(pod, RUN_AS["training"], "job")
     assert (own["serviceAccountName"], own["automountServiceAccountToken"]) == ("job", False)
@@ -213,14 +215,36 @@ def test_a_notebook_behind_sso_gets_its_own_proxy_limited_to_its_users(plan):
     assert notebook.inputs["metadata"]["annotations"][SSO_ANNOTATION] == "alice-sso"
 
 
-def test_an_exposed_notebook_behind_sso_exposes_the_proxy_not_the_notebook(plan):
-    monitor = render_notebook(plan, allowedGroups=["ml-team"], expose=True)
+def test_an_exposed_notebook_behind_sso_exposes_the_proxy_with_https_on_an_internal_load_balancer(plan):
+    client = dataclasses.replace(CLIENT, tls_certificate=CERTIFICATE)
+    monitor = render_notebook(plan, sso=client, allowedGroups=["ml-team"], expose=True)
 
     services = {s.name: s.inputs for s in monitor.of_type("kubernetes:core/v1:Service")}
-    assert services["alice-sso-service"]["spec"]["type"] == "LoadBalancer"
+    proxy = services["alice-sso-service"]
+    assert proxy["spec"]["type"] == "LoadBalancer"
+    # cloud-provider-aws: an HTTPS listener on 443 with the ACM certificate, HTTP to the pod's 4180; internal.
+    assert proxy["metadata"]["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": CERTIFICATE,
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "443",
+        "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
+    }
+    assert proxy["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}]
+    [deployment] = [d for d in monitor.of_type("kubernetes:apps/v1:Deployment") if d.name == "alice-sso-deployment"]
+    args = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not any(a.startswith("--cookie-secure") for a in args)  # Secure cookies (the default), over HTTPS
+    assert monitor.named("alice").outputs["url"].startswith("https://")
     assert "alice-public" not in services
     [notebook] = monitor.of_type("kubernetes:kubeflow.org/v1:Notebook")
     assert notebook.inputs["metadata"]["annotations"]["mlplatform.io/expose"] == "false"
+
+
+def test_the_proxys_https_listener_on_ack_names_the_certificate_id():
+    assert load_balancer_annotations("alicloud", certificate="12345-cn-hangzhou") == {
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet",
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-protocol-port": "https:443",
+        "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-cert-id": "12345-cn-hangzhou",
+    }
 
 
 def test_groups_only_admit_any_address_of_the_group():
@@ -283,3 +307,18 @@ def test_an_allow_list_without_sso_is_refused_and_an_http_issuer_too():
     with pytest.raises(ConfigError) as error:
         config.parse(config_values(notebookSso={**SSO, "issuerUrl": "http://login"}, notebook={"allowedGroups": ["a"]}))
     assert "notebookSso.issuerUrl" in str(error.value)
+
+
+def test_an_exposed_notebook_behind_sso_needs_a_certificate_of_the_stacks_cloud():
+    exposed = {"allowedGroups": ["a"], "expose": True}
+    with pytest.raises(ConfigError) as error:
+        config.parse(config_values(notebookSso=SSO, notebook=exposed))
+    assert "notebookSso.tlsCertificate" in str(error.value)
+    assert "session cookies are Secure" in str(error.value)
+    with pytest.raises(ConfigError) as error:  # the dev stack is on ACK: a cert-id, not an ARN
+        config.parse(config_values(notebookSso={**SSO, "tlsCertificate": CERTIFICATE}, notebook=exposed))
+    assert "notebookSso.tlsCertificate" in str(error.value) and "not an ARN" in str(error.value)
+    parsed = config.parse(config_values(notebookSso={**SSO, "tlsCertificate": "12345-cn-hangzhou"}, notebook=exposed))
+    assert parsed.notebook_sso.tls_certificate == "12345-cn-hangzhou"
+    # Not exposed: the port-forward URL is http://localhost, which browsers treat as secure.
+    assert config.parse(config_values(notebookSso=SSO, notebook={"allowedGroups": ["a"]})).notebook_sso

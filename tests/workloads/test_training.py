@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from support import oss_storage, ram_policies, s3_storage
 
+from mlplatform import rules
 from mlplatform import validation as conformance
 from mlplatform.config import FRAMEWORK_ROLES
 from mlplatform.config import TrainingJob as TrainingJobConfig
@@ -316,3 +317,36 @@ def test_every_rendered_kubernetes_object_is_accepted(plan, storage):
     rendered = [r.inputs for r in monitor.registrations.values() if r.type.startswith("kubernetes:")]
     assert len(rendered) == 6  # the MPIJob, its ServiceAccount, and a volume and a claim for each bucket
     assert conformance.validate_all(rendered, strict=True) == {}
+
+
+def test_the_mpi_launcher_mounts_the_volumes_as_the_jobs_associated_account(plan):
+    # Issue 21: under the operator's `<job>-launcher` account the launcher had no Pod Identity and its mount failed.
+    roles = {"Launcher": {}, "Worker": {"replicas": 2, "resources": {"gpu": 1}}}
+    monitor, rendered = render(plan, job_config(framework="mpi", roles=roles), storage=S3)
+
+    [association] = monitor.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    launcher, worker = pod_spec(rendered, "mpi", "Launcher"), pod_spec(rendered, "mpi", "Worker")
+    for pod in (launcher, worker):
+        assert {v["name"] for v in pod["volumes"]} == {"dataset", "model"}
+        assert pod["serviceAccountName"] == association.inputs["serviceAccount"] == "color-train"
+    # The operator binds its exec Role to the launcher's account; only the launcher mounts the API token.
+    assert (launcher["automountServiceAccountToken"], worker["automountServiceAccountToken"]) == (True, False)
+
+
+def test_the_pod_identity_role_trusts_only_the_jobs_namespace_and_account(plan):
+    monitor, _ = render(plan, job_config(dataset="colors"), storage=S3)
+    [role] = monitor.of_type("aws:iam/role:Role")
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/eks-cluster-name": "dev-cluster",
+            "aws:RequestTag/kubernetes-namespace": "training",
+            "aws:RequestTag/kubernetes-service-account": "color-train",
+        }
+    }
+    assert rules.unscoped_pod_identity_statements(json.loads(role.inputs["assumeRolePolicy"])) == []
+    unscoped = {**statement, "Condition": {"StringEquals": {"aws:RequestTag/eks-cluster-name": "dev-cluster"}}}
+    assert rules.unscoped_pod_identity_statements({"Statement": [unscoped]}) == [
+        "#0 lacks aws:RequestTag/kubernetes-namespace, aws:RequestTag/kubernetes-service-account"
+    ]

@@ -125,3 +125,23 @@ def test_trainjob_runtime_reference_mistakes_are_config_errors(raw, path, reason
 def test_v1_jobs_keep_working():
     settings = parse(stack_config({"color-train": {**job(), "api": "v1", "framework": "tensorflow"}}))
     assert settings.training_jobs["color-train"].api == "v1"
+
+
+@pytest.mark.parametrize("runtime", ["deepspeed-distributed", "mlx-distributed"])
+def test_an_mpi_runtimes_launcher_runs_the_trainer_so_it_gets_the_volumes_and_account_too(plan, runtime):
+    # Both runtimes run the trainer in `launcher` too (runLauncherAsNode: true, trainjob-ancestor-step: trainer).
+    [patch] = render(plan, job_config(framework="mpi", runtime=runtime))["spec"]["runtimePatches"]
+    jobs = {
+        j["name"]: j["template"]["spec"]["template"]["spec"]
+        for j in patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]
+    }
+    assert set(jobs) == {"node", "launcher"}
+    assert jobs["launcher"] == jobs["node"]
+    assert jobs["launcher"]["serviceAccountName"] == "color-train"
+    assert {v["name"] for v in jobs["launcher"]["volumes"]} == {"dataset", "model"}
+
+
+def test_a_runtime_without_a_launcher_is_patched_on_its_nodes_only(plan):
+    # The webhook refuses a patch naming a replicated job the runtime lacks (plugins/jobset/jobset.go Validate).
+    [patch] = render(plan, job_config())["spec"]["runtimePatches"]
+    assert [j["name"] for j in patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]] == ["node"]

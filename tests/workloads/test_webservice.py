@@ -1,6 +1,8 @@
 import pulumi
 import pulumi_kubernetes as k8s
+import pytest
 
+from mlplatform import rules
 from mlplatform import validation as conformance
 from mlplatform.config import WebService as WebServiceConfig
 from mlplatform.workloads.webservice import WebService, WebServiceArgs
@@ -8,7 +10,7 @@ from mlplatform.workloads.webservice import WebService, WebServiceArgs
 SERVING_URL = "http://emissary-ingress.emissary.svc.cluster.local/seldon/models/color/v1/models/color:predict"
 
 
-def render(plan, **config):
+def render(plan, cloud="alicloud", **config):
     def program():
         provider = k8s.Provider("cluster", kubeconfig="kubeconfig")
         client = WebService(
@@ -16,6 +18,7 @@ def render(plan, **config):
             WebServiceArgs(
                 config=WebServiceConfig(image="fogdong/color-serving:v1", port=3333, **config),
                 namespace="models",
+                cloud=cloud,
                 env={"URL": pulumi.Output.from_input(SERVING_URL), "MODE": "color"},
             ),
             opts=pulumi.ResourceOptions(providers=[provider]),
@@ -59,6 +62,27 @@ def test_internal_by_default_with_an_in_cluster_endpoint(plan):
     assert stack.outputs["endpoint"] == "http://color-client.models.svc.cluster.local:3333/"
 
 
-def test_expose_makes_a_load_balancer(plan):
-    monitor = render(plan, expose=True)
-    assert monitor.named("color-client-service").inputs["spec"]["type"] == "LoadBalancer"
+INTERNAL = {
+    "alicloud": {"service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type": "intranet"},
+    "aws": {"service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
+}
+
+
+@pytest.mark.parametrize("cloud", ["alicloud", "aws"])
+def test_expose_makes_an_internal_load_balancer_on_either_cloud(plan, cloud):
+    monitor = render(plan, cloud=cloud, expose=True)
+    service = monitor.named("color-client-service").inputs
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["metadata"]["annotations"] == INTERNAL[cloud]
+    assert rules.is_internal_load_balancer(service["metadata"]["annotations"])
+
+
+def test_only_public_makes_an_internet_facing_load_balancer(plan):
+    service = render(plan, cloud="aws", expose=True, public=True).named("color-client-service").inputs
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert not rules.is_internal_load_balancer(service["metadata"].get("annotations", {}))
+
+
+def test_public_without_expose_is_refused():
+    with pytest.raises(ValueError, match="public makes the load balancer of `expose` internet-facing"):
+        WebServiceConfig(image="fogdong/color-serving:v1", port=3333, public=True)

@@ -155,3 +155,57 @@ def internal_load_balancer_annotations(cloud: str) -> dict[str, str]:
 def is_internal_load_balancer(annotations: dict) -> bool:
     """Do these Service annotations keep its load balancer off the internet, on any cloud we support?"""
     return any(str(annotations.get(key, "")).lower() in values for key, values in INTERNAL_LOAD_BALANCER.values())
+
+
+# ---------------------------------------------------------------- EKS Pod Identity trust
+
+# EKS Pod Identity assumes a role with session tags naming the pod's cluster, namespace and service account
+# (EKS user guide, "Create IAM role with trust policy required by EKS Pod Identity", Setting Conditions, and
+# "Grant Pods access to AWS resources based on tags", the session tags list:
+# docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html, pod-id-abac.html). Without conditions on the
+# namespace and service account, any Pod Identity association in the account may hand the role to its pods.
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+POD_IDENTITY_CLUSTER = "aws:RequestTag/eks-cluster-name"
+POD_IDENTITY_SCOPE = ("aws:RequestTag/kubernetes-namespace", "aws:RequestTag/kubernetes-service-account")
+
+
+def pod_identity_trust(cluster_name: str, namespace: str, service_account: str) -> dict:
+    """The trust policy of a role only pods of `namespace`/`service_account` on `cluster_name` may assume."""
+    namespace_key, account_key = POD_IDENTITY_SCOPE
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_SERVICE},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        POD_IDENTITY_CLUSTER: cluster_name,
+                        namespace_key: namespace,
+                        account_key: service_account,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def unscoped_pod_identity_statements(trust: object) -> list[str]:
+    """Each Allow statement for EKS Pod Identity without StringEquals on the namespace and service account tags,
+    as "<Sid or #index> lacks <keys>"."""
+    statements = trust.get("Statement") if isinstance(trust, dict) else None
+    problems = []
+    for index, statement in enumerate(statements if isinstance(statements, list) else [statements]):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = principal.get("Service") if isinstance(principal, dict) else None
+        if POD_IDENTITY_SERVICE not in (services if isinstance(services, list) else [services]):
+            continue
+        condition = statement.get("Condition")
+        equals = condition.get("StringEquals") if isinstance(condition, dict) else None
+        missing = [key for key in POD_IDENTITY_SCOPE if not (isinstance(equals, dict) and equals.get(key))]
+        if missing:
+            problems.append(f"{statement.get('Sid') or f'#{index}'} lacks {', '.join(missing)}")
+    return problems

@@ -1,0 +1,72 @@
+"""Whole-plan properties of the four shipped stacks: no input is null or empty (a value the cloud computes reads
+`(known after apply)`), and objects an operator creates are never also rendered by the plan (one owner)."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+STACKS = ("dev", "prod", "dev-aws", "prod-aws")
+
+
+def nulls(value, path: str = "") -> Iterator[str]:
+    """Paths of the nulls in `value`, looking into JSON documents held as strings (IAM/RAM policies)."""
+    if value is None:
+        yield path or "(the value)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from nulls(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from nulls(item, f"{path}[{index}]")
+    elif isinstance(value, str) and value[:1] in "{[":
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return
+        yield from nulls(document, path)
+
+
+def null_inputs(records: list[dict]) -> list[str]:
+    """Every null input, and every resource planned with no inputs; reads (`Service.get`) are not created, so skipped."""
+    found = []
+    for record in records:
+        if record.get("external") or not record.get("custom", True) or record["type"].startswith("pulumi:"):
+            continue
+        name = record["urn"].rsplit("::", 1)[-1]
+        inputs = record.get("inputs") or {}
+        if not inputs:
+            found.append(f"{record['type']} {name}: no inputs")
+        found += [f"{record['type']} {name}{path}" for path in nulls(inputs)]
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_plan_input_is_null_or_empty(shipped, stack):
+    assert null_inputs(shipped(stack).resources) == []
+
+
+def test_a_null_inside_a_policy_document_is_found():
+    policy = json.dumps({"Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": None}]})
+    records = [
+        {"type": "aws:sqs/queuePolicy:QueuePolicy", "urn": "urn:pulumi:s::p::t::queue", "inputs": {"policy": policy}},
+        {"type": "aws:cloudwatch/eventTarget:EventTarget", "urn": "urn:pulumi:s::p::t::target", "inputs": {}},
+    ]
+    assert null_inputs(records) == [
+        "aws:sqs/queuePolicy:QueuePolicy queue.policy.Statement[0].Resource",
+        "aws:cloudwatch/eventTarget:EventTarget target: no inputs",
+    ]
+
+
+@pytest.mark.parametrize("stack", ["prod"])
+def test_kserve_creates_no_route_of_its_own_beside_the_ones_the_plan_renders(shipped, stack):
+    """KServe 0.20 creates an HTTPRoute named after each InferenceService unless `disableIngressCreation`
+    (`reconcilers/ingress/httproute_reconciler.go` Reconcile); the plan renders those routes itself."""
+    result = shipped(stack)
+    services = {
+        (m["metadata"]["namespace"], m["metadata"]["name"]) for m in result.manifests if m["kind"] == "InferenceService"
+    }
+    routes = {(m["metadata"]["namespace"], m["metadata"]["name"]) for m in result.manifests if m["kind"] == "HTTPRoute"}
+    assert services and services <= routes
+    [controller] = [p for p in result.packages if p.get("name") == "kserve-resources"]
+    assert controller["values"]["kserve"]["controller"]["gateway"]["disableIngressCreation"] is True
