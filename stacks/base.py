@@ -288,8 +288,7 @@ def _serving_and_training_operators(
             kserve_ingress_url=kserve.ingress_url,
             kserve_ingress_host=service.status.apply(load_balancer_address),
         )
-    # An LLM serving whose replicas vary (down to zero, or up to more than its minimum) is scaled by KEDA.
-    if any(serving.llm and serving.llm.scaling.min_replicas < serving.llm.scaling.max_replicas for serving in servings):
+    if settings.scales_llms:
         keda = Keda(
             f"{stack}-keda", KedaArgs(gateway_namespace=KSERVE_NAMESPACE, gateway=GATEWAY_NAME), opts=on_cluster
         )

@@ -92,41 +92,51 @@ def _peer(peer: Peer, namespace: str) -> list[dict]:
     return [{"namespaceSelector": {"matchLabels": {NAME_LABEL: name}}, **pods} for name in names]
 
 
+def _other_end(ours: Peer, other: Peer, teams: Sequence[str], namespace: str) -> list[dict]:
+    """The peers of a rule in `namespace` naming `other`, whose team namespaces are those of `teams`."""
+    if ours.same_namespace:  # from the pods of the namespace itself
+        return [{"podSelector": {"matchLabels": dict(other.pods)} if other.pods else {}}]
+    if other.kinds:
+        return [
+            peer
+            for name in teams
+            for kind in other.kinds
+            for peer in _peer(Peer(namespace=team_namespace(name, kind), pods=other.pods), namespace)
+        ]
+    return _peer(other, namespace)
+
+
 def flow_policies(flow: Flow, teams: Sequence[str]) -> list[dict]:
-    """The NetworkPolicies that admit exactly `flow`, in each team namespace it starts or ends in."""
+    """The NetworkPolicies that admit exactly `flow`, in each namespace it starts or ends in (team or platform)."""
     ports = [{"protocol": protocol, "port": port} for protocol, port in flow.ports]
+    teams = [team for team in teams if flow.applies_to(team)]
     policies = []
     for direction, ours, other, key in (
         ("Egress", flow.source, flow.destination, "to"),
         ("Ingress", flow.destination, flow.source, "from"),
     ):
-        for team in teams:
-            if not flow.applies_to(team):
-                continue
-            for namespace, labels in _ends(ours, [team], flow.source.kinds):
-                if ours.same_namespace:  # from the pods of the namespace itself
-                    peers = [{"podSelector": {"matchLabels": dict(other.pods)} if other.pods else {}}]
-                elif other.kinds:  # a flow between team namespaces: the other end, by each of its namespaces
-                    peers = [
-                        peer
-                        for kind in other.kinds
-                        for peer in _peer(Peer(namespace=team_namespace(team, kind), pods=other.pods), namespace)
-                    ]
-                else:
-                    peers = _peer(other, namespace)
-                rule = {key: peers, **({"ports": ports} if ports else {})}
-                policies.append(
-                    {
-                        "apiVersion": "networking.k8s.io/v1",
-                        "kind": "NetworkPolicy",
-                        "metadata": {"name": f"flow-{direction.lower()}-{len(policies)}", "namespace": namespace},
-                        "spec": {
-                            "podSelector": {"matchLabels": labels},
-                            "policyTypes": [direction],
-                            direction.lower(): [rule],
-                        },
-                    }
-                )
+        if ours.namespace:  # a platform namespace: one policy, naming every team's end
+            places = [(ours.namespace, dict(ours.pods), teams)]
+        else:  # a team's namespace: naming that team's end
+            places = [
+                (namespace, labels, [team])
+                for team in teams
+                for namespace, labels in _ends(ours, [team], flow.source.kinds)
+            ]
+        for namespace, labels, ends in places:
+            rule = {key: _other_end(ours, other, ends, namespace), **({"ports": ports} if ports else {})}
+            policies.append(
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": f"flow-{direction.lower()}-{len(policies)}", "namespace": namespace},
+                    "spec": {
+                        "podSelector": {"matchLabels": labels},
+                        "policyTypes": [direction],
+                        direction.lower(): [rule],
+                    },
+                }
+            )
     return policies
 
 

@@ -219,6 +219,14 @@ class StackConfig(Model):
     def has_gpu_pool(self) -> bool:
         return any(p.gpu for p in self.node_pools.values())
 
+    @property
+    def scales_llms(self) -> bool:
+        """An LLM serving's replicas vary (down to zero, or up past its minimum): KEDA and its Prometheus run."""
+        return any(
+            serving.llm and serving.llm.scaling.min_replicas < serving.llm.scaling.max_replicas
+            for serving in self.servings.values()
+        )
+
     def _gpu_requests(self):
         for name, job in self.training_jobs.items():
             for role, replica in job.roles.items():

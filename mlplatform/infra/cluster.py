@@ -47,6 +47,8 @@ ACK_BASE_ADDONS: dict[str, tuple[tuple[str, dict], ...]] = {
     # Poseidon enforces NetworkPolicies on ECI pods, and only on ACK Serverless Pro (`cluster_spec` below):
     # Alibaba Cloud, ACK Serverless user guide, "Use network policies" (Step 1: install the Poseidon add-on);
     # Poseidon changelog ("NetworkPolicy is supported only in ACK Serverless clusters, on ECI in ACK clusters ...").
+    # No config: the install dialog's one option, "Enable ACK NetworkPolicy", switches on ACK's own
+    # GlobalNetworkPolicy CRD ("Use ACK GlobalNetworkPolicy", Step 1), which the platform does not use.
     # No config is set: the install dialog's option is not documented as an add-on config key.
     "serverless": (("managed-csiprovisioner", {}), ("poseidon", {})),
     "edge": (("flannel", {}), ("csi-plugin", {}), ("managed-csiprovisioner", {})),

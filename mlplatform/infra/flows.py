@@ -11,7 +11,8 @@ A flow names its two ends, its ports, why it exists and where that is documented
 Team namespaces deny everything by default (`default-deny`); each flow then opens exactly its direction on its
 side(s): an egress rule in the source's namespace and an ingress rule in the destination's, where those are team
 namespaces. Platform namespaces (gateways, operators, metrics agents) carry no policy of ours, so a flow into or out
-of them needs only the team side. `BLOCKED` lists what must stay closed (the instance metadata services).
+of them needs only the team side, and a flow between two of them (KEDA and its Prometheus) is listed for the record
+and crosses no fence. `BLOCKED` lists what must stay closed (the instance metadata services).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from dataclasses import dataclass
 from mlplatform.config import StackConfig
 from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES
 from mlplatform.infra.cluster import cluster_dns
-from mlplatform.infra.kserve import KSERVE_NAMESPACE
+from mlplatform.infra.keda import (
+    GATEWAY_NAME_LABEL,
+    ISTIO_METRICS_PORT,
+    KEDA_NAMESPACE,
+    PROMETHEUS_CONTAINER_PORT,
+    PROMETHEUS_NAMESPACE,
+)
+from mlplatform.infra.kserve import GATEWAY_NAME, KSERVE_NAMESPACE
 from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE
 
 # Instance metadata services that pods must not reach: Alibaba ECS (100.100.100.200) and AWS IMDS (169.254.169.254).
@@ -226,6 +234,23 @@ def _flows(settings: StackConfig) -> Iterator[Flow]:
             "the Amazon Managed Prometheus collector scrapes Seldon's metrics port from its network interfaces in "
             "the cluster's subnets",
             "docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html",
+        )
+    if settings.scales_llms:
+        yield Flow(
+            "keda-queries-prometheus",
+            _namespace(KEDA_NAMESPACE),
+            _namespace(PROMETHEUS_NAMESPACE),
+            (("TCP", PROMETHEUS_CONTAINER_PORT),),
+            "KEDA reads the Gateway's request rate that wakes an LLM from zero",
+            "mlplatform/infra/keda.py prometheus_address",
+        )
+        yield Flow(
+            "prometheus-scrapes-gateway",
+            _namespace(PROMETHEUS_NAMESPACE),
+            Peer(namespace=KSERVE_NAMESPACE, pods=((GATEWAY_NAME_LABEL, GATEWAY_NAME),)),
+            (("TCP", ISTIO_METRICS_PORT),),
+            "the request counts of the KServe Gateway's proxy (istio_requests_total)",
+            "mlplatform/infra/keda.py (istio release-1.31 kube-gateway.yaml)",
         )
     outside = Peer(cidr=ANYWHERE, excluding=METADATA_CIDRS)
     yield Flow(

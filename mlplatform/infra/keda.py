@@ -55,6 +55,8 @@ PROMETHEUS = pins.KEDA_PROMETHEUS
 PROMETHEUS_NAMESPACE = "monitoring"
 PROMETHEUS_RELEASE = "keda-prometheus"
 PROMETHEUS_PORT = 80
+# The server container's port behind the Service's 80 (the chart's `templates/service.yaml` targetPort 9090).
+PROMETHEUS_CONTAINER_PORT = 9090
 # istiod labels the pods of a Gateway's proxy with the Gateway's name (kube-gateway.yaml, release-1.31).
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 # The istio-agent's merged metrics (Envoy's istio_* and its own), as kube-gateway.yaml annotates the pods.

@@ -88,13 +88,28 @@ def _from_subnets(rule: dict) -> bool:
     return any(peer.get("ipBlock", {}).get("cidr", "").startswith("10.40.") for peer in rule.get("from", []))
 
 
+def _deny_all_in(namespace: str):
+    def change(manifests: list[dict]) -> list[dict]:
+        deny = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        policy = {"kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": namespace}, "spec": deny}
+        return [*manifests, {"apiVersion": "networking.k8s.io/v1", **policy}]
+
+    return change
+
+
 @pytest.mark.parametrize(
-    ("stack", "flow_prefix", "drop"), [("dev", "dns", _is_dns), ("prod-aws", "managed-prometheus", _from_subnets)]
+    ("stack", "flow_prefix", "change"),
+    [
+        ("dev", "dns", lambda manifests: _without(manifests, _is_dns)),
+        ("prod-aws", "managed-prometheus", lambda manifests: _without(manifests, _from_subnets)),
+        ("prod", "dns", _deny_all_in("kube-system")),  # a fence on the platform's side counts too
+        ("prod", "keda-queries-prometheus", _deny_all_in("monitoring")),
+    ],
 )
-def test_a_flow_the_policies_block_fails_with_the_connection_named(shipped, stack, flow_prefix, drop):
+def test_a_flow_the_policies_block_fails_with_the_connection_named(shipped, stack, flow_prefix, change):
     settings, result = settings_of(stack), shipped(stack)
     flows = platform_flows(settings)
-    judge = Judge(settings, _without(result.manifests, drop), result.packages, flows)
+    judge = Judge(settings, change(result.manifests), result.packages, flows)
     verdict = judge.permits(next(flow for flow in flows if flow.name.startswith(flow_prefix)))
     assert verdict is not None
     assert "does not permit" in verdict
