@@ -1,10 +1,13 @@
 """Whole-plan properties of the four shipped stacks: no input is null or empty (a value the cloud computes reads
 `(known after apply)`), and objects an operator creates are never also rendered by the plan (one owner)."""
 
+import copy
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
+from services import plan_services
 
 STACKS = ("dev", "prod", "dev-aws", "prod-aws")
 
@@ -70,3 +73,32 @@ def test_kserve_creates_no_route_of_its_own_beside_the_ones_the_plan_renders(shi
     assert services and services <= routes
     [controller] = [p for p in result.packages if p.get("name") == "kserve-resources"]
     assert controller["values"]["kserve"]["controller"]["gateway"]["disableIngressCreation"] is True
+
+
+IN_CLUSTER_HOST = re.compile(
+    r"\b([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?\b"
+)
+
+
+# The API server's Service, which every cluster has (the AMP collector scrapes cAdvisor through it).
+KUBERNETES_API = ("default", "kubernetes")
+
+
+def unresolved_addresses(result) -> list[str]:
+    """Every `<service>.<namespace>.svc` the plan hands out (manifests, release values, outputs) that names no
+    Service the plan renders or makes its charts and operators create."""
+    services = plan_services(result.manifests, result.packages)
+    text = json.dumps([result.manifests, [p.get("values") for p in result.packages], result.outputs])
+    hosts = {(match.group(3), match.group(1)) for match in IN_CLUSTER_HOST.finditer(text)}
+    return sorted(f"{name}.{namespace}.svc" for namespace, name in hosts - services - {KUBERNETES_API})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_in_cluster_address_names_a_service_of_the_plan(shipped, stack):
+    assert unresolved_addresses(shipped(stack)) == []
+
+
+def test_an_address_no_service_answers_is_found(shipped):
+    result = copy.deepcopy(shipped("prod"))
+    result.outputs["endpoints"] = {"color": "http://prometheus-operated.monitoring.svc:9090/api"}
+    assert unresolved_addresses(result) == ["prometheus-operated.monitoring.svc"]
