@@ -5,8 +5,10 @@ Imports nothing of ours, so config, components, offline tools and tests can all 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from typing import Any
 
 NAMESPACE = "ml-platform"  # the stack config namespace: `ml-platform:servings`
@@ -106,3 +108,18 @@ def sls_log_env(project: str, logstore: str) -> list[dict[str, str]]:
         {"name": f"aliyun_logs_{logstore}", "value": "stdout"},
         {"name": f"aliyun_logs_{logstore}_project", "value": project},
     ]
+
+
+def member_key(member: str) -> str:
+    """The part of a grant's resource name that says whose it is, readable and the same wherever members list it.
+
+    ACK `ram-role:300800000000001` -> `ram-role-300800000000001` (config allows only `ram-(user|role):<digits>`,
+    so nothing is lost). EKS `arn:aws:iam::123456789012:role/ml/readers` -> `role-ml-readers-<sha256 prefix of
+    the ARN>`: the tail after the account reads as the principal, and the digest keeps two principals apart that
+    differ in the account or only where the tail became `-`.
+    """
+    if not member.startswith("arn:"):
+        return member.replace(":", "-")
+    tail = member.split(":", 5)[5]
+    digest = hashlib.sha256(member.encode()).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9]+', '-', tail).strip('-')}-{digest}"

@@ -13,16 +13,16 @@ from mlplatform.infra.bucket import Bucket, BucketArgs, internal_endpoint
 from mlplatform.infra.cluster import Cluster, ClusterArgs
 from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
 from mlplatform.infra.flows import enforces_network_policies, platform_flows
+from mlplatform.infra.istio import KSERVE_TYPE, OPERATORS_TYPE, Istio, IstioArgs
 from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
 from mlplatform.infra.keda import Keda, KedaArgs
-from mlplatform.infra.kserve import GATEWAY_NAME, GATEWAY_SERVICE, KSERVE_NAMESPACE, KServe, KServeArgs
+from mlplatform.infra.kserve import GATEWAY_NAME, KSERVE_NAMESPACE, KServe, KServeArgs
 from mlplatform.infra.nodepool import KarpenterNodes, NodePool, NodePoolArgs
 from mlplatform.infra.observability import Observability, ObservabilityArgs
-from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE, Operators, OperatorsArgs
+from mlplatform.infra.operators import Operators, OperatorsArgs
 from mlplatform.infra.tenancy import Team, TeamArgs
 from mlplatform.infra.trainer import Trainer, TrainerArgs
 from mlplatform.infra.workspace import Workspace, WorkspaceArgs
-from mlplatform.workloads.addresses import load_balancer_address
 from mlplatform.workloads.identity import BucketIdentity
 from stacks.context import Platform
 
@@ -57,7 +57,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
     }
     uses_cgpu = settings.gpu_sharing == "cgpu"
     cluster = Cluster(
-        f"{stack}-cluster",
+        cluster_resource_name(stack),
         ClusterArgs(
             cloud=settings.cloud,
             cluster=settings.cluster,
@@ -68,7 +68,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
             tags=tags,
         ),
     )
-    provider = k8s.Provider(f"{stack}-kubernetes", kubeconfig=cluster.kubeconfig, enable_server_side_apply=True)
+    provider = kubernetes_provider(stack, cluster.kubeconfig)
     pools = _capacity(stack, settings, cluster, provider, tags)
     observability = None
     if settings.observability.enabled:
@@ -89,6 +89,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         )
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=pools)
     time_slicing = next((p.gpu_replicas for p in settings.node_pools.values() if p.gpu_sharing == "timeSlicing"), None)
+    istio = _istio(stack, settings, on_cluster)
     operators = Operators(
         f"{stack}-operators",
         OperatorsArgs(
@@ -97,6 +98,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
             time_slicing_replicas=time_slicing,
             install_gpu_plugin=settings.cloud == "aws" and settings.has_gpu_pool,
             internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
+            istio=istio,
         ),
         opts=on_cluster,
     )
@@ -108,8 +110,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("buckets", {kind: b.uri for kind, b in buckets.items()})
-    ingress_host = _ingress_host(stack, settings, provider, operators)
-    serving_and_training = _serving_and_training_operators(stack, settings, provider, on_cluster, operators)
+    serving_and_training = _serving_and_training_operators(stack, settings, on_cluster, istio)
     return Platform(
         **serving_and_training,
         stack=stack,
@@ -131,7 +132,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
         operators=operators.ready,
         namespaces=_teams(stack, settings, cluster, workspace, on_cluster),
         ingress_url=operators.ingress_url,
-        ingress_host=ingress_host,
+        ingress_host=operators.ingress_host,
         cluster_id=cluster.cluster_id,
         cluster_name=cluster.cluster_name,
         log_project=observability.log_project if observability else None,
@@ -239,54 +240,64 @@ def _capacity(
     return [*addons.ready, karpenter.release, *pools]
 
 
-def _ingress_host(
-    stack: str, settings: cfg.StackConfig, provider: k8s.Provider, operators: Operators
-) -> pulumi.Output[str]:
-    """The load balancer address the cloud gives the ingress Service, read back after it is installed."""
-    if settings.operators.seldon.ingress == "ambassador":
-        service_id = f"{EMISSARY_NAMESPACE}/emissary-ingress"
-    else:
-        service_id = f"{ISTIO_NAMESPACE}/istio-ingressgateway"
-    service = k8s.core.v1.Service.get(
-        f"{stack}-ingress-service",
-        service_id,
-        opts=pulumi.ResourceOptions(provider=provider, depends_on=operators.ready),
+def kubernetes_provider(stack: str, kubeconfig: pulumi.Input[str]) -> k8s.Provider:
+    """The stack's Kubernetes provider, identified by its cluster's resource name (known when the program starts).
+
+    pulumi-kubernetes replaces a provider whose kubeconfig is unknown in a preview (a cluster update), and with
+    it every object it manages, unless `clusterIdentifier` is set: then only a change of the identifier replaces
+    it, and any other change of its configuration is an update (4.34.2 `Provider` docs, `cluster_identifier`;
+    `provider/pkg/provider/provider.go` `DiffConfig`). Adding the identifier to a deployed provider is no replace
+    by itself (DiffConfig ignores an added or removed identifier), so add it in an `up` whose kubeconfig is known.
+    """
+    return k8s.Provider(
+        f"{stack}-kubernetes",
+        kubeconfig=kubeconfig,
+        cluster_identifier=cluster_resource_name(stack),
+        enable_server_side_apply=True,
     )
-    return service.status.apply(load_balancer_address)
+
+
+def cluster_resource_name(stack: str) -> str:
+    """The Cluster component's resource name: stable for the cluster's life, unlike its kubeconfig or endpoint."""
+    return f"{stack}-cluster"
+
+
+def _istio(stack: str, settings: cfg.StackConfig, on_cluster: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+    """Istio's control plane, once, when Seldon's istio ingress or a KServe serving runs on it (no owner else)."""
+    if settings.operators.seldon.ingress != "istio" and not any(
+        s.backend == "kserve" for s in settings.servings.values()
+    ):
+        return []
+    istio = Istio(
+        f"{stack}-istio",
+        IstioArgs(
+            image_registry=settings.operators.image_registry,
+            former_owners={KSERVE_TYPE: f"{stack}-kserve", OPERATORS_TYPE: f"{stack}-operators"},
+        ),
+        opts=on_cluster,
+    )
+    return istio.ready
 
 
 def _serving_and_training_operators(
-    stack: str,
-    settings: cfg.StackConfig,
-    provider: k8s.Provider,
-    on_cluster: pulumi.ResourceOptions,
-    operators: Operators,
+    stack: str, settings: cfg.StackConfig, on_cluster: pulumi.ResourceOptions, istio: list[pulumi.Resource]
 ) -> dict:
     """KServe, Kubeflow Trainer v2 and KEDA, each installed only when the stack's workloads use it."""
     installed: dict = {}
     servings = settings.servings.values()
     if any(serving.backend == "kserve" for serving in servings):
-        istio_there = settings.operators.seldon.ingress == "istio"
         kserve = KServe(
             f"{stack}-kserve",
             KServeArgs(
-                install_istio=not istio_there,
                 install_gateway_api=settings.cloud != "alicloud",
                 internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
                 local_model_cache=any(serving.llm and serving.llm.cache for serving in servings),
-                depends_on=operators.ready if istio_there else (),
+                depends_on=istio,
             ),
             opts=on_cluster,
         )
-        service = k8s.core.v1.Service.get(
-            f"{stack}-kserve-gateway-service",
-            f"{KSERVE_NAMESPACE}/{GATEWAY_SERVICE}",
-            opts=pulumi.ResourceOptions(provider=provider, depends_on=kserve.ready),
-        )
         installed.update(
-            kserve=kserve.ready,
-            kserve_ingress_url=kserve.ingress_url,
-            kserve_ingress_host=service.status.apply(load_balancer_address),
+            kserve=kserve.ready, kserve_ingress_url=kserve.ingress_url, kserve_ingress_host=kserve.ingress_host
         )
     if settings.scales_llms:
         keda = Keda(

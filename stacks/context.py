@@ -34,14 +34,16 @@ class Platform:
     # Where the Seldon ingress answers inside the cluster, for endpoint URLs
     # (e.g. http://emissary-ingress.seldon-system.svc.cluster.local).
     ingress_url: str
-    # External hostname or address of the ingress (an Output), for the public endpoint outputs.
+    # Address of the ingress's load balancer, for the public endpoint outputs: an output of the LoadBalancer
+    # Service the Operators own (never a read of a chart's Service, which may not exist during a preview).
     ingress_host: pulumi.Output[str]
     # The cluster's id and name, for the console links among the stack outputs (`dashboards`).
     cluster_id: pulumi.Output[str] | None = None
     cluster_name: pulumi.Output[str] | None = None
     # The SLS project the observability component created (its name carries a random suffix), on Alibaba Cloud.
     log_project: pulumi.Output[str] | None = None
-    # KServe (when a serving asks for it): its installs, its Gateway in-cluster and its external address.
+    # KServe (when a serving asks for it): its installs, its Gateway in-cluster and the address of the
+    # LoadBalancer Service the KServe component owns in front of the Gateway's proxy.
     kserve: list[pulumi.Resource] = field(default_factory=list)
     kserve_ingress_url: str = ""
     kserve_ingress_host: pulumi.Output[str] | None = None

@@ -39,15 +39,27 @@ def check_shape(settings: cfg.StackConfig) -> None:
                 )
 
 
-async def published_versions(promotion: cfg.Promotion) -> tuple[str, set[str], str | None]:
+async def published_versions(promotion: cfg.Promotion) -> tuple[str, set[str], pulumi.Input[str] | None]:
     """The model versions the source stack exports as `modelVersions`, and its models bucket (`buckets.models`)."""
     name = f"{promotion.organization}/{promotion.project}/{promotion.stack}"
     reference = pulumi.StackReference(name)
     versions = await reference.get_output_details("modelVersions")
     buckets = await reference.get_output_details("buckets")
     published = versions.value if versions.value is not None else versions.secret_value
-    models_uri = ((buckets.value or {}).get("models") or "") if isinstance(buckets.value, dict) else ""
-    return name, set(published or []), models_uri.partition("://")[2].rstrip("/") or None
+    return name, set(published or []), models_bucket(buckets)
+
+
+def models_bucket(buckets: pulumi.StackReferenceOutputDetails) -> pulumi.Input[str] | None:
+    """The bucket of `buckets.models` (`<scheme>://<bucket>`), or None. An output the source stack made secret reads
+    as `secret_value`, not `value` (pulumi `StackReference.get_output_details`): its bucket is read all the same,
+    and stays a secret in this stack's plan."""
+    secret = buckets.value is None and buckets.secret_value is not None
+    value = buckets.secret_value if secret else buckets.value
+    uri = value.get("models") if isinstance(value, dict) else None
+    bucket = uri.partition("://")[2].rstrip("/") if isinstance(uri, str) else ""
+    if not bucket:
+        return None
+    return pulumi.Output.secret(bucket) if secret else bucket
 
 
 def check_promoted(settings: cfg.StackConfig, source: str, published: set[str]) -> None:
@@ -66,7 +78,15 @@ async def compose(stack: str, settings: cfg.StackConfig) -> None:
     check_shape(settings)
     source, published, source_bucket = await published_versions(settings.promotion)
     check_promoted(settings, source, published)
+    served = {version for _, version in settings.served_versions()}
+    if source_bucket is None and served & published:
+        # Never a plan that silently copies nothing: the served versions would be missing from this stack's bucket.
+        raise cfg.ConfigError(
+            "ml-platform:promotion.stack",
+            f"{source} publishes {', '.join(sorted(served & published))} but exports no models bucket to copy them "
+            "from (its `buckets` output has no `models` URI)",
+        )
     platform = build_platform(stack, "prod", settings)
     # Promotion completes itself: published versions are copied from the source stack's bucket in the plan.
-    promoted = workloads.Promoted(source_bucket, frozenset(published)) if source_bucket else None
+    promoted = workloads.Promoted(source_bucket, frozenset(published)) if source_bucket is not None else None
     workloads.deploy(platform, promoted)

@@ -21,7 +21,7 @@ from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.llm import LlmServing, LlmServingArgs
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
-from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs, copy_name
+from mlplatform.workloads.promotion import COPY_IMAGE, ModelCopy, ModelCopyArgs, copy_name, copy_namespaces
 from mlplatform.workloads.scheduling import GpuScheduling
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs, incoming_header_routes, predictor_traffic
 from mlplatform.workloads.sso import SsoClient
@@ -159,11 +159,7 @@ def model_copies(
     """Version -> the Job copying it from the publishing stack's bucket, for every promoted version served."""
     if promoted is None:
         return {}
-    namespaces: dict[str, str] = {}
-    for serving in settings.servings.values():
-        for _, version in serving.served_versions():  # its predictors' versions, and an LLM's weights
-            if version in promoted.versions:
-                namespaces.setdefault(version, serving.namespace)
+    namespaces = copy_namespaces(settings.servings.values(), promoted.versions)
     return {
         version: ModelCopy(
             copy_name(version),
@@ -177,7 +173,7 @@ def model_copies(
             ),
             opts=opts,
         )
-        for version, namespace in sorted(namespaces.items())
+        for version, namespace in namespaces.items()
     }
 
 

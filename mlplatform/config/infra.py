@@ -21,6 +21,8 @@ class ZoneSubnet(Model):
     """AWS only: the public subnet of this zone, for load balancers and the NAT gateway."""
 
 
+# An IAM user or role ARN: what an EKS access entry's principal may be.
+IAM_PRINCIPAL_ARN = r"arn:aws[a-z-]*:iam::[0-9]{12}:(user|role)/[\w+=,.@/-]+"
 # An EC2 security group ID (sg- and 8 or 17 hex digits).
 SECURITY_GROUP_ID = r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$"
 
@@ -114,6 +116,23 @@ class Cluster(Model):
     """EKS only: the managed node group that runs CoreDNS, the operators and Karpenter."""
     system_nodes: int = Field(default=2, ge=1)
     """EKS only: how many system nodes."""
+    admins: list[str] = []
+    """EKS only: IAM user or role ARNs made cluster admins (an access entry with AmazonEKSClusterAdminPolicy each).
+    EKS makes only the identity that created the cluster an admin; list the CI deploy role here (and the people or
+    break-glass role that administer the cluster) so deploys do not depend on who ran the first one. An identity
+    is an admin or a team member, not both (one access entry per principal)."""
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_arns(cls, values: list[str]) -> list[str]:
+        for index, value in enumerate(values):
+            if not re.fullmatch(IAM_PRINCIPAL_ARN, value):
+                raise PathError(
+                    (index,), f"{value!r} is not an IAM user or role ARN (arn:aws:iam::<account>:role/<name>)"
+                )
+            if value in values[:index]:
+                raise PathError((index,), f"{value!r} is listed twice")
+        return values
 
     @property
     def minor_version(self) -> int:

@@ -140,6 +140,16 @@ class StackConfig(Model):
             raise PathError(("cluster", "apiAccessCidrs"), "a public EKS endpoint needs the CIDRs allowed to reach it")
         if cluster.api_access_cidrs and self.cloud != "aws":
             raise PathError(("cluster", "apiAccessCidrs"), "CIDR-restricted API endpoints are set up for EKS only")
+        if cluster.admins and self.cloud != "aws":
+            raise PathError(("cluster", "admins"), "cluster admins are EKS access entries: on alicloud use RAM and ACK")
+        members = {member: name for name, team in self.teams.items() for member in team.groups}
+        for index, admin in enumerate(cluster.admins):
+            if admin in members:
+                raise PathError(
+                    ("cluster", "admins", index),
+                    f"{admin!r} is also a member of team {members[admin]!r}: EKS keeps one access entry per "
+                    "principal (an admin needs no team)",
+                )
         for index, zone in enumerate(cluster.network.zones):
             if self.cloud == "aws" and not zone.public_cidr:
                 raise PathError(

@@ -3,6 +3,18 @@
 Both clouds are built from the same shape of companion resources (ACL / public-access block,
 encryption, versioning, lifecycle) so a policy or a reviewer reads them alike. Noncurrent versions
 expire after `noncurrent_version_days`, so versioning protects against overwrites without growing forever.
+
+Each setting has one owner, the standalone resource, as the providers' docs ask:
+- pulumi-alicloud 4.0.0 `oss.Bucket` (the terraform-provider-alicloud `oss_bucket` docs it is bridged from):
+  "When using standalone sub-resources (e.g., `oss.BucketVersioning`, `oss.BucketServerSideEncryption`,
+  `oss.BucketAcl`, ...) alongside `oss.Bucket`, you **must** add a `lifecycle` block with `ignore_changes` for
+  the corresponding attribute on `oss.Bucket`", or each `up` reverts the sub-resource's setting. The bucket
+  ignores `acl`, `versioning` and `server_side_encryption_rule` (`OSS_SUB_RESOURCE_ATTRIBUTES`); the public
+  access block has no bucket attribute, and the lifecycle rules are the bucket's own (`lifecycle_rules`).
+- pulumi-aws 7.51.1 `s3.Bucket`: the inline `acl`, `versioning`, `server_side_encryption_configuration`,
+  `lifecycle_rules`, ... are deprecated ("Use the resource `s3.BucketVersioning` instead"), and "the provider
+  will only perform drift detection if a configuration value is provided": the bucket sets none of them, so no
+  `ignore_changes` is needed and the standalone resources own each setting.
 """
 
 from __future__ import annotations
@@ -13,6 +25,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_aws as aws
+
+# The standalone OSS resources and the `oss.Bucket` attribute each one owns (pulumi-alicloud 4.0.0 `oss.Bucket` docs:
+# "ignore_changes for the corresponding attribute").
+OSS_SUB_RESOURCE_ATTRIBUTES = {
+    alicloud.oss.BucketAcl: "acl",
+    alicloud.oss.BucketVersioning: "versioning",
+    alicloud.oss.BucketServerSideEncryption: "server_side_encryption_rule",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,18 @@ class Bucket(pulumi.ComponentResource):
 
     @staticmethod
     def _oss(name, args: BucketArgs, child, kept) -> pulumi.Output[str]:
+        owned = [
+            (alicloud.oss.BucketAcl, "acl", {"acl": "private"}),
+            (alicloud.oss.BucketPublicAccessBlock, "public-access-block", {"block_public_access": True}),
+            (
+                alicloud.oss.BucketServerSideEncryption,
+                "encryption",
+                {"sse_algorithm": "KMS" if args.kms_key_id else "AES256", "kms_master_key_id": args.kms_key_id},
+            ),
+            (alicloud.oss.BucketVersioning, "versioning", {"status": "Enabled"}),
+        ]
+        # What the standalone resources own, the bucket leaves alone (module docstring).
+        ignored = [OSS_SUB_RESOURCE_ATTRIBUTES[kind] for kind, _, _ in owned if kind in OSS_SUB_RESOURCE_ATTRIBUTES]
         bucket = alicloud.oss.Bucket(
             name,
             bucket=args.bucket_name,
@@ -64,19 +96,12 @@ class Bucket(pulumi.ComponentResource):
                     ],
                 )
             ],
-            opts=kept,
+            opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(ignore_changes=ignored)),
         )
         on_bucket = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[bucket]))
         companion = companions(name, bucket.bucket, on_bucket)
-        companion(alicloud.oss.BucketAcl, "acl", acl="private")
-        companion(alicloud.oss.BucketPublicAccessBlock, "public-access-block", block_public_access=True)
-        companion(
-            alicloud.oss.BucketServerSideEncryption,
-            "encryption",
-            sse_algorithm="KMS" if args.kms_key_id else "AES256",
-            kms_master_key_id=args.kms_key_id,
-        )
-        companion(alicloud.oss.BucketVersioning, "versioning", status="Enabled")
+        for kind, role, inputs in owned:
+            companion(kind, role, **inputs)
         return bucket.bucket
 
     @staticmethod

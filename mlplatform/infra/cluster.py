@@ -18,6 +18,7 @@ import pulumi_alicloud as alicloud
 import pulumi_aws as aws
 
 from mlplatform import config as cfg
+from mlplatform.conventions import member_key
 from mlplatform.infra.aws_iam import service_role
 
 EKS_CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
@@ -67,6 +68,9 @@ KUBECONFIG_MINUTES = 120
 # The port of the private EKS API endpoint (EKS user guide, "Cluster API server endpoint": the cluster security
 # group must admit the connected network or bastion on 443 when the endpoint is private).
 EKS_API_PORT = 443
+# The managed access policy of a cluster admin (EKS user guide, "Review access policy permissions":
+# AmazonEKSClusterAdminPolicy, cluster-wide `*` on `*`), associated with each `cluster.admins` principal.
+EKS_CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
 @dataclass(frozen=True)
@@ -341,7 +345,7 @@ class Cluster(pulumi.ComponentResource):
                 endpoint_private_access=True,
                 endpoint_public_access=spec.public_endpoint,
                 # EKS opens a public endpoint to 0.0.0.0/0 unless told otherwise (ClusterVpcConfig docs).
-                public_access_cidrs=list(spec.api_access_cidrs) if spec.public_endpoint else None,
+                public_access_cidrs=sorted(spec.api_access_cidrs) if spec.public_endpoint else None,
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
@@ -373,11 +377,43 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_arn = cluster.arn
         self.security_group_id = cluster.vpc_config.cluster_security_group_id
         admitted = self._admit_runners(spec.network.deploy_runners)
+        admins = self._admins(cluster.name, spec.admins)
         kubeconfig = eks_kubeconfig(cluster.name, cluster.endpoint, cluster.certificate_authority.data)
-        # What uses the kubeconfig (the Kubernetes provider) waits until the runners may reach the API.
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(kubeconfig, *[rule.id for rule in admitted]).apply(lambda values: values[0])
-        )
+        # What uses the kubeconfig (the Kubernetes provider) waits until the runners may reach the API and the
+        # admins (the deploy role among them) may act in it.
+        waits = [rule.id for rule in admitted] + [association.id for association in admins]
+        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(kubeconfig, *waits).apply(lambda values: values[0]))
+
+    def _admins(self, cluster_name: pulumi.Input[str], principals: list[str]) -> list[aws.eks.AccessPolicyAssociation]:
+        """An access entry per `cluster.admins` principal with the cluster admin policy, cluster-wide, named by the
+        principal (`member_key`): reordering the list changes nothing, removing one deletes only its access.
+
+        `access_config.bootstrap_cluster_creator_admin_permissions` makes only the identity that creates the cluster
+        an admin, and cannot change after creation; EKS created that identity's entry itself, so listing it here
+        fails (ResourceInUseException) unless its entry and association are imported first (docs/operations.md).
+        """
+        associations = []
+        for principal in principals:
+            name = f"{self._name}-admin-{member_key(principal)}"
+            entry = aws.eks.AccessEntry(
+                name,
+                cluster_name=cluster_name,
+                principal_arn=principal,
+                type="STANDARD",
+                tags=self._args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            associations.append(
+                aws.eks.AccessPolicyAssociation(
+                    name,
+                    cluster_name=cluster_name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=EKS_CLUSTER_ADMIN_POLICY,
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+        return associations
 
     def _admit_runners(self, runners: cfg.DeployRunners) -> list[aws.vpc.SecurityGroupIngressRule]:
         """TCP 443 on the cluster security group from each runner source: the private endpoint's ENIs are in that

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+# Annotates an object Helm leaves in the cluster when it uninstalls the release (Helm, "Chart Development Tips and
+# Tricks": "Tell Helm Not To Uninstall a Resource"); for the CRDs of charts whose values can annotate them.
+HELM_KEEP = {"helm.sh/resource-policy": "keep"}
 # Helm's own default is 300 s; a first install pulls every image, possibly through a far registry or a mirror.
 HELM_TIMEOUT_SECONDS = 900
 
@@ -22,10 +25,19 @@ def pinned_release(
     repo: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
     wait_for_jobs: bool = False,
+    aliases: Sequence[pulumi.Input[str]] = (),
+    retain_on_delete: bool = False,
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
     """A chart at a pinned version (from a repository, or an `oci://` reference Helm pulls itself), rolled back
     whole if it does not become ready within HELM_TIMEOUT_SECONDS (atomic); `wait_for_jobs` also waits for its hook
-    Jobs (charts that create resources from a post-install Job)."""
+    Jobs (charts that create resources from a post-install Job); `aliases`: the URNs it had before it moved.
+
+    `retain_on_delete`: a chart whose CRDs are templates and which cannot annotate them `helm.sh/resource-policy: keep`.
+    Uninstalling it would delete the CRDs, and with them every custom resource of their kinds in the cluster,
+    other users' too (Helm, "Custom Resource Definitions" best practices): the release is retained on delete
+    instead, left installed when the stack stops using it (docs/operations.md: `pulumi import` it to use it again).
+    `skip_crds`: the chart's `crds/` folder is not installed (a release of its CRD chart installs them)."""
     return k8s.helm.v3.Release(
         resource_name,
         name=release,
@@ -37,11 +49,18 @@ def pinned_release(
         atomic=True,
         timeout=HELM_TIMEOUT_SECONDS,
         wait_for_jobs=wait_for_jobs or None,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+        skip_crds=skip_crds or None,
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=list(depends_on), aliases=list(aliases), retain_on_delete=retain_on_delete or None
+        ),
     )
 
 
-def namespace(resource_name: str, name: str, parent: pulumi.Resource) -> k8s.core.v1.Namespace:
+def namespace(
+    resource_name: str, name: str, parent: pulumi.Resource, aliases: Sequence[pulumi.Input[str]] = ()
+) -> k8s.core.v1.Namespace:
     return k8s.core.v1.Namespace(
-        resource_name, metadata=k8s.meta.v1.ObjectMetaArgs(name=name), opts=pulumi.ResourceOptions(parent=parent)
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+        opts=pulumi.ResourceOptions(parent=parent, aliases=list(aliases)),
     )

@@ -12,7 +12,17 @@ After Karpenter's "Getting Started with Karpenter" at v1.14.1 (aws/karpenter-pro
   reservation interruption and AWS Health events (EventBridge rules), so Karpenter drains a node before it is
   reclaimed;
 - the chart `oci://public.ecr.aws/karpenter/karpenter` at 1.14.1, values `settings.clusterName` and
-  `settings.interruptionQueue`.
+  `settings.interruptionQueue`, after its CRDs from the chart `oci://public.ecr.aws/karpenter/karpenter-crd` at
+  the same version. The controller chart carries the CRDs in `crds/`, which Helm installs once and never
+  upgrades ("Subsequent chart upgrades will not add or remove CRDs, even if the CRDs have changed": Karpenter's
+  `website/content/en/docs/upgrading/upgrade-guide.md` "CRD Upgrades" at v1.14.1, after Helm's "Custom Resource
+  Definitions" best practices), so it is installed with `skip_crds` and `karpenter-crd`, whose CRDs are
+  templates (`charts/karpenter-crd/templates/`), upgrades them with each version; its `additionalAnnotations`
+  (the chart's only value) annotates them `helm.sh/resource-policy: keep`, so no uninstall deletes the
+  NodePools. A cluster whose CRDs the controller chart installed refuses the CRD chart until they carry its
+  ownership metadata (the upgrade guide's troubleshooting, "Helm Error when installing the `karpenter-crd`
+  chart": label `app.kubernetes.io/managed-by=Helm`, annotate `meta.helm.sh/release-name=karpenter-crd` and
+  `meta.helm.sh/release-namespace=kube-system`; docs/operations.md).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from mlplatform.infra import helm
 from mlplatform.infra.aws_iam import pod_identity_role, service_role
 
 CHART = "oci://public.ecr.aws/karpenter/karpenter"
+CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
 VERSION = "1.14.1"
+CRD_RELEASE = "karpenter-crd"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
 NODE_POLICIES = (
@@ -329,6 +341,16 @@ class Karpenter(pulumi.ComponentResource):
             "serviceAccount": {"name": SERVICE_ACCOUNT},
             "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
         }
+        crds = helm.pinned_release(
+            f"{name}-crd",
+            CRD_RELEASE,
+            CRD_CHART,
+            VERSION,
+            NAMESPACE,
+            {"additionalAnnotations": dict(helm.HELM_KEEP)},
+            self,
+            depends_on=args.depends_on,
+        )
         self.release = helm.pinned_release(
             f"{name}-controller",
             "karpenter",
@@ -337,7 +359,8 @@ class Karpenter(pulumi.ComponentResource):
             NAMESPACE,
             values,
             self,
-            depends_on=[*args.depends_on, association],
+            depends_on=[*args.depends_on, association, crds],
+            skip_crds=True,
         )
         self.node_role_name = node_role.role.name
         self.register_outputs({"node_role_name": self.node_role_name})

@@ -2,7 +2,9 @@
 Prometheus its triggers query.
 
 Chart `keda` from https://kedacore.github.io/charts, version `2.20.2` (= appVersion; kedacore/charts
-`keda/Chart.yaml`), with its CRDs (`crds.install: true`, the default). The LLM servings that scale to zero
+`keda/Chart.yaml`), with its CRDs (`crds.install: true`, the default), annotated `helm.sh/resource-policy: keep`
+(`crds.additionalAnnotations`, which every template under `keda/templates/crds/` merges into its annotations at
+the tag v2.20.2), so uninstalling KEDA leaves them. The LLM servings that scale to zero
 render a `ScaledObject` (keda.sh/v1alpha1, CRD v2.20.2) against their predictor Deployment, with a `prometheus`
 trigger on the request rate the KServe Gateway reports (`mlplatform/workloads/llm.py`).
 
@@ -169,7 +171,8 @@ class Keda(pulumi.ComponentResource):
             "keda",
             args.version,
             namespace.metadata.name,
-            {"crds": {"install": True}},
+            # The CRDs outlive the release: removing the last scale-to-zero serving leaves every ScaledObject.
+            {"crds": {"install": True, "additionalAnnotations": dict(helm.HELM_KEEP)}},
             self,
             KEDA_REPO,
         )

@@ -9,15 +9,23 @@ until its resources are ready and rolls the release back when they are not).
 Versions and sources are the pins of `mlplatform/pins.py`.
 
 - cert-manager `v1.21.1` from https://charts.jetstack.io with `crds.enabled: true` (its chart installs no
-  CRDs by default; `deploy/charts/cert-manager/values.yaml`).
+  CRDs by default; `deploy/charts/cert-manager/values.yaml`) and `crds.keep: true` (its default: the CRDs are
+  annotated `helm.sh/resource-policy: keep` and outlive the release).
 - Gateway API `v1.6.1` standard-channel CRDs (GatewayClass, Gateway, HTTPRoute; the schemas the platform's
   objects are validated against) from the release's `standard-install.yaml`, where the cluster does not manage
   them itself: ACK creates them in every cluster of 1.24 and later through its Gateway API component (Alibaba
   Cloud, "Use Gateway API to define routing rules": "CRDs of the Gateway API component are automatically created
   in ACK clusters whose versions are 1.24 and later"), so applying them again would give them two owners.
-- Istio (`base`, `istiod`) as the Gateway API implementation, unless Seldon's ingress already installed it:
-  istiod serves the `istio` GatewayClass (the chart's default `ingressGateway.className`) and deploys a
-  proxy for each Gateway of that class (Deployment and LoadBalancer Service `<gateway>-istio`).
+- Istio (`base`, `istiod`, `mlplatform/infra/istio.py`, installed before this component: `depends_on`) as the
+  Gateway API implementation: istiod serves the `istio` GatewayClass (the chart's default
+  `ingressGateway.className`) and deploys a proxy for each Gateway of that class (Deployment and Service
+  `<gateway>-istio`, `manifests/charts/istio-control/istio-discovery/files/kube-gateway.yaml` at 1.31).
+  That Service is ClusterIP (what `ingress_url` names): the Gateway's `spec.infrastructure.parametersRef` names a
+  ConfigMap whose `service` key istiod merges into the Service it renders (`pilot/pkg/config/kube/gatewaycommon/
+  deploymentcontroller.go`, `applyOverlay`, release-1.31). This component owns the LoadBalancer Service in front
+  of the proxy pods (istiod labels them `gateway.networking.k8s.io/gateway-name: <gateway>`), with the cloud's
+  internal annotations; `ingress_host` is its address, an output pulumi-kubernetes waits for
+  (`provider/pkg/await/service.go`), never a read of istiod's Service.
 - `kserve-crd` then `kserve-resources` from `oci://ghcr.io/kserve/charts`, version `v0.20.0` (the controller
   chart is `kserve-resources`; `charts/kserve-resources/README.md`), with
   `kserve.controller.gateway.disableIngressCreation: true` (the platform owns each serving's HTTPRoute; the
@@ -42,6 +50,7 @@ import pulumi_kubernetes as k8s
 
 from mlplatform import pins
 from mlplatform.infra import helm
+from mlplatform.workloads.addresses import load_balancer_address, load_balancer_service
 
 KSERVE_VERSION = pins.KSERVE.version
 KSERVE_CHARTS = pins.KSERVE.chart
@@ -49,17 +58,17 @@ CERT_MANAGER_VERSION = pins.CERT_MANAGER.version
 CERT_MANAGER_REPO = pins.CERT_MANAGER.repo
 GATEWAY_API_VERSION = pins.GATEWAY_API.version
 GATEWAY_API_CRDS = pins.GATEWAY_API.chart
-# The same Istio as Seldon's istio ingress (`mlplatform/infra/operators.py`), so either can own the install.
-ISTIO_VERSION = pins.ISTIO.version
-ISTIO_REPO = pins.ISTIO.repo
 
 KSERVE_NAMESPACE = "kserve"
 CERT_MANAGER_NAMESPACE = "cert-manager"
-ISTIO_NAMESPACE = "istio-system"
 GATEWAY_NAME = "kserve-ingress-gateway"
 GATEWAY_CLASS = "istio"
 # istiod names the proxy it deploys for a Gateway `<gateway name>-<gateway class name>`.
 GATEWAY_SERVICE = f"{GATEWAY_NAME}-{GATEWAY_CLASS}"
+# The ConfigMap of istiod overlays for the Gateway's proxy (`spec.infrastructure.parametersRef`).
+GATEWAY_OPTIONS = f"{GATEWAY_NAME}-options"
+# The label istiod puts on the proxy pods of a Gateway (kube-gateway.yaml, `gateway.networking.k8s.io/gateway-name`).
+GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name"
 
 
 def ingress_url() -> str:
@@ -69,20 +78,19 @@ def ingress_url() -> str:
 
 @dataclass(frozen=True)
 class KServeArgs:
-    # Install Istio's base and istiod charts; False when the cluster already runs Istio (Seldon's ingress).
-    install_istio: bool = True
     # Apply the Gateway API CRDs; False where the cluster manages them (ACK's Gateway API component).
     install_gateway_api: bool = True
     # Annotations that keep the Gateway's load balancer private (the cloud's "internal" switch).
     internal_lb_annotations: dict[str, str] = field(default_factory=dict)
     # Install the LocalModelCache controller (node-local copies of model weights).
     local_model_cache: bool = False
-    # What must be installed first (an Istio that is already there).
+    # What must be installed first: Istio's control plane (mlplatform/infra/istio.py).
     depends_on: Sequence[pulumi.Resource] = ()
 
 
 class KServe(pulumi.ComponentResource):
-    """Outputs `ready` (every install, for servings to depend on) and `ingress_url` (the Gateway, in-cluster)."""
+    """Outputs `ready` (every install, for servings to depend on), `ingress_url` (the Gateway, in-cluster) and
+    `ingress_host` (the address of its load balancer)."""
 
     def __init__(self, name: str, args: KServeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:kserve:KServe", name, None, opts)
@@ -93,7 +101,8 @@ class KServe(pulumi.ComponentResource):
             "cert-manager",
             CERT_MANAGER_VERSION,
             self._namespace(CERT_MANAGER_NAMESPACE).metadata.name,
-            {"crds": {"enabled": True}},
+            # `crds.keep` (the chart's default, stated): its CRDs stay when the release goes (values.yaml).
+            {"crds": {"enabled": True, "keep": True}},
             repo=CERT_MANAGER_REPO,
             depends_on=after,
         )
@@ -102,18 +111,25 @@ class KServe(pulumi.ComponentResource):
                 k8s.yaml.v2.ConfigFile(
                     f"{name}-gateway-api-crds",
                     file=GATEWAY_API_CRDS.format(version=GATEWAY_API_VERSION),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=after, transforms=[retain_crds]),
                 )
             ]
             if args.install_gateway_api
             else []
         )
-        istio = self._istio(gateway_api) if args.install_istio else []
         namespace = self._namespace(KSERVE_NAMESPACE)
+        # The CRD charts have no values (charts/kserve-crd, kserve-localmodel-crd at v0.20.0), so nothing can
+        # annotate their CRDs `keep`: the releases are retained when the last KServe serving goes.
         crds = self._release(
-            "kserve-crd", f"{KSERVE_CHARTS}/kserve-crd", KSERVE_VERSION, namespace.metadata.name, {}, [cert_manager]
+            "kserve-crd",
+            f"{KSERVE_CHARTS}/kserve-crd",
+            KSERVE_VERSION,
+            namespace.metadata.name,
+            {},
+            [cert_manager],
+            retain_on_delete=True,
         )
-        installed: list[pulumi.Resource] = [cert_manager, *gateway_api, *istio, crds]
+        installed: list[pulumi.Resource] = [cert_manager, *gateway_api, crds]
         if args.local_model_cache:
             installed.append(
                 self._release(
@@ -123,6 +139,7 @@ class KServe(pulumi.ComponentResource):
                     namespace.metadata.name,
                     {},
                     [cert_manager],
+                    retain_on_delete=True,
                 )
             )
         controller = self._release(
@@ -153,17 +170,36 @@ class KServe(pulumi.ComponentResource):
                     [controller],
                 )
             )
+        options = k8s.core.v1.ConfigMap(
+            f"{name}-gateway-options",
+            metadata={"name": GATEWAY_OPTIONS, "namespace": namespace.metadata.name},
+            data={"service": "spec:\n  type: ClusterIP\n"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.gateway = k8s.apiextensions.CustomResource(
             f"{name}-gateway",
             api_version="gateway.networking.k8s.io/v1",
             kind="Gateway",
             metadata={"name": GATEWAY_NAME, "namespace": namespace.metadata.name},
             spec=gateway_spec(args.internal_lb_annotations),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*gateway_api, *istio, *after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*gateway_api, options, *after]),
         )
-        self.ready: list[pulumi.Resource] = [*installed, self.gateway]
+        load_balancer = load_balancer_service(
+            f"{name}-gateway-lb",
+            f"{GATEWAY_NAME}-lb",
+            namespace.metadata.name,
+            {GATEWAY_POD_LABEL: GATEWAY_NAME},
+            [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}],
+            dict(args.internal_lb_annotations),
+            self,
+            [self.gateway],
+        )
+        self.ready: list[pulumi.Resource] = [*installed, options, self.gateway, load_balancer]
         self.ingress_url = ingress_url()
-        self.register_outputs({"ingressUrl": self.ingress_url, "version": KSERVE_VERSION})
+        self.ingress_host = load_balancer.status.apply(load_balancer_address)
+        self.register_outputs(
+            {"ingressUrl": self.ingress_url, "ingressHost": self.ingress_host, "version": KSERVE_VERSION}
+        )
 
     @staticmethod
     def controller_values(local_model_cache: bool = False) -> dict:
@@ -195,29 +231,48 @@ class KServe(pulumi.ComponentResource):
     def _namespace(self, name: str) -> k8s.core.v1.Namespace:
         return helm.namespace(f"{self._name}-{name}-ns", name, self)
 
-    def _release(self, release, chart, version, namespace_name, values, depends_on=(), repo=None):
+    def _release(self, release, chart, version, namespace_name, values, depends_on=(), repo=None, **options):
         return helm.pinned_release(
-            f"{self._name}-{release}", release, chart, version, namespace_name, values, self, repo, depends_on
+            f"{self._name}-{release}",
+            release,
+            chart,
+            version,
+            namespace_name,
+            values,
+            self,
+            repo,
+            depends_on,
+            **options,
         )
 
-    def _istio(self, gateway_api: list[pulumi.Resource]) -> list[pulumi.Resource]:
-        namespace = self._namespace(ISTIO_NAMESPACE)
-        base = self._release(
-            "istio-base", "base", ISTIO_VERSION, namespace.metadata.name, {}, gateway_api, repo=ISTIO_REPO
-        )
-        istiod = self._release("istiod", "istiod", ISTIO_VERSION, namespace.metadata.name, {}, [base], repo=ISTIO_REPO)
-        return [base, istiod]
+
+CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+
+
+def retain_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Keep the Gateway API CRDs when KServe leaves the stack: other users of the cluster may hold Gateways and
+    routes. A transform, because the ConfigFile's objects are registered by the provider, which passes them only
+    its parent (pulumi-kubernetes `provider/pkg/gen/.../yaml/v2` ConfigFile; Pulumi "transforms" apply to the
+    children of remote components too)."""
+    if args.type_ != CRD_TYPE:
+        return None
+    return pulumi.ResourceTransformResult(
+        args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True))
+    )
 
 
 def gateway_spec(lb_annotations: dict[str, str]) -> dict:
-    """One HTTP listener for routes from every namespace; the proxy's Service gets the LB annotations."""
-    spec: dict = {
+    """One HTTP listener for routes from every namespace; istiod's overlays (a ClusterIP Service) from the
+    ConfigMap `parametersRef` names (Gateway API v1 `GatewayInfrastructure.parametersRef`: group "" and kind
+    ConfigMap are the only ones istiod accepts, `fetchParameters`). The LB annotations stay on what istiod
+    deploys (`spec.infrastructure.annotations`): should the overlay ever not apply, its Service is still internal."""
+    infrastructure: dict = {"parametersRef": {"group": "", "kind": "ConfigMap", "name": GATEWAY_OPTIONS}}
+    if lb_annotations:
+        infrastructure["annotations"] = dict(lb_annotations)
+    return {
         "gatewayClassName": GATEWAY_CLASS,
         "listeners": [
             {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}
         ],
+        "infrastructure": infrastructure,
     }
-    if lb_annotations:
-        # Gateway API `spec.infrastructure.annotations`: copied by the implementation onto what it deploys.
-        spec["infrastructure"] = {"annotations": dict(lb_annotations)}
-    return spec

@@ -3,8 +3,17 @@
 - Seldon Core v1 (1.17.1, its last Apache-2.0 release) from its Helm chart, with an ingress it supports on
   Kubernetes >= 1.22: Emissary-ingress 4 (Seldon writes `getambassador.io/v2` Mappings, so the chart runs
   with `ambassador.version: v2` and Emissary's CRD chart with `enableLegacyVersions: true`, whose conversion
-  webhook serves v2) or Istio (a Gateway Seldon's VirtualServices bind to). Seldon's CRD is kept when the
-  release is uninstalled (`crd.annotations`), and its prepackaged TensorFlow server runs `tensorflowServerImage`.
+  webhook serves v2) or Istio (a Gateway Seldon's VirtualServices bind to; `base` and `istiod` come from
+  `mlplatform/infra/istio.py`, the one owner of Istio's control plane, and this component adds the `gateway`
+  release). Seldon's CRD is kept when the release is uninstalled (`crd.annotations`), and its prepackaged
+  TensorFlow server runs `tensorflowServerImage`.
+- The ingress's own Service stays ClusterIP (what `ingress_url` names in the cluster; chart values
+  `service.type`: Emissary 4.1.0 `charts/emissary-ingress/values.yaml`, Istio 1.31 `manifests/charts/gateway/
+  values.yaml`) and this component owns a LoadBalancer Service with the cloud's internal annotations in front of
+  the same pods (selectors as the charts' `service.yaml` render them: Emissary `app.kubernetes.io/name`,
+  `app.kubernetes.io/instance` and `profile: main`; the Istio gateway `app` and `istio`). Its address
+  (`ingress_host`) is an output of that Service, which pulumi-kubernetes creates only once the cloud assigned it
+  (`provider/pkg/await/service.go`), never a read of the chart's Service, which may not exist during a preview.
 - The Kubeflow training-operator v1.9.x: it publishes no Helm chart, so its own kustomize overlay is
   applied from the release tag (`manifests/overlays/standalone?ref=v1.9.x`), the install its README gives.
 - Kubeflow's notebook controller, from its standalone overlay at the release tag, for Notebook resources
@@ -19,6 +28,7 @@ name images are chart-specific, read from each chart's values.yaml at the pinned
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -28,6 +38,8 @@ from mlplatform import config as cfg
 from mlplatform import pins
 from mlplatform.conventions import GPU_TAINT, NVIDIA_GPU_PRESENT_LABEL, mirrored
 from mlplatform.infra import helm
+from mlplatform.infra.istio import ISTIO_NAMESPACE
+from mlplatform.workloads.addresses import load_balancer_address, load_balancer_service
 
 NOTEBOOK_CONTROLLER_OVERLAY = (
     "https://github.com/kubeflow/notebooks//components/notebook-controller/config/overlays/standalone?ref={version}"
@@ -36,16 +48,13 @@ TRAINING_OPERATOR_OVERLAY = "https://github.com/kubeflow/trainer//manifests/over
 
 SELDON_NAMESPACE = "seldon-system"
 EMISSARY_NAMESPACE = "emissary"
-ISTIO_NAMESPACE = "istio-system"
 
-# Helm's default wait is 300 s; a first install pulls every image on fresh nodes (and through a mirror).
 # Keeps the CRD (and so every SeldonDeployment) when the release is uninstalled or replaced.
-HELM_KEEP = {"helm.sh/resource-policy": "keep"}
+HELM_KEEP = helm.HELM_KEEP
 
 # Images the charts run, as their values.yaml names them at the pinned versions (for the mirror).
 EMISSARY_IMAGE = "ghcr.io/emissary-ingress/emissary"  # emissary-ingress values `defaultImageRepository`
 EMISSARY_APIEXT_IMAGE = "ghcr.io/emissary-ingress/apiext"  # emissary-crds-chart values `defaultImageRepository`
-ISTIO_HUB = "docker.io/istio"  # published charts' `global.hub` (1.31 line); the gateway's image is injected
 NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin"  # chart values `image.repository`
 SELDON_IMAGES = {  # seldon-core-operator 1.17.1 values.yaml
     "storageInitializer": "seldonio/rclone-storage-initializer:1.17.1",
@@ -73,6 +82,8 @@ class OperatorsArgs:
     install_gpu_plugin: bool = False
     # Annotations that keep the ingress load balancer private (the cloud's "internal" switch).
     internal_lb_annotations: dict[str, str] | None = None
+    # Istio's control plane (mlplatform/infra/istio.py), which the istio ingress's gateway release runs on.
+    istio: Sequence[pulumi.Resource] = ()
 
 
 def ingress_service_url(seldon: cfg.Seldon) -> str:
@@ -128,7 +139,7 @@ class Operators(pulumi.ComponentResource):
         self._args = args
         self._registry = args.operators.image_registry
         seldon = args.operators.seldon
-        ingress = self._emissary() if seldon.ingress == "ambassador" else self._istio(seldon)
+        ingress, self.ingress_host = self._emissary() if seldon.ingress == "ambassador" else self._istio(seldon)
         seldon_namespace = self._namespace(SELDON_NAMESPACE)
         self.seldon = self._release(
             "seldon-core",
@@ -153,24 +164,41 @@ class Operators(pulumi.ComponentResource):
         if args.install_gpu_plugin:
             self.ready.append(self._nvidia_device_plugin())
         self.ingress_url = ingress_service_url(seldon)
-        self.register_outputs({"ingress_url": self.ingress_url})
+        self.register_outputs({"ingress_url": self.ingress_url, "ingress_host": self.ingress_host})
 
     def _namespace(self, name: str) -> k8s.core.v1.Namespace:
         return helm.namespace(f"{self._name}-{name}", name, self)
 
-    def _release(self, release, chart, version, namespace_name, repo, values, depends_on=(), resource_name=None):
+    def _release(
+        self, release, chart, version, namespace_name, repo, values, depends_on=(), resource_name=None, **options
+    ):
         name = resource_name or f"{self._name}-{release}"
-        return helm.pinned_release(name, release, chart, version, namespace_name, values, self, repo, depends_on or ())
+        return helm.pinned_release(
+            name, release, chart, version, namespace_name, values, self, repo, depends_on or (), **options
+        )
 
-    def _service_values(self) -> dict:
-        return {"type": "LoadBalancer", "annotations": dict(self._args.internal_lb_annotations or {})}
+    def _load_balancer(
+        self, service: str, namespace: pulumi.Input[str], selector: dict[str, str], ports: list[dict], after: list
+    ) -> pulumi.Output[str]:
+        """The LoadBalancer Service in front of the ingress pods (`<chart's Service>-lb`); returns its address."""
+        owned = load_balancer_service(
+            f"{self._name}-ingress-lb",
+            f"{service}-lb",
+            namespace,
+            selector,
+            ports,
+            dict(self._args.internal_lb_annotations or {}),
+            self,
+            after,
+        )
+        return owned.status.apply(load_balancer_address)
 
-    def _emissary(self) -> list[pulumi.Resource]:
+    def _emissary(self) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
         # Emissary 4: the CRDs (and the apiext conversion webhook that serves Seldon's v2 Mappings) are a chart
         # of their own, installed first into Emissary's namespace (its doc.yaml release namespace).
         namespace = self._namespace(EMISSARY_NAMESPACE)
         crd_values: dict = {"enableLegacyVersions": True, "emissary": {"namespace": EMISSARY_NAMESPACE}}
-        values: dict = {"createDefaultListeners": True, "service": self._service_values()}
+        values: dict = {"createDefaultListeners": True, "service": {"type": "ClusterIP"}}
         if self._registry:
             crd_values["apiext"] = {"repository": mirrored(EMISSARY_APIEXT_IMAGE, self._registry)}
             values["image"] = {"repository": mirrored(EMISSARY_IMAGE, self._registry)}
@@ -181,6 +209,9 @@ class Operators(pulumi.ComponentResource):
             namespace.metadata.name,
             None,
             crd_values,
+            # Its CRDs are templates it cannot annotate `keep` (emissary-ingress/emissary@v4.1.0
+            # charts/emissary-crds values.yaml): retained, so moving Seldon to Istio leaves every Mapping.
+            retain_on_delete=True,
         )
         release = self._release(
             "emissary-ingress",
@@ -191,30 +222,30 @@ class Operators(pulumi.ComponentResource):
             values,
             depends_on=[crds],
         )
-        return [crds, release]
+        # The chart's Service: ports http 80 -> 8080 and https 443 -> 8443 (Emissary's default Listeners).
+        ports = [
+            {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"},
+            {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"},
+        ]
+        selector = {"app.kubernetes.io/name": "emissary-ingress", "app.kubernetes.io/instance": "emissary-ingress"}
+        host = self._load_balancer(
+            "emissary-ingress", namespace.metadata.name, selector | {"profile": "main"}, ports, [release]
+        )
+        return [crds, release], host
 
-    def _istio(self, seldon: cfg.Seldon) -> list[pulumi.Resource]:
-        namespace = self._namespace(ISTIO_NAMESPACE)
-        istiod: dict = {"global": {"hub": mirrored(ISTIO_HUB, self._registry)}} if self._registry else {}
-        installed: list[pulumi.Resource] = []
-        for chart, values in (
-            ("base", {}),
-            ("istiod", istiod),
-            ("gateway", {"service": self._service_values(), "labels": {"istio": "ingressgateway"}}),
-        ):
-            release_name = "istio-ingressgateway" if chart == "gateway" else f"istio-{chart}"
-            installed.append(
-                self._release(
-                    release_name,
-                    chart,
-                    pins.ISTIO.version,
-                    namespace.metadata.name,
-                    pins.ISTIO.repo,
-                    values,
-                    depends_on=list(installed),
-                    resource_name=f"{self._name}-istio-{chart}",
-                )
+    def _istio(self, seldon: cfg.Seldon) -> tuple[list[pulumi.Resource], pulumi.Output[str]]:
+        installed: list[pulumi.Resource] = [
+            self._release(
+                "istio-ingressgateway",
+                "gateway",
+                pins.ISTIO.version,
+                ISTIO_NAMESPACE,
+                pins.ISTIO.repo,
+                {"service": {"type": "ClusterIP"}, "labels": {"istio": "ingressgateway"}},
+                depends_on=list(self._args.istio),
+                resource_name=f"{self._name}-istio-gateway",
             )
+        ]
         gateway_namespace, gateway_name = seldon.istio_gateway.split("/", 1)
         installed.append(
             k8s.apiextensions.CustomResource(
@@ -229,7 +260,13 @@ class Operators(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(installed)),
             )
         )
-        return installed
+        # The gateway chart's Service ports (status-port is the proxies' health check, not for clients).
+        ports = [
+            {"name": "http2", "port": 80, "targetPort": 80, "protocol": "TCP"},
+            {"name": "https", "port": 443, "targetPort": 443, "protocol": "TCP"},
+        ]
+        selector = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+        return installed, self._load_balancer("istio-ingressgateway", ISTIO_NAMESPACE, selector, ports, installed)
 
     def _nvidia_device_plugin(self) -> k8s.helm.v3.Release:
         # The chart's default affinity admits a node with NFD's NVIDIA PCI label, the Tegra CPU vendor label or

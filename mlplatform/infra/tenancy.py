@@ -20,6 +20,7 @@ Per namespace of the team (one per workload kind: `training`, `models`, `noteboo
   - ACK: `alicloud.cs.KubernetesPermission` per RAM user or role (by ID, `is_ram_role`), a custom
     (`is_custom`) grant of the ClusterRole in each namespace (`role_type: namespace`); ACK writes the
     RoleBindings for the identity itself (ACK GrantPermissions API; pulumi-alicloud 4.0.0 `cs.KubernetesPermission`).
+  Each grant is named by its identity (`member_key`), never by its place in `groups`.
 - NetworkPolicies: deny all ingress and egress, then open what the platform's flows table
   (mlplatform/infra/flows.py: DNS, the namespace itself, the gateways both ways, the metrics scrapers, HTTPS
   but the instance metadata, the Kubernetes API, the Pod Identity agent, each exposed workload's load balancer
@@ -38,6 +39,7 @@ import pulumi_kubernetes as k8s
 
 from mlplatform.config import teams as team_config
 from mlplatform.config.teams import TEAM_NAMESPACES, team_namespace
+from mlplatform.conventions import member_key
 from mlplatform.infra.flows import SAME_NAMESPACE, Flow, Peer, Port
 
 PSA_PREFIX = "pod-security.kubernetes.io"
@@ -174,11 +176,12 @@ def network_policies(args: TeamArgs, kind: str) -> dict[str, dict]:
     network = args.config.network
     team: dict = {}
     if network.allow_from_namespaces:
-        team["ingress"] = [{"from": [_peer(Peer(namespace=name), args.team) for name in network.allow_from_namespaces]}]
+        sources = sorted(network.allow_from_namespaces)
+        team["ingress"] = [{"from": [_peer(Peer(namespace=name), args.team) for name in sources]}]
     if network.egress:
         team["egress"] = [
-            _rule("egress", [{"ipBlock": {"cidr": rule.cidr}}], [("TCP", port) for port in rule.ports])
-            for rule in network.egress
+            _rule("egress", [{"ipBlock": {"cidr": rule.cidr}}], [("TCP", port) for port in sorted(rule.ports)])
+            for rule in sorted(network.egress, key=lambda rule: (rule.cidr, sorted(rule.ports)))
         ]
     if team:
         types = [direction.title() for direction in ("ingress", "egress") if direction in team]
@@ -254,22 +257,34 @@ class Team(pulumi.ComponentResource):
         self.register_outputs({"namespaces": list(self.namespaces)})
 
     def _grant(self, name: str, args: TeamArgs, group: str, role: k8s.rbac.v1.ClusterRole) -> None:
-        """Put the team's cloud identities into the team: EKS access entries, ACK RBAC grants."""
+        """Put the team's cloud identities into the team: EKS access entries, ACK RBAC grants, one per identity,
+        named by it (`member_key`): reordering members changes nothing, removing one deletes only its grant."""
         child = pulumi.ResourceOptions(parent=self, depends_on=list(self.namespaces.values()))
         for index, member in enumerate(args.config.groups):
+            noun = "access" if args.cloud == "aws" else "grant"
+            # Earlier releases named a grant by its position (`<name>-grant-<index>`, `<name>-access-<index>`); the
+            # alias lets a deployed stack adopt that state under the new name instead of replacing it. It is right
+            # only for the position the member has now, and only while the members are listed as in the last
+            # deployment: then the state at `-<index>` is this member's. An update that also reordered or removed
+            # members would have a member adopt another's grant (a replacement, and on EKS a create that fails
+            # because the principal has its entry already): change members in a later update. Once adopted, the
+            # state is under the new name, which the engine matches before any alias, so the alias is inert.
+            opts = pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-{noun}-{index}")])
+            )
             if args.cloud == "aws":
                 aws.eks.AccessEntry(
-                    f"{name}-access-{index}",
+                    f"{name}-{noun}-{member_key(member)}",
                     cluster_name=args.cluster_name,
                     principal_arn=member,
                     type="STANDARD",
                     kubernetes_groups=[group],
-                    opts=child,
+                    opts=opts,
                 )
                 continue
             kind, _, uid = member.partition(":")
             alicloud.cs.KubernetesPermission(
-                f"{name}-grant-{index}",
+                f"{name}-{noun}-{member_key(member)}",
                 uid=uid,
                 permissions=[
                     alicloud.cs.KubernetesPermissionPermissionArgs(
@@ -282,5 +297,5 @@ class Team(pulumi.ComponentResource):
                     )
                     for namespace in self.namespaces
                 ],
-                opts=child,
+                opts=opts,
             )

@@ -2,7 +2,8 @@
 
 Installed from its OCI chart as its README gives (`charts/kubeflow-trainer/README.md` at v2.3.0):
 `oci://ghcr.io/kubeflow/charts/kubeflow-trainer`, chart version `2.3.0` (no `v`), namespace
-`kubeflow-system`. The chart installs the CRDs (`crds.enabled`, default true) and JobSet (`jobset.install`,
+`kubeflow-system`. The chart installs the CRDs (`crds.enabled`, default true; templates that no value annotates
+`helm.sh/resource-policy: keep`, so the release is retained on delete) and JobSet (`jobset.install`,
 default true) and applies the built-in runtimes from a post-install hook Job once the CRDs exist, one
 value per runtime (`runtimes.torchDistributed.enabled`, ...; `values.yaml`). Which runtimes the stack
 installs is `RUNTIME_VALUES`' keys the jobs ask for; `mlplatform.validation.webhooks` refuses a TrainJob
@@ -64,6 +65,9 @@ class Trainer(pulumi.ComponentResource):
             chart_values(self.runtimes),
             self,
             wait_for_jobs=True,
+            # Its CRDs are templates of this release with no value to keep them (`crds.enabled` only,
+            # templates/crd/ at v2.3.0): retained, so removing the last TrainJob uninstalls nothing cluster-wide.
+            retain_on_delete=True,
         )
         self.ready: list[pulumi.Resource] = [self.release]
         self.register_outputs({"version": TRAINER_VERSION, "runtimes": self.runtimes})

@@ -1,5 +1,17 @@
 """The cluster-wide ground workloads stand on: the disk StorageClass their claims name.
 
+The class keeps the disks it provisions (`reclaimPolicy: Retain`): a notebook's home outlives its claim, whether
+the claim goes because the notebook is renamed, removed or moved to another team, or with its namespace. A
+StorageClass's `parameters`, `provisioner`, `reclaimPolicy` and `volumeBindingMode` cannot be updated
+(kubernetes `pkg/apis/storage/validation/validation.go` `ValidateStorageClassUpdate`); pulumi-kubernetes 4.34.2
+replaces the class on a change of the first two only (`provider/pkg/provider/diff.go` `forceNew`), so the other
+two are named in `replace_on_changes`, and the class is deleted before it is replaced (the new one has the same
+name). Replacing the class touches no volume: a PersistentVolume takes its reclaim policy from the class when
+it is provisioned, and a claim names its class by a name that does not change (`DISK_STORAGE_CLASS`), so no
+claim depends on the class resource and none is replaced with it (pulumi/pulumi `step_generator.go`
+`calculateDependentReplacements` replaces only dependents whose inputs come from the replaced resource).
+Volumes provisioned while the class said `Delete` keep `Delete` until patched (docs/operations.md).
+
 No credentials live here: workloads reach the buckets through workload identity (mlplatform/workloads/identity.py).
 """
 
@@ -24,6 +36,11 @@ DISK_PROVISIONERS = {
 }
 
 
+RECLAIM_POLICY = "Retain"
+# StorageClass fields immutable in the API server that pulumi-kubernetes 4.34.2 does not replace on (module doc).
+IMMUTABLE_UNLISTED = ("reclaimPolicy", "volumeBindingMode")
+
+
 @dataclass(frozen=True)
 class WorkspaceArgs:
     cloud: str
@@ -41,9 +58,14 @@ class Workspace(pulumi.ComponentResource):
             metadata={"name": DISK_STORAGE_CLASS},
             provisioner=provisioner,
             parameters=parameters,
-            reclaim_policy="Delete",
+            # The disk outlives its claim: user data is never deleted with a notebook (or its namespace).
+            reclaim_policy=RECLAIM_POLICY,
             allow_volume_expansion=True,
             volume_binding_mode="WaitForFirstConsumer",
-            opts=pulumi.ResourceOptions(parent=self),
+            # Fields the API server refuses to update and pulumi-kubernetes would otherwise try to patch in place;
+            # the replacement keeps the class's name, so the old class goes first.
+            opts=pulumi.ResourceOptions(
+                parent=self, replace_on_changes=list(IMMUTABLE_UNLISTED), delete_before_replace=True
+            ),
         )
         self.register_outputs({"storage_class": DISK_STORAGE_CLASS})

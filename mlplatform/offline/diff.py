@@ -3,16 +3,34 @@
 Each side is a stack name (planned now with the offline preview) or a folder holding an earlier
 preview's `stack.json` (a `pulumi stack export`, deployment version 3). Resources are matched by URN
 with the stack segment dropped, so dev can be compared with prod and prod with an earlier prod.
+
+Every difference is classified the way `pulumi preview` would: create, update, replace (create-before-delete,
+Pulumi's default, or delete-before-replace) or delete, from the properties each provider marks as forcing a
+replacement (mlplatform/offline/replacements.py, sourced per type). Replacements and deletions of stateful or
+protected resources, and creates that collide with an object another resource still owns, are flagged with
+their reason; in the text a flagged line starts with `-!!`, so the pull request's ```diff block shows it red.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlplatform.conventions import SECRET_TEXT, is_secret, property_path
+from mlplatform.offline.changeplan import (
+    CREATE,
+    DELETE,
+    FLAGS,
+    REPLACE,
+    UPDATE,
+    ResourceDiff,
+    classify_change,
+    classify_delete,
+    flag_collisions,
+    ignored,
+)
 from mlplatform.offline.stackfiles import UsageError, stack_names
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -47,47 +65,26 @@ class Change:
         return {"change": self.marker, "path": self.path, "old": self.old, "new": self.new}
 
 
-@dataclass
-class ResourceDiff:
-    key: str
-    resource: dict
-    changes: list[Change] = field(default_factory=list)
-
-    @property
-    def type(self) -> str:
-        return self.resource["type"]
-
-    @property
-    def name(self) -> str:
-        return self.resource["urn"].split("::", 3)[3]
-
-    def as_json(self) -> dict:
-        return {
-            "key": self.key,
-            "type": self.type,
-            "name": self.name,
-            "protect": bool(self.resource.get("protect")),
-            "changes": [change.as_json() for change in self.changes],
-        }
+ACTIONS = (CREATE, UPDATE, REPLACE, DELETE)
 
 
 @dataclass
 class Comparison:
     base: str
     head: str
-    added: list[ResourceDiff]
-    removed: list[ResourceDiff]
-    changed: list[ResourceDiff]
+    resources: list[ResourceDiff]
     unchanged: int
     outputs: list[Change]
     cost: dict | None = None  # the monthly cost change (mlplatform.cost.report.change), issue 17
 
+    def of(self, action: str) -> list[ResourceDiff]:
+        return [item for item in self.resources if item.action == action]
+
     def summary(self) -> dict[str, int]:
         return {
-            "added": len(self.added),
-            "removed": len(self.removed),
-            "changed": len(self.changed),
+            **{action: len(self.of(action)) for action in ACTIONS},
             "unchanged": self.unchanged,
+            "flagged": sum(item.flagged for item in self.resources),
             "outputsChanged": len(self.outputs),
         }
 
@@ -95,9 +92,7 @@ class Comparison:
         return {
             "base": self.base,
             "head": self.head,
-            "added": [item.as_json() for item in self.added],
-            "removed": [item.as_json() for item in self.removed],
-            "changed": [item.as_json() for item in self.changed],
+            "resources": [item.as_json() for item in self.resources],
             "outputs": [change.as_json() for change in self.outputs],
             "summary": self.summary(),
             "cost": self.cost,
@@ -222,29 +217,39 @@ def value_changes(old: Any, new: Any, parts: tuple = ()) -> list[Change]:
 def resource_changes(old: dict, new: dict) -> list[Change]:
     """Inputs (what the program asked for) and the data-protection flags."""
     changes = value_changes(old.get("inputs") or {}, new.get("inputs") or {})
-    for flag in ("protect", "retainOnDelete"):
+    for flag in FLAGS:
         if bool(old.get(flag)) != bool(new.get(flag)):
             changes.append(Change("~", (flag,), bool(old.get(flag)), bool(new.get(flag))))
     return changes
 
 
 def compare(base: Snapshot, head: Snapshot) -> Comparison:
-    added = [ResourceDiff(key, r) for key, r in head.resources.items() if key not in base.resources]
-    removed = [ResourceDiff(key, r) for key, r in base.resources.items() if key not in head.resources]
+    """Resources pair by URN, or by an `aliases` entry of the head record (a move, as the engine reads it)."""
+    providers = {
+        record["urn"]: record for record in head.resources.values() if record["type"].startswith("pulumi:providers:")
+    }
+    moved = {resource_key(alias): key for key, r in head.resources.items() for alias in r.get("aliases") or []}
+    pairs = {key: key for key in base.resources if key in head.resources}
+    pairs.update({old: moved[old] for old in base.resources if old not in pairs and moved.get(old) in head.resources})
+    created = [ResourceDiff(key, r, CREATE) for key, r in head.resources.items() if key not in pairs.values()]
+    deleted = [ResourceDiff(key, r, DELETE) for key, r in base.resources.items() if key not in pairs]
+    for item in deleted:
+        classify_delete(item)
+    flag_collisions(created, deleted)
     changed, unchanged = [], 0
-    for key, old in base.resources.items():
-        if key in head.resources:
-            changes = resource_changes(old, head.resources[key])
-            if changes:
-                changed.append(ResourceDiff(key, head.resources[key], changes))
-            else:
-                unchanged += 1
+    for old_key, key in pairs.items():
+        old, new = base.resources[old_key], head.resources[key]
+        changes = [c for c in resource_changes(old, new) if not ignored(c, new.get("ignoreChanges") or [])]
+        if not changes:
+            unchanged += 1
+            continue
+        item = ResourceDiff(key, new, UPDATE, changes)
+        classify_change(item, old, providers)
+        changed.append(item)
     return Comparison(
         base=base.label,
         head=head.label,
-        added=added,
-        removed=removed,
-        changed=changed,
+        resources=[*created, *changed, *deleted],
         unchanged=unchanged,
         outputs=value_changes(base.outputs, head.outputs),
         cost=cost_change(base, head),
@@ -286,24 +291,35 @@ def change_lines(change: Change) -> list[str]:
     return [f"{change.marker} {property_path(parts)}: {shown(leaf)}" for parts, leaf in _leaves(change.parts, value)]
 
 
+SECTIONS = (
+    (CREATE, "Resources to create", "+"),
+    (UPDATE, "Resources to update", "~"),
+    (REPLACE, "Resources to replace", "+-"),
+    (DELETE, "Resources to delete", "-"),
+)
+RED = "-!!"  # starts a flagged line: red in a ```diff block (a deleted line), plain `!!` in a terminal
+
+
+def resource_lines(item: ResourceDiff, marker: str) -> list[str]:
+    mode = f"  [{item.mode}: {item.mode_reason}]" if item.mode else ""
+    lines = [f"  {marker} {item.type}  {item.name}{mode}"]
+    lines += [f"{RED}    {flag.kind.upper()}: {flag.reason}" for flag in item.flags if flag.red]
+    lines += [f"      {flag.kind}: {flag.reason}" for flag in item.flags if not flag.red]
+    forced = set(item.forced_by)
+    for change in item.changes:
+        note = "  (forces replacement)" if change.path in forced else ""
+        lines += [f"      {line}{note}" for line in change_lines(change)]
+    return lines
+
+
 def render_text(comparison: Comparison) -> str:
     lines = [f"Comparing {comparison.base} -> {comparison.head} (stack names in URNs ignored)"]
-    sections = (("Resources to add", "+", comparison.added), ("Resources to remove", "-", comparison.removed))
-    for title, marker, items in sections:
+    for action, title, marker in SECTIONS:
+        items = comparison.of(action)
         if items:
             lines += ["", f"{title} ({len(items)}):"]
             for item in items:
-                note = (
-                    "  [protected: `pulumi up` will refuse to delete it]"
-                    if marker == "-" and item.resource.get("protect")
-                    else ""
-                )
-                lines.append(f"  {marker} {item.type}  {item.name}{note}")
-    if comparison.changed:
-        lines += ["", f"Resources to change ({len(comparison.changed)}):"]
-        for item in comparison.changed:
-            lines.append(f"  ~ {item.type}  {item.name}")
-            lines += [f"      {line}" for change in item.changes for line in change_lines(change)]
+                lines += resource_lines(item, marker)
     if comparison.outputs:
         lines += ["", f"Stack outputs ({len(comparison.outputs)} changed):"]
         lines += [f"  {line}" for change in comparison.outputs for line in change_lines(change)]
@@ -312,10 +328,16 @@ def render_text(comparison: Comparison) -> str:
 
         lines += ["", format_change(comparison.cost)]
     counts = comparison.summary()
+    flagged = (
+        f"{RED} {counts['flagged']} flagged: stateful or protected resources replaced or deleted, or names that collide"
+        if counts["flagged"]
+        else ""
+    )
     lines += [
         "",
-        f"Summary: {counts['added']} to add, {counts['removed']} to remove, {counts['changed']} to change, "
-        f"{counts['unchanged']} unchanged; {counts['outputsChanged']} stack output changes",
+        f"Summary: {counts[CREATE]} to create, {counts[UPDATE]} to update, {counts[REPLACE]} to replace, "
+        f"{counts[DELETE]} to delete, {counts['unchanged']} unchanged; {counts['outputsChanged']} stack output changes",
+        *([flagged] if flagged else []),
     ]
     return "\n".join(lines)
 

@@ -67,10 +67,15 @@ class Registration:
     id: str = ""
     protect: bool = False
     retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    replace_on_changes: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
     external: bool = False
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     provider: str = ""
+    # The URNs the resource had before (its `aliases`), as `pulumi stack export` lists them.
+    aliases: list[str] = field(default_factory=list)
 
 
 def _cloud_outputs(type_: str, name: str, inputs: dict) -> dict:
@@ -101,6 +106,9 @@ def _cloud_outputs(type_: str, name: str, inputs: dict) -> dict:
         return {"arn": COMPUTED, "name": inputs.get("name") or COMPUTED}
     if type_ == "aws:iam/role:Role":
         return {"arn": f"arn:aws:iam::000000000000:role/{name}", "name": inputs.get("name") or COMPUTED}
+    if type_ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
+        # The address the cloud's load balancer gets; pulumi-kubernetes creates the Service only once it has one.
+        return {"status": {"loadBalancer": {"ingress": [{"hostname": COMPUTED}]}}}
     return {}
 
 
@@ -123,8 +131,6 @@ class PlanMocks(pulumi.runtime.Mocks):
             name = args.inputs.get("name") or args.name
             return name, {"name": name, "outputs": self.stack_outputs.get(name, {}), "secretOutputNames": []}
         computed = _cloud_outputs(args.typ, args.name, args.inputs)
-        if args.resource_id and args.typ == "kubernetes:core/v1:Service":  # reading back a load balancer
-            computed["status"] = {"loadBalancer": {"ingress": [{"hostname": COMPUTED}]}}
         state = {**args.inputs, **computed} if computed else args.inputs
         return args.resource_id or _new_id(args.typ, args.name), state
 
@@ -157,6 +163,26 @@ class RecordingMonitor(mocks.MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.listener = listener
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives: a child of the root Stack has no parent type in it (pulumi/pulumi
+        `sdk/go/common/resource/urn.go` NewURN), which `pulumi.create_urn` (and so an alias) also assumes."""
+        if parent.split("::")[2:3] == ["pulumi:pulumi:Stack"]:
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def _aliases(self, request) -> list[str]:
+        """The alias URNs of a registration: each spec resolved as the engine does (the name, type and parent
+        it omits are the resource's own)."""
+        urns = []
+        for alias in getattr(request, "aliases", []):
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.append(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
+        return urns
+
     def _record(self, request, response_urn: str, external: bool, id_: str, inputs: dict | None = None) -> None:
         if inputs is None:
             inputs = _struct_to_json(request.properties if external else request.object)
@@ -170,12 +196,16 @@ class RecordingMonitor(mocks.MockMonitor):
             id=id_,
             protect=getattr(request, "protect", False),
             retain_on_delete=getattr(request, "retainOnDelete", False),
+            delete_before_replace=getattr(request, "deleteBeforeReplace", False),
+            replace_on_changes=list(getattr(request, "replaceOnChanges", [])),
+            ignore_changes=list(getattr(request, "ignoreChanges", [])),
             external=external,
             dependencies=list(getattr(request, "dependencies", [])),
             property_dependencies={
                 key: list(deps.urns) for key, deps in getattr(request, "propertyDependencies", {}).items()
             },
             provider=request.provider,
+            aliases=self._aliases(request),
         )
 
     def RegisterResource(self, request):

@@ -168,6 +168,14 @@ def _records(monitor: offline.RecordingMonitor, project: str, stack: str) -> lis
             record["protect"] = True
         if registration.retain_on_delete:
             record["retainOnDelete"] = True
+        # What `mlp diff` needs to tell a replacement's order: `replaceOnChanges` is a field of the state
+        # (apitype.ResourceV3); `deleteBeforeReplace` is not, the offline plan keeps the program's option.
+        if registration.replace_on_changes:
+            record["replaceOnChanges"] = registration.replace_on_changes
+        if registration.delete_before_replace:
+            record["deleteBeforeReplace"] = True
+        if registration.aliases:  # a field of the state too (apitype.ResourceV3 `aliases`)
+            record["aliases"] = sorted(registration.aliases)
         if registration.external:
             record["external"] = True
         # The SDK gathers dependencies in sets, so their order varies from run to run: sorted, they diff cleanly.

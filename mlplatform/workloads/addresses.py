@@ -22,10 +22,13 @@ certificate the cloud keeps (the private key never enters the cluster); the pods
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pulumi
+import pulumi_kubernetes as k8s
+
 from mlplatform import rules
-from mlplatform.conventions import COMPUTED
 
 HTTPS_PORT = 443
 
@@ -65,11 +68,35 @@ def load_balancer_annotations(cloud: str, public: bool = False, certificate: str
 def load_balancer_address(status) -> str:
     """The first IP or hostname of a Service's load balancer.
 
-    `pulumi up` waits for a LoadBalancer Service to get its address, so it is there after apply; offline,
-    and before the cloud has answered, it reads as the plan's "(known after apply)".
+    pulumi-kubernetes does not finish creating a LoadBalancer Service until the cloud has given it an address
+    (`provider/pkg/await/service.go`: ready once `.status.loadBalancer.ingress` is a non-empty list), so after
+    `pulumi up` it is there; during a preview the status is unknown and this is never called. The offline mock
+    answers with the plan's "(known after apply)" (`mlplatform/offline/engine.py`): the program itself never
+    writes a placeholder, and a Service without an address is an error, not an output.
     """
     load_balancer = getattr(status, "load_balancer", None) if status else None
     for entry in getattr(load_balancer, "ingress", None) or []:
         if entry.ip or entry.hostname:
             return entry.ip or entry.hostname
-    return COMPUTED
+    raise ValueError(f"the Service has no load balancer address: {status}")
+
+
+def load_balancer_service(
+    resource_name: str,
+    name: str,
+    namespace: pulumi.Input[str],
+    selector: dict[str, str],
+    ports: list[dict],
+    annotations: dict[str, str],
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.core.v1.Service:
+    """A LoadBalancer Service the program owns, in front of pods a chart or an operator runs (whose own Service
+    stays ClusterIP): its address is an output of a resource of the plan, never a read of an object that may not
+    exist yet (the engine runs reads during preview and fails on a missing object)."""
+    return k8s.core.v1.Service(
+        resource_name,
+        metadata={"name": name, "namespace": namespace, **({"annotations": annotations} if annotations else {})},
+        spec={"type": "LoadBalancer", "selector": selector, "ports": ports},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )

@@ -7,6 +7,7 @@ password per notebook, kept in a Secret and read by Jupyter from `JUPYTER_TOKEN`
 The notebook is reachable only through `kubectl port-forward` unless the config sets `expose: true`, which gives
 it (behind `notebookSso`: its proxy, with HTTPS) an internal load balancer, or an internet-facing one with
 `public: true` (`addresses.py`).
+The workspace claim is retained on delete, and its disk's class retains the disk (`infra/workspace.py`).
 """
 
 from __future__ import annotations
@@ -95,7 +96,10 @@ class Notebook(pulumi.ComponentResource):
                 "storageClassName": DISK_STORAGE_CLASS,
                 "resources": {"requests": {"storage": notebook.volume_size}},
             },
-            opts=child,
+            # The user's home outlives the notebook: renaming, removing or moving the notebook to another team
+            # leaves the claim (and its disk, which the class retains: infra/workspace.py) in the cluster,
+            # to be reattached or deleted by hand (docs/operations.md).
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         datasets = BucketVolume(
             f"{name}-datasets",

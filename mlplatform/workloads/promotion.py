@@ -6,16 +6,20 @@ sha256 against the source before it succeeds. The serving depends on the Job (`p
 condition=Complete`), so a version whose copy fails is never served. The Job reaches both buckets through
 workload identity (identity.py): a role that reads the source prefix and writes the target prefix, nothing else.
 Copying again is harmless: the same files land in the same place and are checked again.
+
+One copy per version, whichever servings serve it; it runs in the first (in sorted order) of the namespaces whose
+servings serve it (`copy_namespaces`), so the order servings are listed in never moves or renames a copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlplatform.config import Serving
 from mlplatform.rules import model_prefix
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
@@ -50,6 +54,17 @@ def copy_name(version: str) -> str:
     """`color:v2` -> `promote-color-v2`: the copy's component, its Job and (with `-source`, `-target`) its volumes
     and their roles; `color:v2.1` gets a digest suffix, as every name `version_label` makes."""
     return version_label("promote", version)
+
+
+def copy_namespaces(servings: Iterable[Serving], promoted: Collection[str]) -> dict[str, str]:
+    """Promoted version -> the namespace (a placed serving's `namespace`) its copy runs in: the first in sorted
+    order of those whose servings serve it, whatever order the servings and their predictors are listed in."""
+    served_in: dict[str, set[str]] = {}
+    for serving in servings:
+        for _, version in serving.served_versions():  # its predictors' versions, and an LLM's weights
+            if version in promoted:
+                served_in.setdefault(version, set()).add(serving.namespace)
+    return {version: min(namespaces) for version, namespaces in sorted(served_in.items())}
 
 
 class ModelCopy(pulumi.ComponentResource):

@@ -99,7 +99,7 @@ def proxy_args(args: NotebookSsoArgs, namespace: str) -> list[str]:
         flags.append(f"--authenticated-emails-file={EMAILS_DIR}/{EMAILS_FILE}")
     else:
         flags.append("--email-domain=*")
-    flags += [f"--allowed-group={group}" for group in args.allowed_groups]
+    flags += [f"--allowed-group={group}" for group in sorted(args.allowed_groups)]
     return flags
 
 
@@ -129,7 +129,7 @@ class NotebookSso(pulumi.ComponentResource):
             emails = k8s.core.v1.ConfigMap(
                 f"{name}-emails",
                 metadata={"name": f"{name}-emails", "namespace": args.namespace, "labels": labels},
-                data={EMAILS_FILE: "".join(f"{email}\n" for email in args.allowed_emails)},
+                data={EMAILS_FILE: "".join(f"{email}\n" for email in sorted(args.allowed_emails))},
                 opts=child,
             )
             prerequisites.append(emails)

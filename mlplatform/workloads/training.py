@@ -164,7 +164,7 @@ class TrainingJob(pulumi.ComponentResource):
         container = {
             "name": framework.container,
             "image": job.image,
-            "env": [{"name": key, "value": value} for key, value in env.items()]
+            "env": [{"name": key, "value": value} for key, value in sorted(env.items())]
             + [{"name": "MODEL_URI", "value": self.model_uri}],
             "volumeMounts": [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)],
         }

@@ -104,7 +104,7 @@ class TrainJob(pulumi.ComponentResource):
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
         dataset, output, identity = data.dataset, data.output, data.identity
-        env = [{"name": key, "value": value} for key, value in data.env.items()]
+        env = [{"name": key, "value": value} for key, value in sorted(data.env.items())]
         env.append({"name": "MODEL_URI", "value": self.model_uri})
         self.service_account, account_name = service_account(name, args.namespace, parent=self)
         spec = trainjob_spec(

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from support import ack_stack, config_error, eks_stack
 
 from mlplatform import config as cfg
 from mlplatform.infra.cluster import KUBECONFIG_MINUTES, Cluster, ClusterArgs, cluster_dns
@@ -220,3 +221,65 @@ def test_eks_admits_the_deploy_runners_on_443_before_anything_uses_the_api(plan)
 def test_no_runner_source_no_rule(plan):
     monitor, _ = _plan(plan, "aws", "managed")
     assert not monitor.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+
+
+CI_ROLE = "arn:aws:iam::123456789012:role/ml-platform-deploy"
+ONCALL = "arn:aws:iam::123456789012:user/oncall"
+
+
+def _admins(plan, admins):
+    monitor, _ = _plan(plan, "aws", "managed", spec_overrides={"admins": admins})
+    entries = {r.name: r for r in monitor.of_type("aws:eks/accessEntry:AccessEntry")}
+    associations = {r.name: r for r in monitor.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    return monitor, entries, associations
+
+
+def test_eks_cluster_admins_are_access_entries_named_by_their_principal(plan):
+    """Not only the identity that created the cluster: each listed principal (the CI deploy role among them) is a
+    cluster admin, under a name that is the principal's, so reordering the list plans the same resources."""
+    monitor, entries, associations = _admins(plan, [CI_ROLE, ONCALL])
+    assert set(entries) == set(associations)
+    names = {entry.inputs["principalArn"]: name for name, entry in entries.items()}
+    assert names[CI_ROLE].startswith("c-admin-role-ml-platform-deploy-")
+    assert names[ONCALL].startswith("c-admin-user-oncall-")
+    for name, association in associations.items():
+        assert association.inputs["principalArn"] == entries[name].inputs["principalArn"]
+        assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+        assert entries[name].inputs["type"] == "STANDARD"
+    # The cluster creator stays an admin (EKS cannot change that after creation).
+    access = monitor.named("c").inputs["accessConfig"]
+    assert access == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
+    _, reordered, _ = _admins(plan, [ONCALL, CI_ROLE])
+    assert set(reordered) == set(entries)
+
+
+def test_without_admins_only_the_cluster_creator_is_admin(plan):
+    _, entries, associations = _admins(plan, [])
+    assert entries == associations == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "reason"),
+    [
+        ({"cluster": {"admins": ["deploy"]}}, "cluster.admins[0]", "is not an IAM user or role ARN"),
+        ({"cluster": {"admins": [CI_ROLE, CI_ROLE]}}, "cluster.admins[1]", "is listed twice"),
+        (
+            {"cluster": {"admins": [CI_ROLE]}, "teams": {"vision": {"groups": [CI_ROLE]}}},
+            "cluster.admins[0]",
+            "is also a member of team 'vision'",
+        ),
+    ],
+)
+def test_cluster_admins_config_is_checked(change, path, reason):
+    raw = eks_stack(**{k: v for k, v in change.items() if k != "cluster"})
+    raw["cluster"].update(change["cluster"])
+    error = config_error(raw)
+    assert error.path == f"ml-platform:{path}" and reason in error.reason
+
+
+def test_cluster_admins_are_eks_only():
+    raw = ack_stack()
+    raw["cluster"]["admins"] = [CI_ROLE]
+    error = config_error(raw)
+    assert error.path == "ml-platform:cluster.admins" and "EKS access entries" in error.reason

@@ -8,6 +8,10 @@ from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
 from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
 
 
+def releases(monitor) -> dict:
+    return {r.name: r for r in monitor.of_type("kubernetes:helm.sh/v3:Release")}
+
+
 def test_every_addon_a_first_deploy_needs_with_pod_identity_where_a_driver_needs_it(plan):
     def program():
         EksAddons("a", EksAddonsArgs(cluster_name="c"))
@@ -44,7 +48,7 @@ def test_karpenter_is_installed_with_its_roles_and_spot_interruption_queue(plan)
         )
 
     monitor = plan(program)
-    [release] = monitor.of_type("kubernetes:helm.sh/v3:Release")
+    release = releases(monitor)["k-controller"]
     assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert release.inputs["version"] == "1.14.1"
     assert release.inputs["timeout"] >= 600
@@ -63,3 +67,23 @@ def test_karpenter_is_installed_with_its_roles_and_spot_interruption_queue(plan)
         "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
     }
     pulumi.log.info("ok")
+
+
+def test_karpenter_crds_come_from_their_own_chart_that_upgrades_and_keeps_them(plan):
+    """Helm installs a chart's `crds/` once and never upgrades them: the controller chart skips its CRDs, and the
+    `karpenter-crd` chart (same registry, same version) installs them as templates first, annotated to be kept."""
+
+    def program():
+        Karpenter(
+            "k", KarpenterArgs(cluster_name="c", cluster_arn="arn:aws:eks:us-west-2:1:cluster/c", region="us-west-2")
+        )
+
+    monitor = plan(program)
+    controller, crds = releases(monitor)["k-controller"], releases(monitor)["k-crd"]
+    assert crds.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter-crd"
+    assert (crds.inputs["name"], crds.inputs["namespace"]) == ("karpenter-crd", "kube-system")
+    assert crds.inputs["version"] == controller.inputs["version"] == "1.14.1"
+    assert crds.inputs["values"] == {"additionalAnnotations": {"helm.sh/resource-policy": "keep"}}
+    assert controller.inputs["skipCrds"] is True
+    assert "skipCrds" not in crds.inputs
+    assert crds.urn in controller.dependencies

@@ -9,6 +9,7 @@ import yaml
 from mlplatform import validation
 from mlplatform.conventions import plain_json
 from mlplatform.infra import keda
+from mlplatform.infra.istio import Istio, IstioArgs
 from mlplatform.infra.keda import Keda, KedaArgs
 from mlplatform.infra.kserve import KServe, KServeArgs
 from mlplatform.infra.trainer import Trainer, TrainerArgs
@@ -26,8 +27,14 @@ def _depends(monitor, release, *names) -> bool:
     return urns <= set(release.dependencies)
 
 
+def _on_istio():
+    """KServe on the Istio component, as the stacks install it."""
+    istio = Istio("prod-istio", IstioArgs())
+    return KServe("prod-kserve", KServeArgs(internal_lb_annotations={"internal": "true"}, depends_on=istio.ready))
+
+
 def test_kserve_standard_mode_after_cert_manager_with_crds_first(plan):
-    monitor = plan(lambda: KServe("prod-kserve", KServeArgs(internal_lb_annotations={"internal": "true"})))
+    monitor = plan(_on_istio)
     releases = _releases(monitor)
     cert_manager = releases["cert-manager"].inputs
     assert (cert_manager["chart"], cert_manager["version"], cert_manager["namespace"]) == (
@@ -35,7 +42,7 @@ def test_kserve_standard_mode_after_cert_manager_with_crds_first(plan):
         "v1.21.1",
         "cert-manager",
     )
-    assert cert_manager["values"] == {"crds": {"enabled": True}}
+    assert cert_manager["values"] == {"crds": {"enabled": True, "keep": True}}
     crd, controller, runtimes = (releases[n] for n in ("kserve-crd", "kserve-resources", "kserve-runtime-configs"))
     assert crd.inputs["chart"] == "oci://ghcr.io/kserve/charts/kserve-crd" and crd.inputs["version"] == "v0.20.0"
     assert controller.inputs["chart"] == "oci://ghcr.io/kserve/charts/kserve-resources"
@@ -50,25 +57,50 @@ def test_kserve_standard_mode_after_cert_manager_with_crds_first(plan):
     assert runtimes.inputs["values"] == {"kserve": {"servingruntime": {"enabled": True}}}
     # CRDs before resources, cert-manager before anything with a webhook, runtimes after the controller.
     assert _depends(monitor, crd, "prod-kserve-cert-manager")
-    assert _depends(monitor, controller, "prod-kserve-kserve-crd", "prod-kserve-cert-manager", "prod-kserve-istiod")
+    assert _depends(monitor, controller, "prod-kserve-kserve-crd", "prod-kserve-cert-manager", "prod-istio-istiod")
     assert _depends(monitor, runtimes, "prod-kserve-kserve-resources")
     # Every release waits for readiness and rolls back when it is not reached.
     assert all(r.inputs["atomic"] is True for r in releases.values())
 
 
-def test_the_gateway_is_rendered_with_the_internal_load_balancer(plan):
-    monitor = plan(lambda: KServe("prod-kserve", KServeArgs(internal_lb_annotations={"internal": "true"})))
+def test_the_gateway_proxy_stays_in_the_cluster_behind_a_load_balancer_of_the_plan(plan):
+    monitor = plan(_on_istio)
     gateway = plain_json(monitor.named("prod-kserve-gateway").inputs)
     assert validation.validate(gateway, strict=True) == []
     assert gateway["spec"]["gatewayClassName"] == "istio"
-    assert gateway["spec"]["infrastructure"] == {"annotations": {"internal": "true"}}
+    # istiod merges the ConfigMap's `service` overlay into the proxy's Service: ClusterIP, in-cluster only.
+    assert gateway["spec"]["infrastructure"] == {
+        "parametersRef": {"group": "", "kind": "ConfigMap", "name": "kserve-ingress-gateway-options"},
+        "annotations": {"internal": "true"},
+    }
+    options = monitor.named("prod-kserve-gateway-options")
+    assert options.inputs["metadata"] == {"name": "kserve-ingress-gateway-options", "namespace": "kserve"}
+    assert yaml.safe_load(options.inputs["data"]["service"]) == {"spec": {"type": "ClusterIP"}}
+    assert options.urn in monitor.named("prod-kserve-gateway").dependencies
+    # The load balancer is the plan's, in front of the pods istiod labels with the Gateway's name.
+    load_balancer = monitor.named("prod-kserve-gateway-lb")
+    assert load_balancer.inputs["metadata"] == {
+        "name": "kserve-ingress-gateway-lb",
+        "namespace": "kserve",
+        "annotations": {"internal": "true"},
+    }
+    assert load_balancer.inputs["spec"] == {
+        "type": "LoadBalancer",
+        "selector": {"gateway.networking.k8s.io/gateway-name": "kserve-ingress-gateway"},
+        "ports": [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}],
+    }
+    assert monitor.named("prod-kserve-gateway").urn in load_balancer.dependencies
+    # The address servings publish is that Service's: the mock answers what the cloud would.
+    assert monitor.component("prod-kserve").outputs["ingressHost"] == "(known after apply)"
     crds = monitor.named("prod-kserve-gateway-api-crds").inputs
     assert crds["file"].endswith("/v1.6.1/standard-install.yaml")
 
 
-def test_istio_already_installed_for_seldon_is_not_installed_again(plan):
-    monitor = plan(lambda: KServe("prod-kserve", KServeArgs(install_istio=False)))
-    assert {"istio-base", "istiod"}.isdisjoint(_releases(monitor))
+def test_kserve_installs_no_istio_of_its_own(plan):
+    monitor = plan(_on_istio)
+    kserve = monitor.component("prod-kserve").urn
+    assert not [r.name for r in monitor.registrations.values() if r.parent == kserve and "istio" in r.name]
+    assert _depends(monitor, monitor.named("prod-kserve-gateway"), "prod-istio-istiod")
 
 
 def test_local_model_cache_adds_its_charts_and_turns_the_controller_on(plan):

@@ -7,6 +7,7 @@ import pytest
 from mlplatform import config as cfg
 from mlplatform import pins
 from mlplatform.conventions import mirrored
+from mlplatform.infra.istio import Istio, IstioArgs
 from mlplatform.infra.operators import Operators, OperatorsArgs, seldon_values
 from mlplatform.offline import stackfiles
 
@@ -17,7 +18,12 @@ MIRROR = "registry-vpc.cn-hangzhou.aliyuncs.com/mirror"
 
 def _plan(plan, cloud="alicloud", seldon=None, registry=None, **overrides):
     operators = cfg.Operators.model_validate({"seldon": seldon or {}, "imageRegistry": registry})
-    return plan(lambda: Operators("ops", OperatorsArgs(cloud=cloud, operators=operators, **overrides)))
+
+    def program():
+        istio = Istio("istio", IstioArgs()).ready if operators.seldon.ingress == "istio" else []
+        Operators("ops", OperatorsArgs(cloud=cloud, operators=operators, istio=istio, **overrides))
+
+    return plan(program)
 
 
 def _config_error(operators: dict) -> cfg.ConfigError:
@@ -51,7 +57,8 @@ def test_seldon_1_17_1_with_emissary_4_and_ambassador_v2(plan):
         "emissary",
     )
     assert "repositoryOpts" not in emissary  # OCI: the chart reference is the whole location
-    assert emissary["values"]["service"] == {"type": "LoadBalancer", "annotations": {"scheme": "internal"}}
+    # The chart's Service stays in the cluster; the load balancer is a Service of the plan (below).
+    assert emissary["values"]["service"] == {"type": "ClusterIP"}
     assert "agent" not in emissary["values"]  # the 4.x chart has no `agent` value
     crds = monitor.named("ops-emissary-crds")
     assert (crds.inputs["chart"], crds.inputs["version"]) == (
@@ -63,6 +70,26 @@ def test_seldon_1_17_1_with_emissary_4_and_ambassador_v2(plan):
     assert crds.urn in monitor.named("ops-emissary-ingress").dependencies
     assert monitor.named("ops-emissary-ingress").urn in monitor.named("ops-seldon-core").dependencies
     assert not monitor.of_type("kubernetes:yaml/v2:ConfigFile")  # no 3.x emissary-crds.yaml
+    load_balancer = monitor.named("ops-ingress-lb")
+    assert load_balancer.inputs["metadata"] == {
+        "name": "emissary-ingress-lb",
+        "namespace": "emissary",
+        "annotations": {"scheme": "internal"},
+    }
+    # The selector of the chart's own Service (emissary-ingress 4.1.0 templates/service.yaml, canary off).
+    assert load_balancer.inputs["spec"] == {
+        "type": "LoadBalancer",
+        "selector": {
+            "app.kubernetes.io/name": "emissary-ingress",
+            "app.kubernetes.io/instance": "emissary-ingress",
+            "profile": "main",
+        },
+        "ports": [
+            {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"},
+            {"name": "https", "port": 443, "targetPort": 8443, "protocol": "TCP"},
+        ],
+    }
+    assert monitor.named("ops-emissary-ingress").urn in load_balancer.dependencies
 
 
 def test_no_emissary_3_in_config():
@@ -112,13 +139,24 @@ def test_istio_on_a_supported_line_and_the_gateway_seldon_binds_to(plan):
     assert seldon["istio"] == {"enabled": True, "gateway": "istio-system/seldon-gateway"}
     assert seldon["ambassador"]["enabled"] is False
     releases = {r.inputs["chart"]: r for r in monitor.of_type(RELEASE)}
-    assert sorted(releases) == ["base", "gateway", "istiod", "seldon-core-operator"]
-    for chart in ("base", "istiod", "gateway"):
-        # 1.31 charts are published on blob.istio.io only (istio-release.storage.googleapis.com is retired).
-        assert releases[chart].inputs["version"] == "1.31.1"
-        assert releases[chart].inputs["repositoryOpts"]["repo"] == "https://blob.istio.io/istio-release/charts"
-    assert releases["base"].urn in releases["istiod"].dependencies
+    # The control plane is the Istio component's; the Operators own only the ingress gateway.
+    assert sorted(r.name for r in monitor.of_type(RELEASE) if r.parent == monitor.component("ops").urn) == [
+        "ops-istio-gateway",
+        "ops-seldon-core",
+    ]
+    gateway = releases["gateway"].inputs
+    # 1.31 charts are published on blob.istio.io only (istio-release.storage.googleapis.com is retired).
+    assert (gateway["version"], gateway["repositoryOpts"]["repo"]) == (
+        "1.31.1",
+        "https://blob.istio.io/istio-release/charts",
+    )
+    assert (gateway["namespace"], gateway["values"]["service"]) == ("istio-system", {"type": "ClusterIP"})
     assert releases["istiod"].urn in releases["gateway"].dependencies
+    load_balancer = monitor.named("ops-ingress-lb").inputs
+    assert load_balancer["metadata"]["name"] == "istio-ingressgateway-lb"
+    # The selector of the gateway chart's Service (istio 1.31 manifests/charts/gateway, `gateway.selectorLabels`).
+    assert load_balancer["spec"]["selector"] == {"app": "istio-ingressgateway", "istio": "ingressgateway"}
+    assert [p["port"] for p in load_balancer["spec"]["ports"]] == [80, 443]
     gateway = monitor.of_type("kubernetes:networking.istio.io/v1beta1:Gateway")[0].inputs
     assert gateway["metadata"] == {"name": "seldon-gateway", "namespace": "istio-system"}
     assert gateway["spec"]["selector"] == {"istio": "ingressgateway"}
@@ -164,8 +202,8 @@ def test_the_mirror_rewrites_every_image_the_charts_run(plan):
         "image": f"{MIRROR}/tensorflow/serving",
         "defaultImageVersion": pins.TENSORFLOW_SERVING.version,
     }
-    istio = _releases(_plan(plan, seldon={"ingress": "istio"}, registry=MIRROR))
-    assert istio["istio-istiod"]["values"] == {"global": {"hub": f"{MIRROR}/istio"}}
+    istio = plan(lambda: Istio("istio", IstioArgs(image_registry=MIRROR))).named("istio-istiod")
+    assert istio.inputs["values"] == {"global": {"hub": f"{MIRROR}/istio"}}
 
 
 def test_without_a_mirror_the_charts_keep_their_registries(plan):

@@ -1,13 +1,16 @@
 """A team's namespaces as the cluster receives them: pod security labels, quota, defaults, RBAC, network fence."""
 
+import re
 from pathlib import Path
 
 import pytest
 from support import ack_stack, eks_stack
 
 from mlplatform import config as cfg
+from mlplatform.conventions import member_key
 from mlplatform.infra.flows import ANYWHERE, METADATA_CIDRS, Flow, Peer, platform_flows
 from mlplatform.infra.tenancy import Team, TeamArgs
+from mlplatform.offline import engine as offline
 from mlplatform.validation import validate
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -205,6 +208,70 @@ def test_on_eks_iam_principals_join_the_team_group_that_the_role_bindings_name(p
         "to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
         "ports": [{"protocol": "TCP", "port": 80}],
     }
+
+
+GRANT_TYPES = ("alicloud:cs/kubernetesPermission:KubernetesPermission", "aws:eks/accessEntry:AccessEntry")
+MEMBERS = {
+    "alicloud": ["ram-role:300800000000001", "ram-user:200300000000002"],
+    "aws": ["arn:aws:iam::123456789012:role/vision", "arn:aws:iam::123456789012:user/ana"],
+}
+
+
+def _grants(cloud: str, groups: list[str]) -> dict[str, tuple[list[str], dict]]:
+    """Each grant's resource name -> (the names it is aliased from, its inputs), as the engine receives them."""
+    grants: dict[str, tuple[list[str], dict]] = {}
+
+    def listener(registration, request, response):
+        if registration.type in GRANT_TYPES:
+            grants[registration.name] = ([a.spec.name for a in request.aliases], registration.inputs)
+
+    offline.start("ml-platform", "prod", None, listener)
+    offline.run_program(_program(cloud, groups=groups))
+    return grants
+
+
+@pytest.mark.parametrize("cloud", ["alicloud", "aws"])
+def test_a_grant_is_named_by_its_identity_so_reordering_members_changes_nothing(cloud):
+    members = MEMBERS[cloud]
+    grants = _grants(cloud, members)
+    reordered = _grants(cloud, members[::-1])
+    assert {name: inputs for name, (_, inputs) in grants.items()} == {
+        name: inputs for name, (_, inputs) in reordered.items()
+    }
+    noun = "grant" if cloud == "alicloud" else "access"
+    assert not any(name.endswith((f"-{noun}-0", f"-{noun}-1")) for name in grants)
+    if cloud == "alicloud":
+        assert sorted(grants) == [
+            "prod-team-vision-grant-ram-role-300800000000001",
+            "prod-team-vision-grant-ram-user-200300000000002",
+        ]
+    else:
+        assert {re.sub(r"-[0-9a-f]{8}$", "-<digest>", name) for name in grants} == {
+            "prod-team-vision-access-role-vision-<digest>",
+            "prod-team-vision-access-user-ana-<digest>",
+        }
+
+
+@pytest.mark.parametrize("cloud", ["alicloud", "aws"])
+def test_a_grant_adopts_the_positional_name_of_its_current_position(cloud):
+    """A stack deployed before grants were named by identity keeps them: each is aliased from `-<index>`."""
+    noun = "grant" if cloud == "alicloud" else "access"
+    members = MEMBERS[cloud]
+    grants = _grants(cloud, members)
+    for index, member in enumerate(members):
+        aliases, _ = grants[f"prod-team-vision-{noun}-{member_key(member)}"]
+        assert aliases == [f"prod-team-vision-{noun}-{index}"]
+
+
+def test_principals_that_differ_only_in_account_or_path_get_different_names():
+    keys = {
+        member_key("arn:aws:iam::123456789012:role/ml/readers"),
+        member_key("arn:aws:iam::123456789012:role/ml-readers"),
+        member_key("arn:aws:iam::210987654321:role/ml/readers"),
+        member_key("arn:aws-cn:iam::123456789012:role/ml/readers"),
+    }
+    assert len(keys) == 4
+    assert all(re.fullmatch(r"role-ml-readers-[0-9a-f]{8}", key) for key in keys)
 
 
 def test_the_team_role_cannot_open_its_own_fence(plan):

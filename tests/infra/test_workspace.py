@@ -21,3 +21,13 @@ def test_every_cluster_gets_a_disk_class_that_binds_where_the_pod_runs(plan, clo
     assert storage_class.inputs["metadata"]["name"] == "ml-platform-disk"
     assert storage_class.inputs["provisioner"] == provisioner
     assert storage_class.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
+def test_the_disk_class_retains_disks_and_is_replaced_rather_than_patched(plan):
+    """A disk outlives its claim. The API server refuses updates to a StorageClass's `reclaimPolicy` and
+    `volumeBindingMode` (kubernetes `ValidateStorageClassUpdate`), which pulumi-kubernetes 4.34.2 would patch in place
+    (its `forceNew` lists `parameters` and `provisioner` only): those two replace the class, the old one first."""
+    [storage_class] = plan(_program("aws")).of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class.inputs["reclaimPolicy"] == "Retain"
+    assert set(storage_class.replace_on_changes) == {"reclaimPolicy", "volumeBindingMode"}
+    assert storage_class.delete_before_replace

@@ -169,13 +169,10 @@ def test_diff_of_a_promotion_reads_as_a_review(previews, capsys):
         == """\
 Comparing build/prod -> build/prod-next (stack names in URNs ignored)
 
-Resources to add (1):
+Resources to create (1):
   + kubernetes:core/v1:ConfigMap  color-v3-settings
 
-Resources to remove (1):
-  - kubernetes:apps/v1:Deployment  color-client  [protected: `pulumi up` will refuse to delete it]
-
-Resources to change (3):
+Resources to update (2):
   ~ alicloud:oss/bucket:Bucket  prod-models
       ~ protect: false -> true
       ~ retainOnDelete: false -> true
@@ -187,14 +184,21 @@ Resources to change (3):
       + spec.predictors[2].replicas: 2
       + spec.predictors[2].graph.name: "model"
       + spec.predictors[2].graph.modelUri: "oss://mlp-prod-models-hz/color/v3"
-  ~ kubernetes:core/v1:Secret  models-storage
-      ~ stringData: "[secret]" -> "[secret]"
+
+Resources to replace (1):
+  +- kubernetes:core/v1:Secret  models-storage  [create-before-delete: Pulumi's default]
+      ~ stringData: "[secret]" -> "[secret]"  (forces replacement)
+
+Resources to delete (1):
+  - kubernetes:apps/v1:Deployment  color-client
+-!!    PROTECTED: `pulumi up` refuses to delete it until `protect` is removed
 
 Stack outputs (2 changed):
   + endpoints.style: "http://prod/seldon/models/style"
   + modelUris: {"color:v3": "oss://mlp-prod-models-hz/color/v3/"}
 
-Summary: 1 to add, 1 to remove, 3 to change, 2 unchanged; 2 stack output changes
+Summary: 1 to create, 2 to update, 1 to replace, 1 to delete, 2 unchanged; 2 stack output changes
+-!! 1 flagged: stateful or protected resources replaced or deleted, or names that collide
 """
     )
     assert "AAAA" not in out and "BBBB" not in out and "kc1" not in out
@@ -204,23 +208,26 @@ def test_diff_pairs_resources_across_stacks(previews, capsys):
     code, out, _ = diff(previews, capsys, "build/dev", "build/prod")
 
     assert code == 0
-    # dev-models and prod-models are the same resource in two environments: changed, not removed and added.
-    assert "  ~ alicloud:oss/bucket:Bucket  prod-models\n" in out
-    assert '      ~ bucket: "mlp-dev-models-hz" -> "mlp-prod-models-hz"\n' in out
+    # dev-models and prod-models are the same resource in two environments: replaced (`bucket` forces a new
+    # bucket), not removed and added.
+    assert "  +- alicloud:oss/bucket:Bucket  prod-models  [create-before-delete: Pulumi's default]\n" in out
+    assert '      ~ bucket: "mlp-dev-models-hz" -> "mlp-prod-models-hz"  (forces replacement)\n' in out
     assert (
         '      ~ spec.predictors[0].graph.modelUri: "oss://mlp-dev-models-hz/color/v1" -> "oss://mlp-prod-models-hz/color/v1"\n'
         in out
     )
     assert '      ~ kubeconfig: "[secret]" -> "[secret]"\n' in out
     assert "  + kubernetes:apps/v1:Deployment  color-client  \n" not in out
-    assert out.endswith("Summary: 2 to add, 0 to remove, 3 to change, 1 unchanged; 2 stack output changes\n")
+    assert "Summary: 2 to create, 2 to update, 1 to replace, 0 to delete, 1 unchanged; 2 stack output changes\n" in out
     assert "kubeconfig-of" not in out and "kc-dev" not in out
 
 
 def test_diff_of_identical_previews(previews, capsys):
     code, out, _ = diff(previews, capsys, "build/prod", str(previews / "build" / "prod" / "stack.json"))
     assert code == 0
-    assert out.endswith("Summary: 0 to add, 0 to remove, 0 to change, 6 unchanged; 0 stack output changes\n")
+    assert out.endswith(
+        "Summary: 0 to create, 0 to update, 0 to replace, 0 to delete, 6 unchanged; 0 stack output changes\n"
+    )
 
 
 def test_diff_as_json(previews, capsys):
@@ -232,12 +239,32 @@ def test_diff_as_json(previews, capsys):
     assert diff_command(args) == 0
     report = json.loads(capsys.readouterr().out)
 
-    assert report["summary"] == {"added": 1, "removed": 1, "changed": 3, "unchanged": 2, "outputsChanged": 2}
-    assert report["removed"][0]["protect"] is True
-    seldon_changes = next(item for item in report["changed"] if item["name"] == "color")["changes"]
-    assert seldon_changes[0] == {"change": "~", "path": "spec.predictors[0].traffic", "old": 90, "new": 81}
-    secret_change = next(item for item in report["changed"] if item["name"] == "models-storage")["changes"]
-    assert secret_change == [{"change": "~", "path": "stringData", "old": "[secret]", "new": "[secret]"}]
+    assert report["summary"] == {
+        "create": 1,
+        "update": 2,
+        "replace": 1,
+        "delete": 1,
+        "unchanged": 2,
+        "flagged": 1,
+        "outputsChanged": 2,
+    }
+    by_name = {item["name"]: item for item in report["resources"]}
+    deleted = by_name["color-client"]
+    assert (deleted["action"], deleted["protect"], deleted["flagged"]) == ("delete", True, True)
+    assert deleted["flags"] == [
+        {"kind": "protected", "reason": "`pulumi up` refuses to delete it until `protect` is removed"}
+    ]
+    seldon = by_name["color"]
+    assert (seldon["action"], seldon["replaceMode"], seldon["forcedBy"]) == ("update", None, [])
+    assert seldon["changes"][0] == {"change": "~", "path": "spec.predictors[0].traffic", "old": 90, "new": 81}
+    # A Secret's data replaces it unless the provider sets enableSecretMutable (pulumi-kubernetes diff.go).
+    secret = by_name["models-storage"]
+    assert (secret["action"], secret["replaceMode"], secret["forcedBy"]) == (
+        "replace",
+        "create-before-delete",
+        ["stringData"],
+    )
+    assert secret["changes"] == [{"change": "~", "path": "stringData", "old": "[secret]", "new": "[secret]"}]
 
 
 @pytest.mark.parametrize(
@@ -290,7 +317,7 @@ def test_diff_of_real_stacks(tmp_path, capsys):
 
     code, out, _ = diff(REPO, capsys, str(tmp_path / "prod"), "prod")
     assert code == 0
-    assert "Summary: 0 to add, 0 to remove, 0 to change," in out
+    assert "Summary: 0 to create, 0 to update, 0 to replace, 0 to delete," in out
 
 
 def test_long_strings_are_shortened_in_text_and_whole_in_json(tmp_path, capsys):
@@ -308,9 +335,10 @@ def test_long_strings_are_shortened_in_text_and_whole_in_json(tmp_path, capsys):
     assert code == 0
     assert line.startswith('      ~ data["start.sh"]: "#!/bin/sh\\necho warming the model cache\\n')
     assert f'…" ({len(script)} characters) -> "#!/bin/sh' in line
-    assert line.endswith(f'…" ({len(script) + 7} characters)')
+    # ConfigMap data replaces the ConfigMap unless the provider sets enableConfigMapMutable (pulumi-kubernetes).
+    assert line.endswith(f'…" ({len(script) + 7} characters)  (forces replacement)')
     assert "exit 0" not in line  # the tail of the new script is cut off
 
     assert diff_command(Namespace(project_dir=tmp_path, base="old", head="new", json=True)) == 0
-    change = json.loads(capsys.readouterr().out)["changed"][0]["changes"][0]
+    change = json.loads(capsys.readouterr().out)["resources"][0]["changes"][0]
     assert change == {"change": "~", "path": 'data["start.sh"]', "old": script, "new": script + "exit 0\n"}

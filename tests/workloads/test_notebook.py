@@ -58,6 +58,17 @@ def test_notebook_is_accepted_with_its_workspace_volume_and_resources(plan):
     assert "tolerations" not in pod and "nodeSelector" not in pod
 
 
+def test_the_users_home_outlives_the_notebook(plan):
+    """Renaming, removing or moving the notebook leaves its workspace claim (and the class keeps the disk:
+    tests/infra/test_workspace.py); the claim keeps the class name it always had, which is immutable on a claim."""
+    claims = {c.name: c for c in render(plan).of_type("kubernetes:core/v1:PersistentVolumeClaim")}
+    workspace = claims.pop("alice-workspace")
+    assert workspace.retain_on_delete
+    assert workspace.inputs["spec"]["storageClassName"] == "ml-platform-disk"
+    # The bucket volumes are the bucket's objects, which deleting a claim never touches: nothing to retain there.
+    assert claims and not any(claim.retain_on_delete for claim in claims.values())
+
+
 def test_a_gpu_notebook_requests_the_gpu_and_lands_on_the_gpu_pool(plan):
     pod = notebook_pod(render(plan, resources={"gpu": 1}))
 

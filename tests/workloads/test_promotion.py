@@ -5,7 +5,8 @@ import re
 from support import oss_storage, ram_policies
 
 from mlplatform import validation
-from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, copy_name
+from mlplatform.config import Serving
+from mlplatform.workloads.promotion import COPY_SCRIPT, ModelCopy, ModelCopyArgs, copy_name, copy_namespaces
 
 STORAGE = oss_storage("mlp-prod-datasets", "mlp-prod-models", stack="prod")
 
@@ -53,3 +54,18 @@ def test_prod_serves_a_promoted_version_only_after_its_copy(shipped):
     color = next(r for r in prod.resources if r["urn"].endswith("::color-seldondeployment"))
     # A dependency on the copy component reaches the engine as its resources, the Job among them.
     assert {copies["color:v1"], copies["color:v2"]} <= set(color["dependencies"])
+
+
+def test_a_version_two_namespaces_serve_is_copied_once_wherever_the_servings_are_listed():
+    def serving(namespace: str, *models: str) -> Serving:
+        predictors = [{"name": f"p{i}", "model": m, "traffic": 100 // len(models)} for i, m in enumerate(models)]
+        # As stacks/workloads.py `placed` gives it: the Kubernetes namespace of the serving's team.
+        return Serving.model_validate({"predictors": predictors}).model_copy(update={"namespace": namespace})
+
+    servings = [serving("vision-models", "color:v1"), serving("models", "color:v2", "color:v1"), serving("a", "x:v1")]
+    promoted = {"color:v1", "color:v2", "style:v1"}
+    copies = copy_namespaces(servings, promoted)
+    assert copies == {"color:v1": "models", "color:v2": "models"}  # `models` sorts before `vision-models`
+    assert copy_namespaces(servings[::-1], promoted) == copies
+    assert copy_namespaces(servings[:1], promoted) == {"color:v1": "vision-models"}
+    assert copy_namespaces(servings, {"color:v2"}) == {"color:v2": "models"}  # only what was promoted
