@@ -80,7 +80,8 @@ def mirrored(image: str, registry: str | None) -> str:
     The source registry host is dropped and the repository path kept, the layout registry mirrors and
     image-sync tools use: `docker.io/seldonio/seldon-core-operator:1.17.1` ->
     `<registry>/seldonio/seldon-core-operator:1.17.1`, `nvcr.io/nvidia/k8s-device-plugin` ->
-    `<registry>/nvidia/k8s-device-plugin`, and a Docker Hub official image `busybox` -> `<registry>/library/busybox`.
+    `<registry>/nvidia/k8s-device-plugin`, and a Docker Hub official image (`busybox`, `docker.io/alpine`) ->
+    `<registry>/library/busybox`: Docker Hub's own name of it, so both spellings land on one repository.
     """
     if not registry:
         return image
@@ -88,12 +89,9 @@ def mirrored(image: str, registry: str | None) -> str:
     if image.startswith(registry + "/"):
         return image
     first, _, rest = image.partition("/")
-    if not rest:
-        path = f"library/{image}"
-    elif "." in first or ":" in first or first == "localhost":
-        path = rest
-    else:
-        path = image
+    host, path = (first, rest) if rest and ("." in first or ":" in first or first == "localhost") else ("", image)
+    if host in ("", "docker.io", "index.docker.io") and "/" not in path:
+        path = f"library/{path}"
     return f"{registry}/{path}"
 
 

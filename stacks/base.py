@@ -128,6 +128,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
             cluster_name=cluster.cluster_name,
             allow_delete=environment != "prod",
             stack=stack,
+            mounts_in_pod=settings.cluster.kind == "serverless",  # ASK: every pod an ECI (identity.py)
         ),
         operators=operators.ready,
         namespaces=_teams(stack, settings, cluster, workspace, on_cluster),
@@ -213,6 +214,7 @@ def _capacity(
             cluster_arn=cluster.cluster_arn,
             region=settings.region,
             depends_on=addons.ready,
+            image_registry=settings.operators.image_registry,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
     )
@@ -293,6 +295,7 @@ def _serving_and_training_operators(
                 internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
                 local_model_cache=any(serving.llm and serving.llm.cache for serving in servings),
                 depends_on=istio,
+                image_registry=settings.operators.image_registry,
             ),
             opts=on_cluster,
         )
@@ -301,13 +304,24 @@ def _serving_and_training_operators(
         )
     if settings.scales_llms:
         keda = Keda(
-            f"{stack}-keda", KedaArgs(gateway_namespace=KSERVE_NAMESPACE, gateway=GATEWAY_NAME), opts=on_cluster
+            f"{stack}-keda",
+            KedaArgs(
+                gateway_namespace=KSERVE_NAMESPACE,
+                gateway=GATEWAY_NAME,
+                image_registry=settings.operators.image_registry,
+            ),
+            opts=on_cluster,
         )
         installed.update(keda=keda.ready, keda_prometheus=keda.prometheus_address)
     v2_jobs = [job for job in settings.training_jobs.values() if job.api == "v2"]
     if v2_jobs:
         trainer = Trainer(
-            f"{stack}-trainer", TrainerArgs(runtimes=tuple(job.trainer_runtime for job in v2_jobs)), opts=on_cluster
+            f"{stack}-trainer",
+            TrainerArgs(
+                runtimes=tuple(job.trainer_runtime for job in v2_jobs),
+                image_registry=settings.operators.image_registry,
+            ),
+            opts=on_cluster,
         )
         installed["trainer"] = trainer.ready
     return installed

@@ -129,7 +129,10 @@ def through_mirror(settings: cfg.StackConfig) -> cfg.StackConfig:
         rewritten = [
             p.model_copy(update={"image": mirrored(p.image, registry)}) if p.image else p for p in serving.predictors
         ]
-        return serving.model_copy(update={"predictors": rewritten})
+        llm = serving.llm
+        if llm and llm.image:  # an LLM's own huggingfaceserver image (its runtime's come through the chart's values)
+            llm = llm.model_copy(update={"image": mirrored(llm.image, registry)})
+        return serving.model_copy(update={"predictors": rewritten, "llm": llm})
 
     return settings.model_copy(
         update={
@@ -186,16 +189,16 @@ def model_volumes(
     """Namespace -> model version -> its read-only volume there: one per version a namespace serves, which every
     serving of that namespace mounts (the volume belongs to the version, not to a serving). `namespaces` maps a
     placed serving's `namespace` to the Kubernetes namespace's name."""
-    served: dict[str, set[str]] = {}
-    for serving in servings.values():
-        served.setdefault(serving.namespace, set()).update(version for _, version in serving.served_versions())
+    served: dict[str, dict[str, set[str]]] = {}  # namespace -> version -> the servings (accounts) serving it
+    for name, serving in servings.items():
+        for _, version in serving.served_versions():
+            served.setdefault(serving.namespace, {}).setdefault(version, set()).add(name)
     return {
         namespace: {
-            version: model_volume(namespace, version, storage, namespaces[namespace], opts)
-            for version in sorted(versions)
+            version: model_volume(namespace, version, storage, namespaces[namespace], sorted(names), opts)
+            for version, names in sorted(versions.items())
         }
         for namespace, versions in sorted(served.items())
-        if versions
     }
 
 

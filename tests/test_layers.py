@@ -12,17 +12,19 @@ ALLOWED = {
     "mlplatform.conventions": set(),
     "mlplatform.catalog": set(),
     "mlplatform.pins": set(),
+    "mlplatform.images": {"mlplatform.conventions"},  # standard library only besides `mirrored`
     "mlplatform.cost": set(),  # standard library only: the policy pack carries a copy of cost/pricing.py
     "mlplatform.config": {"mlplatform.rules", "mlplatform.conventions", "mlplatform.catalog", "mlplatform.pins"},
     "mlplatform.validation": {"mlplatform.rules", "mlplatform.conventions"},
     "mlplatform.infra": {
         "mlplatform.config",
         "mlplatform.pins",
+        "mlplatform.images",
         "mlplatform.rules",
         "mlplatform.conventions",
         "mlplatform.workloads.addresses",
     },
-    "mlplatform.workloads": {"mlplatform.config", "mlplatform.rules", "mlplatform.conventions"},
+    "mlplatform.workloads": {"mlplatform.config", "mlplatform.rules", "mlplatform.conventions", "mlplatform.images"},
     "mlplatform.offline": {
         "mlplatform.config",
         "mlplatform.validation",
@@ -32,6 +34,7 @@ ALLOWED = {
     },
     "mlplatform.cli": {
         "mlplatform.offline",
+        "mlplatform.images",
         "mlplatform.cost",
         "mlplatform.config",
         "mlplatform.validation",

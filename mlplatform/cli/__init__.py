@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "diff": "mlplatform.cli.diff",
     "cost": "mlplatform.cli.cost",
     "endpoints": "mlplatform.cli.endpoints",
+    "images": "mlplatform.cli.images",
     "promote": "mlplatform.cli.promote",
     "traffic": "mlplatform.cli.traffic",
     "schema": "mlplatform.cli.schema",

@@ -237,10 +237,13 @@ class Operators(Model):
     notebook_controller_version: str = "v1.11.0"
     """Kubeflow's notebook controller (kubeflow/notebooks release tag), for Notebook resources."""
     image_registry: str | None = None
-    """A registry mirror the operator charts' images are pulled through, e.g.
-    `registry-vpc.cn-hangzhou.aliyuncs.com/mirror` (Docker Hub pulls are unreliable in mainland China regions):
-    `docker.io/seldonio/x:1` is pulled as `<imageRegistry>/seldonio/x:1`. The mirror must hold those
-    repositories; the kustomize-installed training-operator and notebook controller keep their registries."""
+    """A registry mirror every image of the plan is pulled through, e.g. an ACR Enterprise Edition instance
+    `<instance>-registry-vpc.cn-hangzhou.cr.aliyuncs.com/mirror` (Docker Hub, ghcr.io, quay.io and registry.k8s.io pulls
+    are unreliable in mainland China regions): the charts' and their hooks' images, the kustomize-installed
+    training-operator and notebook controller (and the images the training-operator starts), the platform's own
+    (promotion copies, oauth2-proxy, Trainer runtimes) and the workloads' images given in config.
+    `docker.io/seldonio/x:1` is pulled as `<imageRegistry>/seldonio/x:1`, `busybox:1` as
+    `<imageRegistry>/library/busybox:1`; `mlp images -s <stack>` lists what the mirror must hold."""
 
     @field_validator("image_registry")
     @classmethod

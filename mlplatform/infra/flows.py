@@ -31,6 +31,7 @@ from mlplatform.infra.keda import (
     PROMETHEUS_NAMESPACE,
 )
 from mlplatform.infra.kserve import GATEWAY_NAME, KSERVE_NAMESPACE
+from mlplatform.infra.observability import arms_vswitch
 from mlplatform.infra.operators import EMISSARY_NAMESPACE, ISTIO_NAMESPACE
 
 # Instance metadata services that pods must not reach: Alibaba ECS (100.100.100.200) and AWS IMDS (169.254.169.254).
@@ -44,10 +45,14 @@ API_PORTS = {"alicloud": (6443,), "aws": (443,)}
 # (docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html).
 POD_IDENTITY_AGENT = ("169.254.170.23/32", 80)
 # In-cluster metrics agents that scrape workload pods: ACK's managed Prometheus agent (`arms-prom`,
-# mlplatform/infra/observability.py), the CloudWatch agent of Container Insights (`amazon-cloudwatch`).
+# mlplatform/infra/observability.py), the CloudWatch agent of Container Insights (`amazon-cloudwatch`). Not on ASK:
+# there ARMS installs its agent "on the cloud service side, not in user clusters" (ARMS API InstallManagedPrometheus,
+# https://www.alibabacloud.com/help/en/arms/prometheus-monitoring/api-arms-2019-08-08-installmanagedprometheus), so
+# its scrapes come from the VPC (`scraper_networks`; `metrics_namespaces`).
 METRICS_NAMESPACES = {"alicloud": ("arms-prom",), "aws": ("amazon-cloudwatch",)}
-# Namespaces the cloud and its add-ons create, not the plan: `kube-system` (Kubernetes), `arms-prom` (ACK's
-# managed Prometheus agent), `amazon-cloudwatch` (the amazon-cloudwatch-observability EKS add-on).
+# Namespaces the cloud and its add-ons may create, not the plan: `kube-system` (Kubernetes), `arms-prom` (ACK's
+# managed Prometheus agent; none on ASK, where no flow names it), `amazon-cloudwatch` (the
+# amazon-cloudwatch-observability EKS add-on).
 CLOUD_NAMESPACES = {"alicloud": ("kube-system", "arms-prom"), "aws": ("kube-system", "amazon-cloudwatch")}
 # The container port Seldon's metrics are served on, by name: what the managed scrape configuration keeps
 # (`__meta_kubernetes_pod_container_port_name` = metrics, mlplatform/infra/observability.py).
@@ -64,6 +69,21 @@ BEHIND_GATEWAY = ("models", "notebooks")
 # Workload kinds whose pods call the Kubernetes API (the training-operator's MPI launcher execs into workers;
 # notebook users run kubectl).
 NEEDS_API = ("training", "notebooks")
+
+# Why and where documented, per cloud, of a managed collector's scrapes (`scraper_networks`).
+SCRAPER_REASONS = {
+    "aws": (
+        "the Amazon Managed Prometheus collector scrapes Seldon's metrics port from its network interfaces in the "
+        "cluster's subnets",
+        "docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html",
+    ),
+    "alicloud": (
+        "ASK: ARMS's managed collector, outside the cluster, scrapes Seldon's metrics port (the PodMonitor's "
+        "`metrics` port) from the vSwitch the ARMS instance is attached to",
+        "ARMS API InstallManagedPrometheus (ask: VpcId, VSwitchId, SecurityGroupId; agent on the cloud side); "
+        "pulumi-alicloud 4.0.0 arms.Prometheus vswitch_id; mlplatform/infra/observability.py arms_vswitch",
+    ),
+}
 
 Port = tuple[str, int | str]  # (protocol, number or container port name)
 
@@ -153,15 +173,38 @@ def load_balancer_clients(settings: StackConfig) -> str:
     return ANYWHERE if network.vpc_id else network.cidr
 
 
+def serverless(settings: StackConfig) -> bool:
+    """The cluster is ASK (config rejects a serverless EKS): every pod an ECI, the managed parts outside it."""
+    return settings.cluster.kind == "serverless"
+
+
+def metrics_namespaces(settings: StackConfig) -> tuple[str, ...]:
+    """The namespaces of the in-cluster agents that scrape workload pods (`METRICS_NAMESPACES`); none on ASK."""
+    return () if serverless(settings) else METRICS_NAMESPACES[settings.cloud]
+
+
 def scraper_networks(settings: StackConfig) -> tuple[str, ...]:
-    """AWS: the addresses the managed Prometheus collector scrapes from. Its network interfaces sit in the subnets
-    the scraper is given, the cluster's private subnets (AMP user guide, "Using an AWS managed collector": the
-    collector "creates elastic network interfaces in the subnets ... of your cluster"); an existing VPC's
-    subnets are not in the config, so then the VPC's whole range."""
+    """The addresses a managed Prometheus collector outside the cluster scrapes from; an existing VPC's subnets
+    are not in the config, so there the VPC's whole range stands for them.
+
+    - AWS: the collector's network interfaces sit in the subnets the scraper is given, the cluster's private
+      subnets (AMP user guide, "Using an AWS managed collector": the collector "creates elastic network interfaces
+      in the subnets ... of your cluster").
+    - ASK: ARMS runs the collector on the cloud side and attaches it to the VPC, vSwitch and security group the
+      instance is given (InstallManagedPrometheus `VpcId`/`VSwitchId`/`SecurityGroupId`, all required for `ask`;
+      pulumi-alicloud 4.0.0 `arms.Prometheus` `vswitch_id`: "required ... `aliyun-cs` (ASK instance)"). The docs
+      name no source address; that vSwitch is the one place in the VPC the instance is given, so its scrapes of
+      the ECI pods' VPC addresses come from that vSwitch's range (`observability.arms_vswitch`).
+    - ACK managed and ACK@Edge: none, the agent is in the cluster (`metrics_namespaces`).
+    """
     network = settings.cluster.network
-    if settings.cloud != "aws" or not settings.observability.enabled:
+    if not settings.observability.enabled:
         return ()
-    return tuple(zone.cidr for zone in network.zones) or (load_balancer_clients(settings),)
+    if settings.cloud == "aws":
+        return tuple(zone.cidr for zone in network.zones) or (load_balancer_clients(settings),)
+    if serverless(settings):
+        return (arms_vswitch(network.zones).cidr if network.zones else load_balancer_clients(settings),)
+    return ()
 
 
 def enforces_network_policies(settings: StackConfig) -> bool:
@@ -216,7 +259,7 @@ def _flows(settings: StackConfig) -> Iterator[Flow]:
             "in-cluster endpoint URLs (a web service's SERVING_URL, in any team namespace) go through the gateway",
             "mlplatform/workloads/webservice.py SERVING_URL",
         )
-    for agent in METRICS_NAMESPACES[cloud]:
+    for agent in metrics_namespaces(settings):
         yield Flow(
             f"{agent}-scrapes-workloads",
             _namespace(agent),
@@ -231,9 +274,7 @@ def _flows(settings: StackConfig) -> Iterator[Flow]:
             Peer(cidr=cidr),
             Peer(kinds=("models",)),
             (("TCP", METRICS_PORT_NAME),),
-            "the Amazon Managed Prometheus collector scrapes Seldon's metrics port from its network interfaces in "
-            "the cluster's subnets",
-            "docs.aws.amazon.com/prometheus/latest/userguide/AMP-collector-how-to.html",
+            *SCRAPER_REASONS[cloud],
         )
     if settings.scales_llms:
         yield Flow(

@@ -24,14 +24,13 @@ def pinned_release(
     parent: pulumi.Resource,
     repo: str | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
-    wait_for_jobs: bool = False,
     aliases: Sequence[pulumi.Input[str]] = (),
     retain_on_delete: bool = False,
     skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
     """A chart at a pinned version (from a repository, or an `oci://` reference Helm pulls itself), rolled back
-    whole if it does not become ready within HELM_TIMEOUT_SECONDS (atomic); `wait_for_jobs` also waits for its hook
-    Jobs (charts that create resources from a post-install Job); `aliases`: the URNs it had before it moved.
+    whole if it does not become ready within HELM_TIMEOUT_SECONDS (atomic); `aliases`: the URNs it had before it
+    moved.
 
     `retain_on_delete`: a chart whose CRDs are templates and which cannot annotate them `helm.sh/resource-policy: keep`.
     Uninstalling it would delete the CRDs, and with them every custom resource of their kinds in the cluster,
@@ -48,7 +47,6 @@ def pinned_release(
         values=values,
         atomic=True,
         timeout=HELM_TIMEOUT_SECONDS,
-        wait_for_jobs=wait_for_jobs or None,
         skip_crds=skip_crds or None,
         opts=pulumi.ResourceOptions(
             parent=parent, depends_on=list(depends_on), aliases=list(aliases), retain_on_delete=retain_on_delete or None

@@ -15,7 +15,8 @@ https://www.pulumi.com/docs/iac/concepts/resources/options/aliases/; an alias wh
 matches nothing).
 
 The charts are Istio's, at `pins.ISTIO` (one version for `base`, `istiod` and Seldon's `gateway`); with
-`operators.imageRegistry`, istiod's images come through the mirror (`global.hub`, the 1.31 charts' image hub).
+`operators.imageRegistry`, istiod's images come through the mirror (`global.hub`, the 1.31 charts' image hub;
+`mlplatform/images.py` ISTIOD), and with them the proxies it injects into every gateway. `base` runs no image.
 istiod watches the Gateway API kinds through delayed informers (`pkg/kube/kclient/delayed.go`), so it serves the
 Gateway API CRDs KServe applies after it.
 """
@@ -27,12 +28,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from mlplatform import pins
-from mlplatform.conventions import mirrored
+from mlplatform import images, pins
 from mlplatform.infra import helm
 
 ISTIO_NAMESPACE = "istio-system"
-ISTIO_HUB = "docker.io/istio"  # published charts' `global.hub` (1.31 line); the gateway's image is injected
 KSERVE_TYPE = "mlplatform:kserve:KServe"
 OPERATORS_TYPE = "mlplatform:operators:Operators"
 CHILD_TYPES = {
@@ -87,7 +86,7 @@ class Istio(pulumi.ComponentResource):
             repo,
             aliases=former_urns(owners, "base"),
         )
-        istiod_values = {"global": {"hub": mirrored(ISTIO_HUB, args.image_registry)}} if args.image_registry else {}
+        istiod_values = images.mirror_values(images.ISTIOD, args.image_registry)
         istiod = helm.pinned_release(
             f"{name}-istiod",
             "istiod",

@@ -22,7 +22,9 @@ After Karpenter's "Getting Started with Karpenter" at v1.14.1 (aws/karpenter-pro
   NodePools. A cluster whose CRDs the controller chart installed refuses the CRD chart until they carry its
   ownership metadata (the upgrade guide's troubleshooting, "Helm Error when installing the `karpenter-crd`
   chart": label `app.kubernetes.io/managed-by=Helm`, annotate `meta.helm.sh/release-name=karpenter-crd` and
-  `meta.helm.sh/release-namespace=kube-system`; docs/operations.md).
+  `meta.helm.sh/release-namespace=kube-system`; docs/operations.md). With `operators.imageRegistry` the controller's
+  image comes through the mirror (`controller.image.repository`; the chart keeps its tag and digest,
+  `mlplatform/images.py` KARPENTER).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from mlplatform import images
 from mlplatform.infra import helm
 from mlplatform.infra.aws_iam import pod_identity_role, service_role
 
@@ -79,6 +82,8 @@ class KarpenterArgs:
     region: str
     # What the controller needs running first: the system nodes and the Pod Identity agent.
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # The registry the controller's image is pulled through (`operators.imageRegistry`); None: the chart's own.
+    image_registry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -357,7 +362,7 @@ class Karpenter(pulumi.ComponentResource):
             CHART,
             VERSION,
             NAMESPACE,
-            values,
+            images.merged(values, images.mirror_values(images.KARPENTER, args.image_registry)),
             self,
             depends_on=[*args.depends_on, association, crds],
             skip_crds=True,

@@ -37,6 +37,10 @@ the prometheus-community chart `prometheus` 29.27.0 (`pins.KEDA_PROMETHEUS`; Pro
   contains the chart's, else `<release>-prometheus-server`), port `server.service.servicePort` (80, to the
   container's 9090; `templates/service.yaml`). With the subcharts off and no StatefulSet it is the chart's only
   Service (`chart_services`). Service discovery reads pods through the chart's ClusterRole (`rbac.create`).
+
+With `operators.imageRegistry`, KEDA's three images (`global.image.registry`) and the server's and config
+reloader's (`server.image.repository`, `configmapReload.prometheus.image.repository`) come through the mirror
+(`mlplatform/images.py` KEDA, KEDA_PROMETHEUS).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from mlplatform import pins
+from mlplatform import images, pins
 from mlplatform.infra import helm
 from mlplatform.infra.kserve import GATEWAY_NAME, KSERVE_NAMESPACE
 
@@ -156,6 +160,8 @@ class KedaArgs:
     # The Gateway whose request counts the triggers read (KServe's, rendered by mlplatform/infra/kserve.py).
     gateway_namespace: str = KSERVE_NAMESPACE
     gateway: str = GATEWAY_NAME
+    # The registry every image is pulled through (`operators.imageRegistry`); None: the charts' own.
+    image_registry: str | None = None
 
 
 class Keda(pulumi.ComponentResource):
@@ -172,7 +178,10 @@ class Keda(pulumi.ComponentResource):
             args.version,
             namespace.metadata.name,
             # The CRDs outlive the release: removing the last scale-to-zero serving leaves every ScaledObject.
-            {"crds": {"install": True, "additionalAnnotations": dict(helm.HELM_KEEP)}},
+            {
+                "crds": {"install": True, "additionalAnnotations": dict(helm.HELM_KEEP)},
+                **images.mirror_values(images.KEDA, args.image_registry),
+            },
             self,
             KEDA_REPO,
         )
@@ -183,7 +192,10 @@ class Keda(pulumi.ComponentResource):
             PROMETHEUS.chart,
             PROMETHEUS.version,
             monitoring.metadata.name,
-            prometheus_values(args.gateway_namespace, args.gateway),
+            images.merged(
+                prometheus_values(args.gateway_namespace, args.gateway),
+                images.mirror_values(images.KEDA_PROMETHEUS, args.image_registry),
+            ),
             self,
             PROMETHEUS.repo,
         )

@@ -38,6 +38,10 @@ Versions and sources are the pins of `mlplatform/pins.py`.
   (TensorFlow Serving, sklearn, xgboost, MLServer, Triton, Hugging Face) the servings auto-select by model format.
 - With `local_model_cache`: `kserve-localmodel-crd` and `kserve-localmodel-resources`, and
   `kserve.localmodel.enabled: true` on the controller (the quick-install's ENABLE_LOCALMODEL path).
+- With `operators.imageRegistry`, every image these charts render comes through the mirror: cert-manager's
+  five (controller, webhook, cainjector, the ACME solver it starts, the startupapicheck hook: `imageRegistry`), the
+  controller's, its kube-rbac-proxy, agent, router and storage initializer, and each ClusterServingRuntime's
+  (`mlplatform/images.py` CERT_MANAGER, KSERVE_*; the Gateway API CRDs run no image).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplatform import pins
+from mlplatform import images, pins
 from mlplatform.infra import helm
 from mlplatform.workloads.addresses import load_balancer_address, load_balancer_service
 
@@ -86,6 +90,8 @@ class KServeArgs:
     local_model_cache: bool = False
     # What must be installed first: Istio's control plane (mlplatform/infra/istio.py).
     depends_on: Sequence[pulumi.Resource] = ()
+    # The registry every image is pulled through (`operators.imageRegistry`); None: the charts' own.
+    image_registry: str | None = None
 
 
 class KServe(pulumi.ComponentResource):
@@ -95,6 +101,7 @@ class KServe(pulumi.ComponentResource):
     def __init__(self, name: str, args: KServeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlplatform:kserve:KServe", name, None, opts)
         self._name = name
+        self._registry = args.image_registry
         after: list[pulumi.Resource] = list(args.depends_on)
         cert_manager = self._release(
             "cert-manager",
@@ -102,7 +109,7 @@ class KServe(pulumi.ComponentResource):
             CERT_MANAGER_VERSION,
             self._namespace(CERT_MANAGER_NAMESPACE).metadata.name,
             # `crds.keep` (the chart's default, stated): its CRDs stay when the release goes (values.yaml).
-            {"crds": {"enabled": True, "keep": True}},
+            {"crds": {"enabled": True, "keep": True}} | self._mirror(images.CERT_MANAGER),
             repo=CERT_MANAGER_REPO,
             depends_on=after,
         )
@@ -147,7 +154,7 @@ class KServe(pulumi.ComponentResource):
             f"{KSERVE_CHARTS}/kserve-resources",
             KSERVE_VERSION,
             namespace.metadata.name,
-            self.controller_values(args.local_model_cache),
+            images.merged(self.controller_values(args.local_model_cache), self._mirror(images.KSERVE_RESOURCES)),
             [*installed, *after],
         )
         runtimes = self._release(
@@ -155,7 +162,9 @@ class KServe(pulumi.ComponentResource):
             f"{KSERVE_CHARTS}/kserve-runtime-configs",
             KSERVE_VERSION,
             namespace.metadata.name,
-            {"kserve": {"servingruntime": {"enabled": True}}},
+            images.merged(
+                {"kserve": {"servingruntime": {"enabled": True}}}, self._mirror(images.KSERVE_RUNTIME_CONFIGS)
+            ),
             [controller],
         )
         installed += [controller, runtimes]
@@ -166,7 +175,7 @@ class KServe(pulumi.ComponentResource):
                     f"{KSERVE_CHARTS}/kserve-localmodel-resources",
                     KSERVE_VERSION,
                     namespace.metadata.name,
-                    {},
+                    self._mirror(images.KSERVE_LOCALMODEL_RESOURCES),
                     [controller],
                 )
             )
@@ -230,6 +239,9 @@ class KServe(pulumi.ComponentResource):
 
     def _namespace(self, name: str) -> k8s.core.v1.Namespace:
         return helm.namespace(f"{self._name}-{name}-ns", name, self)
+
+    def _mirror(self, chart: images.Chart) -> dict:
+        return images.mirror_values(chart, self._registry)
 
     def _release(self, release, chart, version, namespace_name, values, depends_on=(), repo=None, **options):
         return helm.pinned_release(

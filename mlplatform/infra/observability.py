@@ -18,7 +18,9 @@ the cluster component, with the cluster depending on it) can set its retention w
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -85,6 +87,7 @@ SELDON_SCRAPE_CONFIG = {
 }
 
 LOGSTORE = "containers"
+T = TypeVar("T")
 # The CloudWatch add-on's agent runs as this service account (AWS: "Install the CloudWatch agent with the
 # Amazon CloudWatch Observability EKS add-on"; EKS user guide, amazon-cloudwatch-observability).
 CLOUDWATCH_NAMESPACE = "amazon-cloudwatch"
@@ -104,13 +107,19 @@ class ObservabilityArgs:
     # Alibaba Cloud: the cluster kind of config (`managed`, `serverless`, `edge`); `serverless` is ASK.
     cluster_kind: str = "managed"
     # ASK: the network ARMS Prometheus attaches to (the SDK requires all three for an ASK instance); the
-    # vSwitch defaults to the first of `subnet_ids`. EKS: the cluster security group the AMP collector's ENIs
+    # vSwitch defaults to `arms_vswitch(subnet_ids)`, whose range the collector scrapes from. EKS: the cluster security group the AMP collector's ENIs
     # join, so that they reach the nodes and pods it scrapes.
     vpc_id: pulumi.Input[str] | None = None
     vswitch_id: pulumi.Input[str] | None = None
     security_group_id: pulumi.Input[str] | None = None
     # What the in-cluster agents must wait for: node capacity, and on EKS the Pod Identity agent add-on.
     depends_on: tuple[pulumi.Resource, ...] = ()
+
+
+def arms_vswitch(vswitches: Sequence[T]) -> T:
+    """ASK: of the cluster's vSwitches (one per zone, in config order), the one ARMS Prometheus is attached to: the
+    first. Its collector scrapes from there (mlplatform/infra/flows.py `scraper_networks`)."""
+    return vswitches[0]
 
 
 def sls_project_name(prefix: str, suffix: str) -> str:
@@ -166,7 +175,7 @@ class Observability(pulumi.ComponentResource):
         if serverless:
             network = {
                 "vpc_id": args.vpc_id,
-                "vswitch_id": args.vswitch_id or pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: ids[0]),
+                "vswitch_id": args.vswitch_id or pulumi.Output.from_input(args.subnet_ids).apply(arms_vswitch),
                 "security_group_id": args.security_group_id,
             }
         prometheus = alicloud.arms.Prometheus(

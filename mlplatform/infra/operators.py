@@ -22,8 +22,13 @@
   GPU device plugin itself, and cGPU comes with the `ack-ai-installer` cluster add-on.
 
 Every Helm release waits up to `HELM_TIMEOUT_SECONDS` (image pulls from far registries are slow), and with
-`operators.imageRegistry` set every image a chart runs is pulled through that mirror: the values that
-name images are chart-specific, read from each chart's values.yaml at the pinned version (`_mirror_*`).
+`operators.imageRegistry` set every image a chart runs is pulled through that mirror: the values that name
+images are chart-specific, read from each chart's values.yaml at the pinned version (`mlplatform/images.py`,
+`mirror_values`). pulumi-kubernetes 4.34.2's `kustomize.v2.Directory` takes no `images:` overrides (its inputs
+are `directory`, `namespace`, `resourcePrefix`, `skipAwait`), so the overlays' objects are rewritten by a
+transform (`mirror_overlay`): Pulumi applies `transforms` to the children a remote component registers
+(Pulumi, "Resource options: transforms"). The training-operator also starts images of its own (a PyTorchJob
+worker's init container, an MPIJob launcher's kubectl delivery), which its flags point at the mirror.
 """
 
 from __future__ import annotations
@@ -35,42 +40,20 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform import pins
+from mlplatform import images, pins
 from mlplatform.conventions import GPU_TAINT, NVIDIA_GPU_PRESENT_LABEL, mirrored
 from mlplatform.infra import helm
 from mlplatform.infra.istio import ISTIO_NAMESPACE
 from mlplatform.workloads.addresses import load_balancer_address, load_balancer_service
 
-NOTEBOOK_CONTROLLER_OVERLAY = (
-    "https://github.com/kubeflow/notebooks//components/notebook-controller/config/overlays/standalone?ref={version}"
-)
-TRAINING_OPERATOR_OVERLAY = "https://github.com/kubeflow/trainer//manifests/overlays/standalone?ref={version}"
+NOTEBOOK_CONTROLLER_OVERLAY = images.NOTEBOOK_CONTROLLER.url
+TRAINING_OPERATOR_OVERLAY = images.TRAINING_OPERATOR.url
 
 SELDON_NAMESPACE = "seldon-system"
 EMISSARY_NAMESPACE = "emissary"
 
 # Keeps the CRD (and so every SeldonDeployment) when the release is uninstalled or replaced.
 HELM_KEEP = helm.HELM_KEEP
-
-# Images the charts run, as their values.yaml names them at the pinned versions (for the mirror).
-EMISSARY_IMAGE = "ghcr.io/emissary-ingress/emissary"  # emissary-ingress values `defaultImageRepository`
-EMISSARY_APIEXT_IMAGE = "ghcr.io/emissary-ingress/apiext"  # emissary-crds-chart values `defaultImageRepository`
-NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin"  # chart values `image.repository`
-SELDON_IMAGES = {  # seldon-core-operator 1.17.1 values.yaml
-    "storageInitializer": "seldonio/rclone-storage-initializer:1.17.1",
-    "explainer": "seldonio/alibiexplainer:1.17.1",
-    "explainer_v2": "seldonio/mlserver:1.3.5-alibi-explain",
-}
-# seldon-core-operator 1.17.1 values `predictor_servers`: server -> protocol -> image (tag in defaultImageVersion).
-SELDON_PREDICTOR_SERVERS = {
-    "MLFLOW_SERVER": {"seldon": "seldonio/mlflowserver", "v2": "seldonio/mlserver"},
-    "SKLEARN_SERVER": {"seldon": "seldonio/sklearnserver", "v2": "seldonio/mlserver"},
-    "TENSORFLOW_SERVER": {"seldon": "seldonio/tfserving-proxy", "tensorflow": "tensorflow/serving"},
-    "XGBOOST_SERVER": {"seldon": "seldonio/xgboostserver", "v2": "seldonio/mlserver"},
-    "TRITON_SERVER": {"v2": "nvcr.io/nvidia/tritonserver"},
-    "HUGGINGFACE_SERVER": {"v2": "seldonio/mlserver"},
-    "TEMPO_SERVER": {"v2": "seldonio/mlserver"},
-}
 
 
 @dataclass(frozen=True)
@@ -112,22 +95,22 @@ def seldon_values(seldon: cfg.Seldon, registry: str | None = None) -> dict:
     if seldon.ingress == "istio":
         values["istio"]["gateway"] = seldon.istio_gateway
     tf_image, tf_version = split_image(seldon.tensorflow_server_image)
-    servers = {"TENSORFLOW_SERVER": {"protocols": {"tensorflow": {"image": mirrored(tf_image, registry)}}}}
-    servers["TENSORFLOW_SERVER"]["protocols"]["tensorflow"]["defaultImageVersion"] = tf_version
-    if registry:
-        values["image"] = {"registry": registry}
-        values["executor"] = {"image": {"registry": registry}}
-        values["storageInitializer"] = {"image": mirrored(SELDON_IMAGES["storageInitializer"], registry)}
-        values["explainer"] = {
-            "image": mirrored(SELDON_IMAGES["explainer"], registry),
-            "image_v2": mirrored(SELDON_IMAGES["explainer_v2"], registry),
-        }
-        for server, protocols in SELDON_PREDICTOR_SERVERS.items():
-            rendered = servers.setdefault(server, {"protocols": {}})["protocols"]
-            for protocol, image in protocols.items():
-                rendered.setdefault(protocol, {}).setdefault("image", mirrored(image, registry))
-    values["predictor_servers"] = servers
-    return values
+    # The configured TensorFlow image replaces the chart's (2.1.0, CPU only), through the mirror as every image.
+    tensorflow = {"image": mirrored(tf_image, registry), "defaultImageVersion": tf_version}
+    values["predictor_servers"] = {"TENSORFLOW_SERVER": {"protocols": {"tensorflow": tensorflow}}}
+    return images.merged(images.mirror_values(images.SELDON, registry), values)
+
+
+def mirror_overlay(registry: str, overlay: images.Overlay):
+    """A transform that pulls every container of an overlay's objects through `registry` (and points the images
+    its operator starts there too)."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if not any(True for _ in images.containers(args.props)):
+            return None
+        return pulumi.ResourceTransformResult(images.mirror_containers(args.props, registry, overlay), args.opts)
+
+    return transform
 
 
 class Operators(pulumi.ComponentResource):
@@ -150,16 +133,8 @@ class Operators(pulumi.ComponentResource):
             seldon_values(seldon, self._registry),
             depends_on=ingress,
         )
-        self.training_operator = k8s.kustomize.v2.Directory(
-            f"{name}-training-operator",
-            directory=TRAINING_OPERATOR_OVERLAY.format(version=args.operators.training_operator.version),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.notebook_controller = k8s.kustomize.v2.Directory(
-            f"{name}-notebook-controller",
-            directory=NOTEBOOK_CONTROLLER_OVERLAY.format(version=args.operators.notebook_controller_version),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self.training_operator = self._overlay(images.TRAINING_OPERATOR, args.operators.training_operator.version)
+        self.notebook_controller = self._overlay(images.NOTEBOOK_CONTROLLER, args.operators.notebook_controller_version)
         self.ready: list[pulumi.Resource] = [self.seldon, self.training_operator, self.notebook_controller, *ingress]
         if args.install_gpu_plugin:
             self.ready.append(self._nvidia_device_plugin())
@@ -168,6 +143,14 @@ class Operators(pulumi.ComponentResource):
 
     def _namespace(self, name: str) -> k8s.core.v1.Namespace:
         return helm.namespace(f"{self._name}-{name}", name, self)
+
+    def _overlay(self, overlay: images.Overlay, version: str) -> k8s.kustomize.v2.Directory:
+        transforms = [mirror_overlay(self._registry, overlay)] if self._registry else None
+        return k8s.kustomize.v2.Directory(
+            f"{self._name}-{overlay.name}",
+            directory=overlay.url.format(version=version),
+            opts=pulumi.ResourceOptions(parent=self, transforms=transforms),
+        )
 
     def _release(
         self, release, chart, version, namespace_name, repo, values, depends_on=(), resource_name=None, **options
@@ -199,9 +182,8 @@ class Operators(pulumi.ComponentResource):
         namespace = self._namespace(EMISSARY_NAMESPACE)
         crd_values: dict = {"enableLegacyVersions": True, "emissary": {"namespace": EMISSARY_NAMESPACE}}
         values: dict = {"createDefaultListeners": True, "service": {"type": "ClusterIP"}}
-        if self._registry:
-            crd_values["apiext"] = {"repository": mirrored(EMISSARY_APIEXT_IMAGE, self._registry)}
-            values["image"] = {"repository": mirrored(EMISSARY_IMAGE, self._registry)}
+        crd_values |= images.mirror_values(images.EMISSARY_CRDS, self._registry)
+        values |= images.mirror_values(images.EMISSARY, self._registry)
         crds = self._release(
             "emissary-crds",
             pins.EMISSARY_CRDS.chart,
@@ -276,8 +258,7 @@ class Operators(pulumi.ComponentResource):
             "nodeSelector": {NVIDIA_GPU_PRESENT_LABEL[0]: NVIDIA_GPU_PRESENT_LABEL[1]},
             "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": GPU_TAINT[2]}],
         }
-        if self._registry:
-            values["image"] = {"repository": mirrored(NVIDIA_DEVICE_PLUGIN_IMAGE, self._registry)}
+        values |= images.mirror_values(images.NVIDIA_DEVICE_PLUGIN, self._registry)
         if self._args.time_slicing_replicas:
             replicas = self._args.time_slicing_replicas
             values["config"] = {

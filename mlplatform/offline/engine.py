@@ -104,6 +104,8 @@ def _cloud_outputs(type_: str, name: str, inputs: dict) -> dict:
         return {"arn": COMPUTED, "url": COMPUTED}
     if type_ == "aws:cloudwatch/eventRule:EventRule":
         return {"arn": COMPUTED, "name": inputs.get("name") or COMPUTED}
+    if type_ == "alicloud:ram/role:Role":  # acs:ram::<account>:role/<name>, the account unknown offline
+        return {"arn": COMPUTED}
     if type_ == "aws:iam/role:Role":
         return {"arn": f"arn:aws:iam::000000000000:role/{name}", "name": inputs.get("name") or COMPUTED}
     if type_ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":

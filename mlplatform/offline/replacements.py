@@ -6,9 +6,14 @@ positions left out. Each row cites the upstream schema it was read from:
 
 - pulumi-aws 7.51.1 and pulumi-alicloud 4.0.0 bridge Terraform providers: a property replaces when its
   Terraform schema says `ForceNew: true` (SDKv2) or `RequiresReplace` (plugin framework). AWS rows:
-  hashicorp/terraform-provider-aws `internal/service/...` (the 2026 main-line files, v6); alicloud rows:
-  aliyun/terraform-provider-alicloud v1.289.0 (the release pulumi-alicloud 4.0.0 carries: its SDK has
-  v1.289.0's new resources) `alicloud/resource_alicloud_<name>.go`.
+  hashicorp/terraform-provider-aws v6 `internal/service/...`, each file read at the newest v6 version the
+  search index stores (the exact upstream tag of pulumi-aws 7.51.1 is not readable offline: neither
+  repository's snapshot fits, and the index holds no v7 `provider/go.mod`); inputs the pulumi_aws 7.51.1
+  SDK has but those files lack are named in the row's comment as unverified. Since v6 every regional
+  resource also replaces on `region` (`internal/provider/sdkv2/region.go` forceNewIfRegionChanges,
+  `internal/provider/framework/region.go` resourceForceNewIfRegionChanges); IAM is global and has none.
+  Alicloud rows: aliyun/terraform-provider-alicloud v1.289.0 (the release pulumi-alicloud 4.0.0 carries:
+  its SDK has v1.289.0's new resources) `alicloud/resource_alicloud_<name>.go`.
 - pulumi-kubernetes 4.34.2 replaces on `.metadata.name`/`.metadata.namespace` of every object plus the
   per-kind fields of `provider/pkg/provider/diff.go` (`forceNew`), and a Helm Release on `.name`/`.namespace`
   (`provider/pkg/provider/helm_release.go`, Diff).
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TF_AWS = "hashicorp/terraform-provider-aws internal/service/"
+TF_AWS = "hashicorp/terraform-provider-aws@v6 internal/service/"
 TF_ALICLOUD = "aliyun/terraform-provider-alicloud@v1.289.0 alicloud/resource_alicloud_"
 PULUMI_K8S = "pulumi/pulumi-kubernetes@v4.34.2 provider/pkg/provider/diff.go"
 
@@ -163,36 +168,55 @@ RULES: dict[str, Rule] = {
     "alicloud:vpc/switch:Switch": Rule(
         ("availabilityZone", "cidrBlock", "isDefault", "vpcId", "zoneId"), TF_ALICLOUD + "vswitch.go"
     ),
-    # ---- AWS (ForceNew / RequiresReplace in hashicorp/terraform-provider-aws)
-    "aws:amp/scraper:Scraper": Rule(("source",), TF_AWS + "amp/scraper.go"),
-    "aws:amp/workspace:Workspace": Rule(("kmsKeyArn",), TF_AWS + "amp/workspace.go", stateful=METRICS),
+    # ---- AWS (ForceNew / RequiresReplace in hashicorp/terraform-provider-aws v6, plus `region`, see above)
+    "aws:amp/scraper:Scraper": Rule(("region", "source"), TF_AWS + "amp/scraper.go"),
+    # unsetting a set alias also replaces (CustomizeDiff ForceNewIfChange).
+    "aws:amp/workspace:Workspace": Rule(("kmsKeyArn", "region"), TF_AWS + "amp/workspace.go", stateful=METRICS),
     "aws:cloudwatch/eventRule:EventRule": Rule(
-        ("eventBusName", "name", "namePrefix"), TF_AWS + "events/rule.go", name="name", autonamed=True
+        ("eventBusName", "name", "namePrefix", "region"), TF_AWS + "events/rule.go", name="name", autonamed=True
     ),
-    "aws:cloudwatch/eventTarget:EventTarget": Rule(("eventBusName", "rule", "targetId"), TF_AWS + "events/target.go"),
+    "aws:cloudwatch/eventTarget:EventTarget": Rule(
+        ("eventBusName", "region", "rule", "targetId"), TF_AWS + "events/target.go"
+    ),
     "aws:cloudwatch/logGroup:LogGroup": Rule(
-        ("logGroupClass", "name", "namePrefix"), TF_AWS + "logs/group.go", name="name", autonamed=True, stateful=LOGS
+        ("logGroupClass", "name", "namePrefix", "region"),
+        TF_AWS + "logs/group.go",
+        name="name",
+        autonamed=True,
+        stateful=LOGS,
     ),
+    # customer_owned_ipv4_pool is not ForceNew (and no update touches it); ipam_pool_id is not in the stored
+    # ec2_eip.go versions (added by upstream PR #39604), so its row entry is unverified.
     "aws:ec2/eip:Eip": Rule(
-        ("address", "customerOwnedIpv4Pool", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool"),
+        ("address", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool", "region"),
         TF_AWS + "ec2/ec2_eip.go",
     ),
-    "aws:ec2/internetGateway:InternetGateway": Rule((), TF_AWS + "ec2/vpc_internet_gateway.go"),
+    "aws:ec2/internetGateway:InternetGateway": Rule(("region",), TF_AWS + "ec2/vpc_internet_gateway.go"),
+    # CustomizeDiff also replaces on a changed secondary_private_ip_address_count of a private gateway and on
+    # availability_zone_address going empty <-> set on a regional one (regional_nat_gateway_auto_mode).
     "aws:ec2/natGateway:NatGateway": Rule(
-        ("allocationId", "connectivityType", "privateIp", "subnetId"), TF_AWS + "ec2/vpc_nat_gateway.go"
+        ("allocationId", "availabilityMode", "connectivityType", "privateIp", "region", "subnetId", "vpcId"),
+        TF_AWS + "ec2/vpc_nat_gateway.go",
     ),
-    "aws:ec2/routeTable:RouteTable": Rule(("vpcId",), TF_AWS + "ec2/vpc_route_table.go"),
+    "aws:ec2/routeTable:RouteTable": Rule(("region", "vpcId"), TF_AWS + "ec2/vpc_route_table.go"),
     "aws:ec2/routeTableAssociation:RouteTableAssociation": Rule(
-        ("gatewayId", "subnetId"), TF_AWS + "ec2/vpc_route_table_association.go"
+        ("gatewayId", "region", "subnetId"), TF_AWS + "ec2/vpc_route_table_association.go"
     ),
+    # the SDK's ipv4IpamPoolId/ipv4NetmaskLength/ipv6IpamPoolId/ipv6NetmaskLength are newer than the stored
+    # vpc_subnet.go: unverified.
     "aws:ec2/subnet:Subnet": Rule(
-        ("availabilityZone", "availabilityZoneId", "cidrBlock", "outpostArn", "vpcId"), TF_AWS + "ec2/vpc_subnet.go"
+        ("availabilityZone", "availabilityZoneId", "cidrBlock", "ipv6Native", "outpostArn", "region", "vpcId"),
+        TF_AWS + "ec2/vpc_subnet.go",
     ),
-    "aws:ec2/vpc:Vpc": Rule(("cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"), TF_AWS + "ec2/vpc_.go"),
-    "aws:eks/accessEntry:AccessEntry": Rule(("clusterName", "principalArn", "type"), TF_AWS + "eks/access_entry.go"),
-    "aws:eks/addon:Addon": Rule(("addonName", "clusterName"), TF_AWS + "eks/addon.go"),
+    "aws:ec2/vpc:Vpc": Rule(("cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength", "region"), TF_AWS + "ec2/vpc_.go"),
+    "aws:eks/accessEntry:AccessEntry": Rule(
+        ("clusterName", "principalArn", "region", "type"), TF_AWS + "eks/access_entry.go"
+    ),
+    "aws:eks/addon:Addon": Rule(("addonName", "clusterName", "namespaceConfig", "region"), TF_AWS + "eks/addon.go"),
     # vpc_config.subnet_ids and security_group_ids are updatable in v6 (UpdateClusterConfig); removing
-    # encryption_config also replaces (CustomizeDiff ForceNewIfChange).
+    # encryption_config also replaces (CustomizeDiff ForceNewIfChange), and so, per the pulumi_aws 7.51.1 docs,
+    # does vpcConfig.controlPlaneEgressMode going CUSTOMER_ROUTED -> AWS_MANAGED (newer than the stored
+    # cluster.go, as are kube*Config and defaultAddonsToRemoves: unverified).
     "aws:eks/cluster:Cluster": Rule(
         (
             "accessConfig.bootstrapClusterCreatorAdminPermissions",
@@ -202,6 +226,7 @@ RULES: dict[str, Rule] = {
             "name",
             "outpostConfig.controlPlaneInstanceType",
             "outpostConfig.controlPlanePlacement.groupName",
+            "region",
             "roleArn",
         ),
         TF_AWS + "eks/cluster.go",
@@ -209,6 +234,7 @@ RULES: dict[str, Rule] = {
         autonamed=True,
         stateful=CLUSTER,
     ),
+    # nodeRepairConfig and warmPoolConfig are newer than the stored node_group.go: unverified.
     "aws:eks/nodeGroup:NodeGroup": Rule(
         (
             "amiType",
@@ -221,6 +247,7 @@ RULES: dict[str, Rule] = {
             "nodeGroupName",
             "nodeGroupNamePrefix",
             "nodeRoleArn",
+            "region",
             "remoteAccess",
             "subnetIds",
         ),
@@ -230,7 +257,7 @@ RULES: dict[str, Rule] = {
         stateful=NODES,
     ),
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": Rule(
-        ("clusterName", "namespace", "serviceAccount"), TF_AWS + "eks/pod_identity_association.go"
+        ("clusterName", "namespace", "region", "serviceAccount"), TF_AWS + "eks/pod_identity_association.go"
     ),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": Rule(("url",), TF_AWS + "iam/openid_connect_provider.go"),
     "aws:iam/role:Role": Rule(
@@ -242,30 +269,31 @@ RULES: dict[str, Rule] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": Rule(
         ("policyArn", "role"), TF_AWS + "iam/role_policy_attachment.go"
     ),
+    # bucketNamespace is newer than the stored bucket.go: unverified.
     "aws:s3/bucket:Bucket": Rule(
-        ("bucket", "bucketPrefix", "objectLockEnabled", "objectLockConfiguration.objectLockEnabled"),
+        ("bucket", "bucketPrefix", "objectLockConfiguration.objectLockEnabled", "objectLockEnabled", "region"),
         TF_AWS + "s3/bucket.go",
         name="bucket",
         autonamed=True,
         stateful=BUCKET,
     ),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": Rule(
-        ("bucket", "expectedBucketOwner"), TF_AWS + "s3/bucket_lifecycle_configuration.go"
+        ("bucket", "expectedBucketOwner", "region"), TF_AWS + "s3/bucket_lifecycle_configuration.go"
     ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": Rule(
-        ("bucket",), TF_AWS + "s3/bucket_ownership_controls.go"
+        ("bucket", "region"), TF_AWS + "s3/bucket_ownership_controls.go"
     ),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": Rule(
-        ("bucket",), TF_AWS + "s3/bucket_public_access_block.go"
+        ("bucket", "region"), TF_AWS + "s3/bucket_public_access_block.go"
     ),
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": Rule(
-        ("bucket", "expectedBucketOwner"), TF_AWS + "s3/bucket_server_side_encryption_configuration.go"
+        ("bucket", "expectedBucketOwner", "region"), TF_AWS + "s3/bucket_server_side_encryption_configuration.go"
     ),
     "aws:s3/bucketVersioning:BucketVersioning": Rule(
-        ("bucket", "expectedBucketOwner"), TF_AWS + "s3/bucket_versioning.go"
+        ("bucket", "expectedBucketOwner", "region"), TF_AWS + "s3/bucket_versioning.go"
     ),
     "aws:sqs/queue:Queue": Rule(
-        ("fifoQueue", "name", "namePrefix"),
+        ("fifoQueue", "name", "namePrefix", "region"),
         TF_AWS + "sqs/queue.go",
         name="name",
         autonamed=True,
@@ -273,9 +301,11 @@ RULES: dict[str, Rule] = {
             "queue", "the messages waiting in it stay in the old queue", "the messages waiting in it are lost"
         ),
     ),
-    "aws:sqs/queuePolicy:QueuePolicy": Rule(("queueUrl",), TF_AWS + "sqs/queue_policy.go"),
+    "aws:sqs/queuePolicy:QueuePolicy": Rule(("queueUrl", "region"), TF_AWS + "sqs/queue_policy.go"),
+    # ModifyPlan also replaces when the source kind changes (cidrIpv4 / cidrIpv6 / prefixListId /
+    # referencedSecurityGroupId: "you cannot change the rule's source type").
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": Rule(
-        ("securityGroupId",), TF_AWS + "ec2/vpc_security_group_ingress_rule.go"
+        ("region", "securityGroupId"), TF_AWS + "ec2/vpc_security_group_ingress_rule.go"
     ),
     # ---- random (pulumi-random 4.21.4): every input of a random value forces a new one
     "random:index/randomPassword:RandomPassword": Rule(

@@ -8,6 +8,16 @@ read-only or read-write), and the grant becomes a role that only the mounting id
   `ack-csi-fuse/csi-fuse-ossfs`, audience `sts.aliyuncs.com` (ACK, "Mount a statically provisioned OSS volume
   using RRSA": https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/use-rrsa-to-
   mount-a-statically-provisioned-oss-volume; since CSI v1.30.4 the FUSE pods run in `ack-csi-fuse`).
+- ASK (every pod an ECI, `BucketIdentity.mounts_in_pod`): no FUSE pod. The driver's node server runs inside the
+  pod's own sandbox (alibaba-cloud-csi-driver v1.37.1 `pkg/oss/csi_agent.go`, `skipGlobalMount`; the MicroVM
+  path of `pkg/oss/nodeserver.go` NodePublishVolume) and hands ossfs `rrsa_token_file=$RRSA_TOKEN_FILE`, the
+  token the sandbox's agent provides (`pkg/mounter/fuse_pod_manager/oss/utils.go` AppendRRSAAuthOptions,
+  `pkg/cloud/metadata/env.go`); the `serviceAccountName` attribute (default `csi-fuse-ossfs`) only names the
+  account of a FUSE pod the driver builds (`ossfs/manager.go`), which this path never does. Neither the driver
+  nor Alibaba's docs say whose token that is; a sandbox holds one pod, whose only service-account token is its
+  own, so the role trusts `system:serviceaccount:<namespace>:<account>` (a projected token's `sub`, Kubernetes
+  "Service account tokens") of each workload that mounts the volume (every pod runs as its workload's account,
+  `security.harden_pod`), through the same OIDC provider and audience.
 - EKS (Pod Identity): Mountpoint for S3 mounts with `authenticationSource: pod`, the credentials of the pod's
   own service account (mountpoint-s3-csi-driver v2, docs/CONFIGURATION.md "Pod-level credentials"). Each
   workload gets one role holding its volumes' grants, associated with its service account
@@ -52,6 +62,9 @@ class BucketIdentity:
     allow_delete: bool = False
     # Names RAM/IAM roles apart across the stacks of one account (dev and prod may share one).
     stack: str = ""
+    # ASK: the OSS driver mounts inside each pod's ECI sandbox with that pod's own token (module doc), so a volume's
+    # role trusts the accounts of the pods that mount it, and the volume names the role by ARN.
+    mounts_in_pod: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,9 @@ def oss_policy(grant: Grant, bucket: str, allow_delete: bool) -> str:
     )
 
 
-def rrsa_trust(provider_arn: str, issuer_url: str, subject: str) -> str:
+def rrsa_trust(provider_arn: str, issuer_url: str, subjects: Sequence[str]) -> str:
+    """A RAM trust policy for RRSA tokens whose `sub` is one of `subjects` (a single one stays a string)."""
+    subject = subjects[0] if len(subjects) == 1 else sorted(subjects)
     return json.dumps(
         {
             "Version": "1",
@@ -122,16 +137,41 @@ def rrsa_trust(provider_arn: str, issuer_url: str, subject: str) -> str:
     )
 
 
-def oss_volume_role(name: str, grant: Grant, identity: BucketIdentity, parent: pulumi.Resource) -> pulumi.Output[str]:
-    """A RAM role for one OSS volume, assumable only by the CSI plugin's FUSE pod; returns the role's name."""
+def oss_volume_subjects(identity: BucketIdentity, namespace: str, service_accounts: Sequence[str]) -> list[str]:
+    """Who mounts an OSS volume, as RRSA `sub`s: the CSI plugin's FUSE pod on ECS nodes (ACK), or on ECI (ASK) the
+    service accounts `service_accounts` of the pods in `namespace` that mount it."""
+    if not identity.mounts_in_pod:
+        return [OSS_FUSE_SERVICE_ACCOUNT]
+    return [f"system:serviceaccount:{namespace}:{account}" for account in sorted(set(service_accounts))]
+
+
+@dataclass(frozen=True)
+class VolumeRole:
+    """An OSS volume's RAM role, `name` and `arn` resolving once its policy is attached."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+
+def oss_volume_role(
+    name: str,
+    grant: Grant,
+    identity: BucketIdentity,
+    parent: pulumi.Resource,
+    namespace: pulumi.Input[str],
+    service_accounts: Sequence[str],
+) -> VolumeRole:
+    """A RAM role for one OSS volume, assumable only by what mounts it (`oss_volume_subjects`)."""
     opts = pulumi.ResourceOptions(parent=parent)
     role = alicloud.ram.Role(
         f"{name}-role",
         role_name=cloud_name("mlp", identity.stack, name),
         description=f"ml-platform: {'read-write' if grant.writable else 'read-only'} OSS volume {name}",
         tags={PURPOSE_TAG: grant.purpose},
-        assume_role_policy_document=pulumi.Output.all(identity.oidc_provider_arn, identity.oidc_issuer_url).apply(
-            lambda values: rrsa_trust(values[0], values[1], OSS_FUSE_SERVICE_ACCOUNT)
+        assume_role_policy_document=pulumi.Output.all(
+            identity.oidc_provider_arn, identity.oidc_issuer_url, namespace
+        ).apply(
+            lambda values: rrsa_trust(values[0], values[1], oss_volume_subjects(identity, values[2], service_accounts))
         ),
         opts=opts,
     )
@@ -151,7 +191,10 @@ def oss_volume_role(name: str, grant: Grant, identity: BucketIdentity, parent: p
         opts=opts,
     )
     # The volume may mount only once the role can do what the mount needs.
-    return pulumi.Output.all(role.role_name, attachment.id).apply(lambda values: values[0])
+    return VolumeRole(
+        name=pulumi.Output.all(role.role_name, attachment.id).apply(lambda values: values[0]),
+        arn=pulumi.Output.all(role.arn, attachment.id).apply(lambda values: values[0]),
+    )
 
 
 def s3_policy(grants: Sequence[tuple[str, Grant]], allow_delete: bool) -> str:

@@ -104,7 +104,13 @@ class Notebook(pulumi.ComponentResource):
         datasets = BucketVolume(
             f"{name}-datasets",
             BucketVolumeArgs(
-                args.storage, args.storage.datasets_bucket, "", args.namespace, writable=False, purpose="notebook"
+                args.storage,
+                args.storage.datasets_bucket,
+                "",
+                args.namespace,
+                writable=False,
+                purpose="notebook",
+                service_accounts=(name,),
             ),
             opts=child,
         )
@@ -117,6 +123,7 @@ class Notebook(pulumi.ComponentResource):
                 args.namespace,
                 writable=True,
                 purpose="notebook",
+                service_accounts=(name,),
             ),
             opts=child,
         )

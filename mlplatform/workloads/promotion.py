@@ -19,14 +19,16 @@ from dataclasses import dataclass, field, replace
 import pulumi
 import pulumi_kubernetes as k8s
 
+from mlplatform import images
 from mlplatform.config import Serving
 from mlplatform.rules import model_prefix
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
 from mlplatform.workloads.volumes import BucketStorage, BucketVolume, BucketVolumeArgs, version_label
 
-# A small image with sh, cp, find and sha256sum; pinned (the images-pinned policy refuses floating tags).
-COPY_IMAGE = "busybox:1.37.0"
+# A small image with sh, cp, find and sha256sum; pinned (the images-pinned policy refuses floating tags). The
+# caller pulls it through `operators.imageRegistry` when one is set (`stacks/workloads.py` model_copies).
+COPY_IMAGE = images.COPY_IMAGE
 # Copy, then verify the copy against the source's checksums: the Job fails on any difference.
 COPY_SCRIPT = """set -eu
 cd /source
@@ -80,14 +82,26 @@ class ModelCopy(pulumi.ComponentResource):
         source = BucketVolume(
             f"{name}-source",
             BucketVolumeArgs(
-                source_storage, args.source_bucket, prefix, args.namespace, writable=False, purpose="promotion"
+                source_storage,
+                args.source_bucket,
+                prefix,
+                args.namespace,
+                writable=False,
+                purpose="promotion",
+                service_accounts=(name,),
             ),
             opts=child,
         )
         target = BucketVolume(
             f"{name}-target",
             BucketVolumeArgs(
-                args.storage, args.storage.models_bucket, prefix, args.namespace, writable=True, purpose="promotion"
+                args.storage,
+                args.storage.models_bucket,
+                prefix,
+                args.namespace,
+                writable=True,
+                purpose="promotion",
+                service_accounts=(name,),
             ),
             opts=child,
         )

@@ -97,7 +97,9 @@ def training_storage(
     child = pulumi.ResourceOptions(parent=parent)
 
     def volume(role: str, bucket: pulumi.Input[str], prefix: str, writable: bool) -> BucketVolume:
-        arguments = BucketVolumeArgs(storage, bucket, prefix, namespace, writable=writable, purpose="training")
+        arguments = BucketVolumeArgs(
+            storage, bucket, prefix, namespace, writable=writable, purpose="training", service_accounts=(name,)
+        )
         return BucketVolume(f"{name}-{role}", arguments, opts=child)
 
     dataset = volume("dataset", storage.datasets_bucket, dataset_prefix(job.dataset), writable=False)

@@ -1,6 +1,11 @@
 """A bucket prefix as a pod volume: a static PersistentVolume + claim on the cloud's object-storage CSI driver.
 
-OSS goes through ACK's `ossplugin.csi.alibabacloud.com` (ossfs). ossfs refuses to mount a bucket path that does
+OSS goes through ACK's `ossplugin.csi.alibabacloud.com` (ossfs), with RRSA: on ACK the volume names its role
+(`roleName`), which the driver turns into an ARN for its FUSE pod; on ASK the driver mounts inside the pod's ECI
+sandbox and the volume names the role and the OIDC provider by ARN (`roleArn`, `oidcProviderArn`: with both set
+the driver reads nothing from the sandbox's metadata, alibaba-cloud-csi-driver v1.37.1
+`pkg/mounter/fuse_pod_manager/oss/utils.go` CheckRRSAParams, GetRRSAConfig), the role trusting the service
+accounts of the pods that mount it (`identity.py`). ossfs refuses to mount a bucket path that does
 not exist yet, and a model version's directory never exists before its training job writes it, so a writable
 OSS volume mounts the bucket and the container mount is narrowed with `subPath` (the kubelet creates it); a
 read-only one mounts its prefix, which exists. S3 goes through Mountpoint for Amazon S3 (`s3.csi.aws.com`), whose
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,7 +29,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.rules import model_prefix
-from mlplatform.workloads.identity import BucketIdentity, Grant, oss_volume_role
+from mlplatform.workloads.identity import BucketIdentity, Grant, VolumeRole, oss_volume_role
 
 OSS_DRIVER = "ossplugin.csi.alibabacloud.com"
 S3_DRIVER = "s3.csi.aws.com"
@@ -64,6 +70,9 @@ class BucketVolumeArgs:
     # The PersistentVolumeClaim's name in `namespace` (the PersistentVolume is `<namespace>-<claim>`); by default
     # the component's name.
     claim_name: str | None = None
+    # The service accounts of the pods that mount the volume (each workload's own, `security.service_account`):
+    # on ASK the OSS role trusts exactly these (identity.oss_volume_subjects).
+    service_accounts: tuple[str, ...] = ()
 
 
 def _s3_region_option(endpoint: str) -> str:
@@ -90,7 +99,7 @@ class BucketVolume(pulumi.ComponentResource):
         volume_name = pulumi.Output.concat(args.namespace, "-", claim_name)
         self.grant = Grant(args.bucket, args.prefix, args.writable, args.purpose)
         if args.storage.scheme == "oss":
-            role = oss_volume_role(name, self.grant, args.storage.identity, self)
+            role = oss_volume_role(name, self.grant, args.storage.identity, self, args.namespace, args.service_accounts)
             csi, mount_options = self._oss_source(args, volume_name, role)
             self.sub_path = args.prefix.rstrip("/") if args.writable else ""
         else:
@@ -128,9 +137,15 @@ class BucketVolume(pulumi.ComponentResource):
 
     @staticmethod
     def _oss_source(
-        args: BucketVolumeArgs, volume_name: pulumi.Output[str], role_name: pulumi.Output[str]
+        args: BucketVolumeArgs, volume_name: pulumi.Output[str], role: VolumeRole
     ) -> tuple[dict, list[str]]:
         options = "-o allow_other" + ("" if args.writable else " -o ro")
+        identity = args.storage.identity
+        # RRSA: ossfs assumes the role with the FUSE pod's service-account token (ACK) or the mounting pod's (ASK).
+        if identity.mounts_in_pod:
+            rrsa = {"authType": "rrsa", "roleArn": role.arn, "oidcProviderArn": identity.oidc_provider_arn}
+        else:
+            rrsa = {"authType": "rrsa", "roleName": role.name}
         csi = {
             "driver": OSS_DRIVER,
             "volumeHandle": volume_name,
@@ -140,9 +155,7 @@ class BucketVolume(pulumi.ComponentResource):
                 "url": args.storage.endpoint,
                 "path": "/" if args.writable else f"/{args.prefix}",
                 "otherOpts": options,
-                # RRSA: ossfs assumes this role with the FUSE pod's service-account token (ACK docs, module doc).
-                "authType": "rrsa",
-                "roleName": role_name,
+                **rrsa,
             },
         }
         return csi, []
@@ -199,11 +212,13 @@ def model_volume(
     version: str,
     storage: BucketStorage,
     namespace: pulumi.Input[str],
+    servings: Sequence[str],
     opts: pulumi.ResourceOptions | None = None,
 ) -> BucketVolume:
-    """The model version read-only from the models bucket (`<bucket>/color/v2/`) for every serving of one
-    namespace: claim `model-color-v2`, PersistentVolume and component `<namespace>-model-color-v2` (on ACK the
-    RAM role `mlp-<stack>-<namespace>-model-color-v2`, which reads `color/v2/` only)."""
+    """The model version read-only from the models bucket (`<bucket>/color/v2/`) for the `servings` of one
+    namespace that serve it (each runs as its own account, named after it): claim `model-color-v2`,
+    PersistentVolume and component `<namespace>-model-color-v2` (on ACK the RAM role
+    `mlp-<stack>-<namespace>-model-color-v2`, which reads `color/v2/` only)."""
     claim = model_claim_name(version)
     return BucketVolume(
         f"{namespace_key}-{claim}",
@@ -215,6 +230,7 @@ def model_volume(
             writable=False,
             purpose="serving",
             claim_name=claim,
+            service_accounts=tuple(servings),
         ),
         opts=opts,
     )

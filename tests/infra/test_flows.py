@@ -69,6 +69,41 @@ def test_the_managed_scraper_on_aws_reaches_the_seldon_metrics_port_from_the_pri
     assert {flow.ports for flow in scrapes} == {(("TCP", "metrics"),)}
 
 
+def _absent_on_ask(flows) -> list[str]:
+    """The flows naming an in-cluster end ASK does not run: the ARMS agent's namespace, kube-system's pods
+    (managed CoreDNS)."""
+    return [
+        flow.name
+        for flow in flows
+        for peer in (flow.source, flow.destination)
+        if peer.namespace == "arms-prom" or (peer.namespace == "kube-system" and peer.pods)
+    ]
+
+
+def test_on_ask_the_managed_scraper_comes_from_the_arms_vswitch_and_no_flow_names_what_ask_does_not_run(
+    judges, shipped
+):
+    judge, flows = judges("dev")
+    settings = settings_of("dev")
+    assert settings.cluster.kind == "serverless"
+    assert _absent_on_ask(flows) == []
+    [scrape] = [flow for flow in flows if flow.name.startswith("managed-prometheus")]
+    # The ARMS instance's vSwitch is the first zone's (observability.arms_vswitch): 10.10.1.0/24 in Pulumi.dev.yaml.
+    assert scrape.source.cidr == settings.cluster.network.zones[0].cidr == "10.10.1.0/24"
+    assert scrape.destination.kinds == ("models",)
+    assert scrape.ports == (("TCP", "metrics"),)
+    assert judge.permits(scrape) is None
+    policies = [m for m in shipped("dev").manifests if m.get("kind") == "NetworkPolicy"]
+    assert policies
+    assert "arms-prom" not in str(policies) and "kube-dns" not in str(policies)
+
+
+def test_on_ack_managed_the_in_cluster_agent_and_coredns_pods_are_what_the_ask_check_catches(judges):
+    _, flows = judges("prod")
+    assert set(_absent_on_ask(flows)) == {"arms-prom-scrapes-workloads", "dns"}
+    assert not [flow for flow in flows if flow.name.startswith("managed-prometheus")]
+
+
 def _without(manifests: list[dict], drop) -> list[dict]:
     """The manifests with every NetworkPolicy rule for which `drop(rule)` is true removed."""
     changed = copy.deepcopy(manifests)
@@ -84,8 +119,11 @@ def _is_dns(rule: dict) -> bool:
     return any(port.get("port") == 53 for port in rule.get("ports", []))
 
 
-def _from_subnets(rule: dict) -> bool:
-    return any(peer.get("ipBlock", {}).get("cidr", "").startswith("10.40.") for peer in rule.get("from", []))
+def _from(prefix: str):
+    def matches(rule: dict) -> bool:
+        return any(peer.get("ipBlock", {}).get("cidr", "").startswith(prefix) for peer in rule.get("from", []))
+
+    return matches
 
 
 def _deny_all_in(namespace: str):
@@ -101,7 +139,8 @@ def _deny_all_in(namespace: str):
     ("stack", "flow_prefix", "change"),
     [
         ("dev", "dns", lambda manifests: _without(manifests, _is_dns)),
-        ("prod-aws", "managed-prometheus", lambda manifests: _without(manifests, _from_subnets)),
+        ("prod-aws", "managed-prometheus", lambda manifests: _without(manifests, _from("10.40."))),
+        ("dev", "managed-prometheus", lambda manifests: _without(manifests, _from("10.10.1."))),
         ("prod", "dns", _deny_all_in("kube-system")),  # a fence on the platform's side counts too
         ("prod", "keda-queries-prometheus", _deny_all_in("monitoring")),
     ],

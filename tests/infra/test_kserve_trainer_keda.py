@@ -16,6 +16,7 @@ from mlplatform.infra.trainer import Trainer, TrainerArgs
 from mlplatform.offline.preview import run_preview
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+CLUSTER_TRAINING_RUNTIME = "kubernetes:trainer.kubeflow.org/v1alpha1:ClusterTrainingRuntime"
 
 
 def _releases(monitor) -> dict:
@@ -119,10 +120,35 @@ def test_trainer_v2_is_pinned_with_the_runtimes_the_jobs_use(plan):
         "2.3.0",
         "kubeflow-system",
     )
-    assert inputs["values"] == {
-        "runtimes": {"torchDistributed": {"enabled": True}, "xgboostDistributed": {"enabled": True}}
-    }
-    assert inputs["waitForJobs"] is True  # the runtimes come from a post-install hook Job
+    # No built-in runtime in the chart, so no post-install hook (alpine + `apk add kubectl` from the Alpine CDN).
+    assert inputs["values"] == {} and "waitForJobs" not in inputs
+    runtimes = {r.inputs["metadata"]["name"]: r for r in monitor.of_type(CLUSTER_TRAINING_RUNTIME)}
+    assert set(runtimes) == {"torch-distributed", "xgboost-distributed"}
+    xgboost = runtimes["xgboost-distributed"].inputs
+    assert xgboost["metadata"]["labels"] == {"trainer.kubeflow.org/framework": "xgboost"}
+    assert xgboost["spec"]["mlPolicy"] == {"numNodes": 1, "xgboost": {}}
+    [node] = xgboost["spec"]["template"]["spec"]["replicatedJobs"]
+    assert node["template"]["spec"]["template"]["spec"]["containers"] == [
+        {"name": "node", "image": "ghcr.io/kubeflow/trainer/xgboost-runtime:v2.3.0"}
+    ]
+    assert all(_depends(monitor, r, "dev-trainer-kubeflow-trainer") for r in runtimes.values())
+
+
+def test_an_mpi_runtime_is_the_charts_launcher_and_sshd_nodes(plan):
+    monitor = plan(lambda: Trainer("dev-trainer", TrainerArgs(runtimes=("deepspeed-distributed",))))
+    [deepspeed] = [
+        r for r in monitor.of_type(CLUSTER_TRAINING_RUNTIME) if r.inputs["metadata"]["name"] != "torch-distributed"
+    ]
+    spec = deepspeed.inputs["spec"]
+    assert spec["mlPolicy"]["mpi"]["runLauncherAsNode"] is True
+    node, launcher = spec["template"]["spec"]["replicatedJobs"]
+    assert (node["name"], launcher["name"], launcher["dependsOn"]) == (
+        "node",
+        "launcher",
+        [{"name": "node", "status": "Ready"}],
+    )
+    assert node["template"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["/usr/sbin/sshd"]
+    assert launcher["template"]["metadata"]["labels"] == {"trainer.kubeflow.org/trainjob-ancestor-step": "trainer"}
 
 
 def test_keda_is_pinned(plan):
@@ -144,11 +170,12 @@ def test_every_release_waits_as_long_as_the_operators(plan):
 
 def test_config_webhook_rules_and_install_agree_on_the_runtimes():
     from mlplatform.config.workloads import TRAINER_RUNTIMES
-    from mlplatform.infra.trainer import RUNTIME_VALUES
+    from mlplatform.images import TRAINER_RUNTIME_IMAGES
+    from mlplatform.infra.trainer import RUNTIMES
     from mlplatform.rules import TRAINER_BUILTIN_RUNTIMES
 
-    assert set(TRAINER_BUILTIN_RUNTIMES) == set(RUNTIME_VALUES)
-    assert set(TRAINER_RUNTIMES.values()) <= set(RUNTIME_VALUES)
+    assert set(TRAINER_BUILTIN_RUNTIMES) == set(RUNTIMES) == set(TRAINER_RUNTIME_IMAGES)
+    assert set(TRAINER_RUNTIMES.values()) <= set(RUNTIMES)
 
 
 # ---------------------------------------------------------------- the Prometheus KEDA's triggers query

@@ -7,7 +7,7 @@ import pulumi_aws as aws
 import yaml
 
 from mlplatform.conventions import COMPUTED, sls_log_env
-from mlplatform.infra.observability import Observability, ObservabilityArgs, sls_project_name
+from mlplatform.infra.observability import Observability, ObservabilityArgs, arms_vswitch, sls_project_name
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # SLS project naming rules (pulumi_alicloud log.Project `project_name`).
@@ -74,6 +74,13 @@ def test_ask_collects_logs_with_the_log_controller_and_gives_arms_its_network(pl
     prometheus = monitor.named("obs-prometheus").inputs
     assert (prometheus["vpcId"], prometheus["vswitchId"], prometheus["securityGroupId"]) == ("vpc-1", "vsw-1", "sg-1")
     assert monitor.component("obs").outputs["log_project"] == f"obs-logs-{COMPUTED}"
+
+
+def test_the_arms_instance_on_ask_sits_in_the_vswitch_the_flows_take_its_scrapes_from(plan):
+    # flows.scraper_networks reads the same choice (arms_vswitch of the zones) as the instance's vSwitch here.
+    monitor = _plan(plan, "alicloud", kind="serverless", vpc_id="vpc-1", security_group_id="sg-1")
+    assert monitor.named("obs-prometheus").inputs["vswitchId"] == arms_vswitch(["vsw-1", "vsw-2"]) == "vsw-1"
+    assert arms_vswitch(["vsw-2", "vsw-1"]) != "vsw-1"  # config order decides, not the name
 
 
 def test_pods_on_ask_ask_for_collection_with_env_vars():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mlplatform import config as cfg
-from mlplatform import pins
+from mlplatform import images, pins
 from mlplatform.conventions import mirrored
 from mlplatform.infra.istio import Istio, IstioArgs
 from mlplatform.infra.operators import Operators, OperatorsArgs, seldon_values
@@ -235,3 +235,80 @@ def test_an_image_registry_is_a_host_and_path(registry):
     error = _config_error({"imageRegistry": registry})
     assert error.path == "ml-platform:operators.imageRegistry"
     assert "is not a registry host with an optional path" in error.reason
+
+
+# ---------------------------------------------------------------- the mirror reaches the overlays and every chart
+
+
+def _transformed(props: dict, type_: str = "kubernetes:apps/v1:Deployment", overlay=images.TRAINING_OPERATOR):
+    import pulumi
+
+    from mlplatform.infra.operators import mirror_overlay
+
+    args = pulumi.ResourceTransformArgs(True, type_, "x", props, pulumi.ResourceOptions())
+    return mirror_overlay(MIRROR, overlay)(args)
+
+
+def test_the_training_operator_overlay_and_the_images_it_starts_come_through_the_mirror():
+    # kustomize.v2.Directory has no `images:` input: a transform rewrites the objects the overlay renders.
+    container = {"name": "training-operator", "image": images.TRAINING_OPERATOR.images[0], "command": ["/manager"]}
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [container]}}}}
+    [rewritten] = _transformed(deployment).props["spec"]["template"]["spec"]["containers"]
+    assert rewritten["image"] == f"{MIRROR}/kubeflow/training-v1/training-operator:v1-93c5489"
+    assert rewritten["args"] == [
+        f"--pytorch-init-container-image={MIRROR}/library/alpine:3.10",
+        f"--mpi-kubectl-delivery-image={MIRROR}/kubeflow/training-v1/kubectl-delivery:latest",
+    ]
+    assert container["image"] == images.TRAINING_OPERATOR.images[0]  # the input is not changed
+    crd = {"kind": "CustomResourceDefinition", "spec": {"versions": [{"schema": {"containers": {"type": "array"}}}]}}
+    assert _transformed(crd, "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition") is None
+
+
+def test_the_notebook_controller_overlay_comes_through_the_mirror():
+    container = {"name": "manager", "image": images.NOTEBOOK_CONTROLLER.images[0]}
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [container]}}}}
+    [rewritten] = _transformed(deployment, overlay=images.NOTEBOOK_CONTROLLER).props["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert rewritten == {"name": "manager", "image": f"{MIRROR}/kubeflow/notebooks/notebook-controller:v1.11.0"}
+
+
+def test_every_chart_of_kserve_keda_and_the_trainer_pulls_through_the_mirror(plan):
+    from mlplatform.infra.keda import Keda, KedaArgs
+    from mlplatform.infra.kserve import KServe, KServeArgs
+    from mlplatform.infra.trainer import Trainer, TrainerArgs
+
+    def program():
+        KServe("kserve", KServeArgs(local_model_cache=True, image_registry=MIRROR))
+        Keda("keda", KedaArgs(image_registry=MIRROR))
+        Trainer("trainer", TrainerArgs(runtimes=("deepspeed-distributed",), image_registry=MIRROR))
+
+    monitor = plan(program)
+    releases = _releases(monitor)
+    assert releases["cert-manager"]["values"]["imageRegistry"] == MIRROR
+    assert releases["cert-manager"]["values"]["crds"] == {"enabled": True, "keep": True}
+    controller = releases["kserve-resources"]["values"]["kserve"]["controller"]
+    assert controller["image"] == f"{MIRROR}/kserve/kserve-controller" and controller["deploymentMode"] == "Standard"
+    runtimes = releases["kserve-runtime-configs"]["values"]["kserve"]["servingruntime"]
+    assert runtimes["enabled"] is True and runtimes["huggingfaceserver"] == {
+        "image": f"{MIRROR}/kserve/huggingfaceserver"
+    }
+    assert releases["keda"]["values"]["global"] == {"image": {"registry": MIRROR}}
+    server = releases["keda-prometheus"]["values"]["server"]
+    assert server["image"] == {"repository": f"{MIRROR}/prometheus/prometheus"} and server["retention"] == "2h"
+    trainer = releases["kubeflow-trainer"]["values"]
+    assert trainer["image"] == {"registry": MIRROR}
+    assert trainer["jobset"] == {"image": {"repository": f"{MIRROR}/jobset/jobset"}}
+    node_images = {
+        c["image"]
+        for r in monitor.of_type("kubernetes:trainer.kubeflow.org/v1alpha1:ClusterTrainingRuntime")
+        for c in images.containers(r.inputs["spec"])
+    }
+    assert node_images == {
+        f"{MIRROR}/pytorch/pytorch:2.13.0-cuda13.0-cudnn9-runtime",
+        f"{MIRROR}/kubeflow/trainer/deepspeed-runtime:v2.3.0",
+    }
+    for release in releases.values():
+        chart = images.chart_of(release["chart"])
+        for entry in chart.images:
+            assert images.value_at(release["values"], entry.key) == images.mirrored_value(entry, MIRROR), entry

@@ -1,5 +1,7 @@
 """No stored keys in any shipped stack: RRSA roles on ACK, Pod Identity on EKS, OSS volumes mounted with RRSA."""
 
+import json
+
 import pytest
 
 from mlplatform import rules
@@ -74,3 +76,80 @@ def test_every_namespace_holding_a_workload_is_fenced(planned):
         assert {"NetworkPolicy", "ResourceQuota"} <= kinds, namespace
         labels = namespaces[namespace]["metadata"].get("labels", {})
         assert labels.get("pod-security.kubernetes.io/enforce") in ("restricted", "baseline"), namespace
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _claims_and_accounts(manifest: dict) -> tuple[set[str], set[str]]:
+    """The claims a workload's pods mount (volumes, Seldon/KServe `pvc://` URIs) and the accounts they run as."""
+    claims, accounts = set(), set()
+    for node in _walk(manifest.get("spec", {})):
+        if "claimName" in node:
+            claims.add(node["claimName"])
+        if isinstance(node.get("serviceAccountName"), str):
+            accounts.add(node["serviceAccountName"])
+        for value in node.values():
+            if isinstance(value, str) and value.startswith("pvc://"):
+                claims.add(value.removeprefix("pvc://").split("/")[0])
+    return claims, accounts
+
+
+def oss_mounts(planned) -> list[tuple[str, str, str, list[str] | str]]:
+    """(namespace, account, claim, the `oidc:sub` its volume's RAM role trusts) for every OSS claim a workload's
+    pods mount: claim -> PersistentVolume (`claimRef`) -> its role (the volume depends on it)."""
+    roles = {r["urn"]: r for r in of_type(planned, "alicloud:ram/role:Role")}
+    volumes = {}
+    for volume in of_type(planned, "kubernetes:core/v1:PersistentVolume"):
+        ref = volume["inputs"]["spec"]["claimRef"]
+        [role] = [roles[urn] for urn in volume["dependencies"] if urn in roles]
+        trust = json.loads(role["inputs"]["assumeRolePolicyDocument"])["Statement"][0]
+        volumes[(ref["namespace"], ref["name"])] = trust["Condition"]["StringEquals"]["oidc:sub"]
+    mounts = []
+    for manifest in (m for m in planned.manifests if m["kind"] in WORKLOAD_KINDS):
+        namespace = manifest["metadata"]["namespace"]
+        claims, accounts = _claims_and_accounts(manifest)
+        for claim in claims & {name for ns, name in volumes if ns == namespace}:
+            assert accounts, manifest["metadata"]["name"]
+            mounts += [(namespace, account, claim, volumes[(namespace, claim)]) for account in sorted(accounts)]
+    return mounts
+
+
+FUSE_POD = "system:serviceaccount:ack-csi-fuse:csi-fuse-ossfs"
+
+
+def untrusted(mounts, serverless: bool) -> list[tuple[str, str]]:
+    """(claim, account) of each mount whose role does not trust what mounts it: on ASK the ECI pod's own account
+    (and not the FUSE pod's), on ACK managed the CSI plugin's FUSE pod alone (mlplatform/workloads/identity.py)."""
+    wrong = []
+    for namespace, account, claim, trusted in mounts:
+        subjects = [trusted] if isinstance(trusted, str) else trusted
+        pod = f"system:serviceaccount:{namespace}:{account}"
+        if (pod not in subjects or FUSE_POD in subjects) if serverless else subjects != [FUSE_POD]:
+            wrong.append((claim, account))
+    return wrong
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_oss_volume_role_trusts_the_identity_that_mounts_it_on_its_cluster_kind(shipped, stack):
+    planned = shipped(stack)
+    mounts = oss_mounts(planned)
+    assert mounts
+    serverless = stack == "dev"  # dev is ASK, prod ACK managed
+    assert untrusted(mounts, serverless) == []
+    # The violating cases: the other kind's trust.
+    assert untrusted(mounts, not serverless)
+    assert untrusted([(ns, account, claim, FUSE_POD) for ns, account, claim, _ in mounts], True)
+    volumes = [m["spec"]["csi"]["volumeAttributes"] for m in planned.manifests if m["kind"] == "PersistentVolume"]
+    for attributes in volumes:
+        if serverless:  # the ECI path takes both ARNs as they are (alibaba-cloud-csi-driver v1.37.1 CheckRRSAParams)
+            assert {"roleArn", "oidcProviderArn"} <= set(attributes) and "roleName" not in attributes
+        else:
+            assert "roleName" in attributes and "roleArn" not in attributes

@@ -1,10 +1,12 @@
 """Model volumes: one read-only volume per namespace and model version, which every serving there mounts."""
 
 import json
+from dataclasses import replace
 
-from support import oss_storage, s3_storage
+from support import RRSA_PROVIDER, oss_storage, s3_storage
 
 from mlplatform.config import Seldon, Serving
+from mlplatform.conventions import COMPUTED
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.llm import LlmServing
 from mlplatform.workloads.serving import ModelServing, ModelServingArgs
@@ -28,6 +30,14 @@ def seldon(*versions: str) -> dict:
             predictor["traffic"] = 100 // len(predictors)
         predictors[0]["traffic"] += 100 % len(predictors)
     return {"protocol": "tensorflow", "predictors": predictors}
+
+
+# A KServe serving of color:v1 beside the Seldon ones.
+KSERVE_COLOR_V1 = {
+    "backend": "kserve",
+    "protocol": "tensorflow",
+    "predictors": [{"name": "v1", "model": "color:v1", "server": "TENSORFLOW_SERVER"}],
+}
 
 
 def placed(raw: dict, namespace: str = "models") -> Serving:
@@ -80,12 +90,7 @@ def model_uris(monitor) -> dict[str, list[str]]:
 
 
 def test_servings_of_a_version_in_one_namespace_share_one_volume_and_one_role(plan):
-    kserve = {
-        "backend": "kserve",
-        "protocol": "tensorflow",
-        "predictors": [{"name": "v1", "model": "color:v1", "server": "TENSORFLOW_SERVER"}],
-    }
-    servings = color_and({"color-kserve": placed(kserve)})
+    servings = color_and({"color-kserve": placed(KSERVE_COLOR_V1)})
     monitor = plan_servings(plan, servings, oss_storage(models="mlp-models", stack="prod"))
     assert names(monitor, PV) == ["models-model-color-v1", "models-model-color-v2"]
     assert names(monitor, PVC) == ["model-color-v1", "model-color-v2"]
@@ -182,3 +187,51 @@ def test_claim_names_read_as_the_version_and_never_collide():
     assert model_claim_name("color:rc_1").startswith("model-color-rc-1-")
     long = model_claim_name(f"{'x' * 70}:v1")
     assert len(long) == 63 and long.startswith("model-xxx")
+
+
+def on_ask(storage):
+    """`storage` as an ASK stack hands it over: every pod an ECI, mounting its OSS volumes itself."""
+    return replace(storage, identity=replace(storage.identity, mounts_in_pod=True))
+
+
+def trusted(monitor, role_name: str) -> list[str] | str:
+    [role] = [r for r in monitor.of_type(RAM_ROLE) if r.inputs["roleName"] == role_name]
+    [statement] = json.loads(role.inputs["assumeRolePolicyDocument"])["Statement"]
+    assert statement["Principal"] == {"Federated": [RRSA_PROVIDER]}
+    assert statement["Condition"]["StringEquals"]["oidc:aud"] == "sts.aliyuncs.com"
+    return statement["Condition"]["StringEquals"]["oidc:sub"]
+
+
+def volume_attributes(monitor, name: str) -> dict:
+    [spec] = [r.inputs["spec"] for r in monitor.of_type(PV) if r.inputs["metadata"]["name"] == name]
+    return spec["csi"]["volumeAttributes"]
+
+
+def test_on_ask_a_shared_volume_role_trusts_the_accounts_of_the_servings_that_mount_it(plan):
+    # ECI: the OSS driver mounts in each pod's sandbox with that pod's own token (identity.py), not csi-fuse-ossfs.
+    servings = color_and({"color-kserve": placed(KSERVE_COLOR_V1)})
+    monitor = plan_servings(plan, servings, on_ask(oss_storage(models="mlp-models", stack="prod")))
+    assert trusted(monitor, "mlp-prod-models-model-color-v1") == [
+        "system:serviceaccount:models:color",
+        "system:serviceaccount:models:color-ab",
+        "system:serviceaccount:models:color-kserve",
+    ]
+    # Only `color` serves color:v2: the others' pods cannot assume its role.
+    assert trusted(monitor, "mlp-prod-models-model-color-v2") == "system:serviceaccount:models:color"
+    attributes = volume_attributes(monitor, "models-model-color-v1")
+    # With both ARNs the driver derives nothing from the sandbox (CheckRRSAParams/GetRRSAConfig, v1.37.1).
+    assert attributes["authType"] == "rrsa"
+    assert attributes["oidcProviderArn"] == RRSA_PROVIDER
+    assert attributes["roleArn"] == COMPUTED
+    assert "roleName" not in attributes
+
+
+def test_on_ack_managed_a_volume_role_trusts_only_the_csi_fuse_pod_as_before(plan):
+    servings = color_and({})
+    monitor = plan_servings(plan, servings, oss_storage(models="mlp-models", stack="prod"))
+    assert trusted(monitor, "mlp-prod-models-model-color-v1") == "system:serviceaccount:ack-csi-fuse:csi-fuse-ossfs"
+    attributes = volume_attributes(monitor, "models-model-color-v1")
+    assert attributes["roleName"] == "mlp-prod-models-model-color-v1"
+    assert not {"roleArn", "oidcProviderArn"} & set(attributes)
+    # The ASK check above fails on this plan: the FUSE pod's account is not a serving's.
+    assert "system:serviceaccount:models:color" not in trusted(monitor, "mlp-prod-models-model-color-v1")
