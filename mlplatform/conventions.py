@@ -69,6 +69,17 @@ def property_path(parts: tuple | list) -> str:
     return text
 
 
+# The annotation on every Kubernetes object (and part of one: a predictor) rendered from a config entry, and the tag
+# on cloud resources that take tags, naming that entry: `servings.color`, `servings.color.predictors[0]`,
+# `nodePools.gpu`. The policy pack (its copy: policies/mlpolicies/props.py) leads its verdicts with it.
+CONFIG_PATH_ANNOTATION = "mlplatform.io/config-path"
+
+
+def config_path_annotation(*parts: str | int) -> dict[str, str]:
+    """('servings', 'color', 'predictors', 0) -> {CONFIG_PATH_ANNOTATION: 'servings.color.predictors[0]'}"""
+    return {CONFIG_PATH_ANNOTATION: property_path(parts)}
+
+
 def config_key(parts: tuple | list) -> str:
     """The full config key of a path: ('servings', 'color') -> ml-platform:servings.color"""
     return f"{NAMESPACE}:{property_path(parts)}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
-from mlplatform.config import ENVIRONMENTS, ConfigError, StackConfig
+from mlplatform.config import ENVIRONMENTS, ConfigError, Reading, StackConfig
 
 
 def environment_of(stack: str, settings: StackConfig) -> str:
@@ -35,18 +35,28 @@ def with_region(settings: StackConfig) -> StackConfig:
     return settings.model_copy(update={"region": settings.region or region})
 
 
-async def compose(stack: str, settings: StackConfig) -> None:
-    """Plan the stack `stack` from validated config, composed as its environment says."""
-    environment = environment_of(stack, settings)
-    settings = with_region(settings)
+async def compose(stack: str, config: StackConfig | Reading) -> None:
+    """Plan the stack `stack` from its config, composed as its environment says. Config read in part
+    (`config.read_program`) is judged by the environment's rules too, and every problem is reported at once."""
+    reading = config if isinstance(config, Reading) else Reading(config)
+    settings = reading.usable()
+    try:
+        environment = environment_of(stack, settings)
+    except ConfigError as error:  # no environment, no rules of one to judge by
+        raise reading.adding(error.problems).error() from None
+    try:
+        settings = with_region(settings)
+    except ConfigError as error:
+        reading = reading.adding(error.problems)
     if environment == "dev":
         from stacks import dev
 
+        reading.settled()  # dev's rules are the config's own
         dev.compose(stack, settings)
     else:
         from stacks import prod
 
-        await prod.compose(stack, settings)
+        await prod.compose(stack, settings, reading)
     pulumi.export("environment", environment)
     from stacks.cost import BASIS_OUTPUT, cost_basis
 

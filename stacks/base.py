@@ -197,9 +197,7 @@ def _capacity(
         return [
             NodePool(
                 f"{stack}-{name}",
-                NodePoolArgs(
-                    cloud="alicloud", pool=pool, cluster_id=cluster.cluster_id, subnet_ids=cluster.subnet_ids, tags=tags
-                ),
+                NodePoolArgs("alicloud", pool, cluster.cluster_id, cluster.subnet_ids, tags, config_name=name),
             )
             for name, pool in settings.node_pools.items()
         ]
@@ -234,6 +232,7 @@ def _capacity(
                 subnet_ids=cluster.subnet_ids,
                 tags=tags,
                 karpenter=nodes,
+                config_name=name,
             ),
             opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[karpenter.release]),
         )

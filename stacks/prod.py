@@ -10,33 +10,49 @@ from __future__ import annotations
 import pulumi
 
 from mlplatform import config as cfg
+from mlplatform.config.base import Problem
 from stacks import workloads
 from stacks.base import build_platform
 
 MIN_REPLICAS = 2
 
 
-def check_shape(settings: cfg.StackConfig) -> None:
+def shape_problems(settings: cfg.StackConfig) -> list[Problem]:
     """What prod refuses whatever the values: training, a serverless cluster, single-replica servings."""
-    if settings.training_jobs:
-        name = next(iter(settings.training_jobs))
-        raise cfg.ConfigError(f"ml-platform:trainingJobs.{name}", "prod trains nothing: train in dev and promote")
+    problems = [
+        Problem(f"ml-platform:trainingJobs.{name}", "prod trains nothing: train in dev and promote")
+        for name in settings.training_jobs
+    ]
     if settings.cluster.kind == "serverless":
-        raise cfg.ConfigError("ml-platform:cluster.kind", "prod runs a managed (or edge) cluster, not serverless")
+        problems.append(Problem("ml-platform:cluster.kind", "prod runs a managed (or edge) cluster, not serverless"))
     if settings.promotion is None:
-        raise cfg.ConfigError("ml-platform:promotion", "prod needs promotion: the stack whose model versions it serves")
+        problems.append(
+            Problem("ml-platform:promotion", "prod needs promotion: the stack whose model versions it serves")
+        )
     if "0.0.0.0/0" in settings.cluster.api_access_cidrs:
-        raise cfg.ConfigError(
-            "ml-platform:cluster.apiAccessCidrs",
-            "prod's API endpoint is never open to 0.0.0.0/0: name your runners' CIDRs",
+        problems.append(
+            Problem(
+                "ml-platform:cluster.apiAccessCidrs",
+                "prod's API endpoint is never open to 0.0.0.0/0: name your runners' CIDRs",
+            )
         )
     for name, serving in settings.servings.items():
         for index, predictor in enumerate(serving.predictors):
             if not predictor.shadow and predictor.replicas < MIN_REPLICAS:
-                raise cfg.ConfigError(
-                    f"ml-platform:servings.{name}.predictors[{index}].replicas",
-                    f"prod predictors run at least {MIN_REPLICAS} replicas, not {predictor.replicas}",
+                problems.append(
+                    Problem(
+                        f"ml-platform:servings.{name}.predictors[{index}].replicas",
+                        f"prod predictors run at least {MIN_REPLICAS} replicas, not {predictor.replicas}",
+                    )
                 )
+    return problems
+
+
+def check_shape(settings: cfg.StackConfig) -> None:
+    """A ConfigError with every problem of `shape_problems`."""
+    problems = shape_problems(settings)
+    if problems:
+        raise cfg.ConfigError.of(problems)
 
 
 async def published_versions(promotion: cfg.Promotion) -> tuple[str, set[str], pulumi.Input[str] | None]:
@@ -62,30 +78,42 @@ def models_bucket(buckets: pulumi.StackReferenceOutputDetails) -> pulumi.Input[s
     return pulumi.Output.secret(bucket) if secret else bucket
 
 
-def check_promoted(settings: cfg.StackConfig, source: str, published: set[str]) -> None:
+def promotion_problems(
+    settings: cfg.StackConfig, source: str, published: set[str], source_bucket: pulumi.Input[str] | None
+) -> list[Problem]:
+    """Each served version the source stack does not publish (nor `allowUnpublished` names), and a source that
+    publishes served versions without the bucket to copy them from."""
     allowed = published | set(settings.promotion.allow_unpublished)
-    for path, version in settings.served_versions():
-        if version not in allowed:
-            raise cfg.ConfigError(
-                f"ml-platform:{cfg.format_path(path)}",
-                f"model version {version!r} is not published by {source} "
-                f"(published: {', '.join(sorted(published)) or 'none'}); promote it from dev first "
-                "or list it in promotion.allowUnpublished",
-            )
-
-
-async def compose(stack: str, settings: cfg.StackConfig) -> None:
-    check_shape(settings)
-    source, published, source_bucket = await published_versions(settings.promotion)
-    check_promoted(settings, source, published)
+    problems = [
+        Problem(
+            f"ml-platform:{cfg.format_path(path)}",
+            f"model version {version!r} is not published by {source} "
+            f"(published: {', '.join(sorted(published)) or 'none'}); promote it from dev first "
+            "or list it in promotion.allowUnpublished",
+        )
+        for path, version in settings.served_versions()
+        if version not in allowed
+    ]
     served = {version for _, version in settings.served_versions()}
     if source_bucket is None and served & published:
         # Never a plan that silently copies nothing: the served versions would be missing from this stack's bucket.
-        raise cfg.ConfigError(
-            "ml-platform:promotion.stack",
-            f"{source} publishes {', '.join(sorted(served & published))} but exports no models bucket to copy them "
-            "from (its `buckets` output has no `models` URI)",
+        problems.append(
+            Problem(
+                "ml-platform:promotion.stack",
+                f"{source} publishes {', '.join(sorted(served & published))} but exports no models bucket to copy "
+                "them from (its `buckets` output has no `models` URI)",
+            )
         )
+    return problems
+
+
+async def compose(stack: str, settings: cfg.StackConfig, reading: cfg.Reading | None = None) -> None:
+    """Plan prod, once its rules and the promotion find no problem beside those of `reading` (the config's own)."""
+    reading = (reading or cfg.Reading(settings)).adding(shape_problems(settings))
+    if settings.promotion is not None:
+        source, published, source_bucket = await published_versions(settings.promotion)
+        reading = reading.adding(promotion_problems(settings, source, published, source_bucket))
+    reading.settled()
     platform = build_platform(stack, "prod", settings)
     # Promotion completes itself: published versions are copied from the source stack's bucket in the plan.
     promoted = workloads.Promoted(source_bucket, frozenset(published)) if source_bucket is not None else None

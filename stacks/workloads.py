@@ -16,6 +16,7 @@ import pulumi
 
 from mlplatform import config as cfg
 from mlplatform import rules
+from mlplatform.config.loading import SECRETS_NAMESPACE
 from mlplatform.conventions import GPU_NODE_LABEL, mirrored
 from mlplatform.infra import consoles
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
@@ -40,14 +41,7 @@ def model_uri(platform: Platform, version: str) -> pulumi.Output[str]:
 
 def creation_order(settings: cfg.StackConfig) -> list[str]:
     """Workload names, each after everything it depends on (config has checked names and cycles)."""
-    graph: dict[str, set[str]] = {}
-    for kind in (settings.training_jobs, settings.servings, settings.web_services):
-        for name, workload in kind.items():
-            graph[name] = set(workload.depends_on)
-    for name, serving in settings.servings.items():
-        if serving.route_by_header:  # the routed serving shares its target's URL
-            graph[name].add(serving.route_by_header.serving)
-    return list(TopologicalSorter(graph).static_order())
+    return list(TopologicalSorter(settings.dependency_graph()).static_order())
 
 
 def dashboards(platform: Platform) -> pulumi.Output[dict] | None:
@@ -83,16 +77,13 @@ def serving_output(serving: cfg.Serving, component: ModelServing, links: pulumi.
     return output
 
 
-SSO_SECRETS_NAMESPACE = "ml-platform-secrets"
-
-
 def sso_client(settings: cfg.StackConfig) -> SsoClient | None:
     """The notebooks' OIDC client; its secret is read from `ml-platform-secrets:<clientSecretKey>` (a Pulumi secret:
-    the `ml-platform:` namespace refuses secure values)."""
+    the `ml-platform:` namespace refuses secure values), which `config.load()` has checked is set."""
     sso = settings.notebook_sso
     if sso is None:
         return None
-    secret = pulumi.Config(SSO_SECRETS_NAMESPACE).require_secret(sso.client_secret_key)
+    secret = pulumi.Config(SECRETS_NAMESPACE).require_secret(sso.client_secret_key)
     registry = settings.operators.image_registry
     image = mirrored(sso.image, registry) if registry else sso.image
     return SsoClient(sso.issuer_url, sso.client_id, secret, sso.groups_claim, image, sso.tls_certificate)

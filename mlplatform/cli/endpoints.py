@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from mlplatform.cli.output import fit, table, terminal_width
+
 
 def add_parser(commands, common) -> None:
     from mlplatform.cli import add_json_option, add_stack_option
@@ -25,7 +27,8 @@ def add_parser(commands, common) -> None:
 
 def endpoints(outputs: dict) -> dict:
     """The endpoint outputs of a stack, by kind."""
-    access = outputs.get("notebookAccess") or {}
+    # Behind SSO a private notebook is reached through its proxy (`notebookSignOn`), not Jupyter's own port.
+    access = {**(outputs.get("notebookAccess") or {}), **(outputs.get("notebookSignOn") or {})}
     return {
         "servings": outputs.get("servings") or {},
         "webServices": outputs.get("webServices") or {},
@@ -37,41 +40,62 @@ def endpoints(outputs: dict) -> dict:
     }
 
 
-def rows(found: dict) -> list[tuple[str, str, str, str]]:
-    """(kind, name, endpoint, note) rows, servings first."""
-    table = []
-    for name, serving in sorted(found["servings"].items()):
-        header = serving.get("header")
-        if header:
-            selected = f"requests with header '{header['name']}: {header['value']}' (shares {serving.get('sharesUrlWith')}'s URL)"
-        else:
-            split = serving.get("traffic") or {}
-            selected = "traffic " + ", ".join(f"{p}={t}%" for p, t in split.items()) if split else ""
-        table.append(("serving", name, serving["url"], f"in cluster; {selected}".rstrip("; ")))
-        table.append(("serving", name, serving["externalUrl"], "ingress load balancer"))
-        for kind in ("metrics", "logs"):
-            if serving.get(kind):
-                table.append((kind, name, serving[kind], "console"))
-    for name, url in sorted(found["webServices"].items()):
-        table.append(("web service", name, url, ""))
-    for name, notebook in sorted(found["notebooks"].items()):
-        table.append(
-            ("notebook", name, notebook["url"], f"after `{notebook['access']}`" if "access" in notebook else "")
+def serving_note(serving: dict) -> str:
+    """What selects a serving's traffic: its split, or the header of an A/B test at another serving's URL."""
+    header = serving.get("header")
+    if header:
+        return (
+            f"requests with header '{header['name']}: {header['value']}' (shares {serving.get('sharesUrlWith')}'s URL)"
         )
-    for kind, url in sorted(found["dashboards"].items()):
-        table.append((kind, "cluster", url, "console"))
-    return table
+    split = serving.get("traffic") or {}
+    return "traffic " + ", ".join(f"{p}={t}%" for p, t in split.items()) if split else ""
 
 
-def render(stack: str, found: dict) -> str:
-    table = rows(found)
-    if not table:
+def sections(found: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(heading, (label, text) rows) per section: servings, web services, notebooks, consoles. A console link
+    that the cluster's dashboards already give is listed once, under Consoles, not again per serving."""
+    shared = set(found["dashboards"].values())
+    servings: list[tuple[str, str]] = []
+    for name, serving in sorted(found["servings"].items()):
+        servings.append((name, serving_note(serving)))
+        servings.append(("  in cluster", serving["url"]))
+        servings.append(("  load balancer", serving["externalUrl"]))
+        for kind in ("metrics", "logs"):
+            if serving.get(kind) and serving[kind] not in shared:
+                servings.append((f"  {kind}", serving[kind]))
+    notebooks: list[tuple[str, str]] = []
+    for name, notebook in sorted(found["notebooks"].items()):
+        notebooks.append((name, notebook["url"]))
+        if "access" in notebook:
+            notebooks.append(("", f"after `{notebook['access']}`"))
+    consoles = sorted(found["dashboards"].items())
+    heading = "Consoles (the cluster's metrics and logs" + (", every serving's too)" if servings else ")")
+    return [
+        (title, rows)
+        for title, rows in (
+            ("Servings", servings),
+            ("Web services", sorted(found["webServices"].items())),
+            ("Notebooks", notebooks),
+            (heading, consoles),
+        )
+        if rows
+    ]
+
+
+def render(stack: str, found: dict, width: int) -> str:
+    """The endpoints by kind, each section an aligned table within `width` columns (long URLs wrap at `/`); a
+    serving's addresses are indented under its name and what selects it."""
+    parts = sections(found)
+    if not parts:
         return f"Stack {stack} has no endpoints."
-    head = ("KIND", "NAME", "ENDPOINT", "NOTE")
-    widths = [max(len(row[i]) for row in [head, *table]) for i in range(3)]
-    lines = [f"Endpoints of stack {stack} (offline preview):", ""]
-    for row in [head, *table]:
-        lines.append("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip())
+    lines = [f"Endpoints of stack {stack} (offline preview):"]
+    wrapped = False
+    for title, rows in parts:
+        section = table(rows, width, indent=2)
+        wrapped = wrapped or len(section) > len(rows)
+        lines += ["", title, *section]
+    if wrapped:
+        lines += ["", fit("(Long addresses wrap at `/`; `--json` prints each on one line.)", width)]
     return "\n".join(lines)
 
 
@@ -83,5 +107,5 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"stack": args.stack, **found}, indent=2, ensure_ascii=False))
     else:
-        print(args.style.plain(render(args.stack, found)))
+        print(args.style.plain(render(args.stack, found, terminal_width())))
     return 0

@@ -6,6 +6,10 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
+from mlplatform.cli.output import Style, fit, shorten, terminal_width
+from mlplatform.cost.pricing import BASIS_OUTPUT
 from mlplatform.offline.stackfiles import UsageError
 
 
@@ -122,22 +126,36 @@ def run(args) -> int:
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return code
-    print(style.plan(format_tree(result)))
+    width = terminal_width()
+    written = shown_path(folder, args.project_dir)
+    print(format_tree(result, width, written / "stack.json", style))
     if result.validation:
-        print(f"\n{result.validation.summary()}.")
+        print("\n" + fit(f"{result.validation.summary()}.", width))
     print(
-        f"\nWrote {shown_path(folder, args.project_dir)}/stack.json, {len(result.manifests)} manifests and "
-        f"{len(result.packages)} releases in {result.seconds:.1f}s."
+        "\n"
+        + fit(
+            f"Wrote {written}/stack.json, {len(result.manifests)} manifests and "
+            f"{len(result.packages)} releases in {result.seconds:.1f}s.",
+            width,
+        )
     )
     if report is not None:
-        print("\n" + style.plan(report.format()))
+        print("\n" + style.plan(fit(report.format(), width)))
     return code
 
 
-def format_tree(result) -> str:
-    """The resource tree as `pulumi preview` prints it: plan marker, type, name, nesting."""
-    from mlplatform.offline.preview import conceal
+# Outputs written for programs rather than people: kept in stack.json and `--json`, left out of the printed summary.
+MACHINE_OUTPUTS = {
+    BASIS_OUTPUT: "what `mlp cost` and the budget policy price",
+    "modelVersions": "the versions a promoting stack's StackReference reads",
+}
 
+
+def format_tree(result, width: int, stack_json: Path, style: Style | None = None) -> str:
+    """The resource tree as `pulumi preview` prints it (plan marker, type, name, nesting), the outputs people
+    read and the counts, all within `width` columns (types and names cut in the middle when they do not fit).
+    The tree and the counts are coloured as a plan; the outputs are not (a YAML `- item` is no deletion)."""
+    style = style or Style()
     children: dict[str, list[dict]] = {}
     roots = []
     for record in result.resources:
@@ -147,7 +165,7 @@ def format_tree(result) -> str:
             children.setdefault(record["parent"], []).append(record)
         else:
             roots.append(record)
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, int]] = []  # marker, branch + type, name, plan, length of the branch
 
     def walk(record: dict, prefix: str, last: bool, depth: int) -> None:
         external = record.get("external", False)
@@ -158,6 +176,7 @@ def format_tree(result) -> str:
                 branch + record["type"],
                 record["urn"].split("::")[-1],
                 "read" if external else "create",
+                len(branch),
             )
         )
         kids = children.get(record["urn"], [])
@@ -166,19 +185,43 @@ def format_tree(result) -> str:
 
     for root in roots:
         walk(root, "", True, 0)
-    type_width = max(len(r[1]) for r in rows) + 2
-    name_width = max(len(r[2]) for r in rows) + 2
+    type_width, name_width = (max(len(r[i]) for r in rows) for i in (1, 2))
+    room = width - len(" +   ") - 2 * 2 - len("create")
+    if type_width + name_width > room:  # shared in proportion to what each needs
+        name_width = max(room * name_width // (type_width + name_width), 12)
+        type_width = room - name_width
     lines = [
         f"Previewing update ({result.stack}) offline:",
         "",
-        f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
+        f"     {'Type':<{type_width}}  {'Name':<{name_width}}  Plan",
     ]
-    lines += [f" {marker}  {kind:<{type_width}}{name:<{name_width}}{plan}" for marker, kind, name, plan in rows]
-    lines += ["", "Outputs:"]
-    for key, value in sorted(result.outputs.items()):
-        lines.append(f"    {key}: {json.dumps(conceal(value), sort_keys=True)}")
+    lines += [
+        f" {marker}  {shorten(kind, type_width, keep):<{type_width}}  {shorten(name, name_width):<{name_width}}  {plan}"
+        for marker, kind, name, plan, keep in rows
+    ]
+    outputs = [style.paint("Outputs:", "bold"), *format_outputs(result.outputs, width, stack_json)]
     counts = Counter("read" if r[0] == ">-" else "create" for r in rows)
-    lines += ["", "Resources:", f"    + {counts['create']} to create"]
+    totals = ["Resources:", f"    + {counts['create']} to create"]
     if counts["read"]:
-        lines.append(f"    >-{counts['read']} to read")
-    return "\n".join(lines)
+        totals.append(f"    >-{counts['read']} to read")
+    return "\n\n".join([style.plan("\n".join(lines)), "\n".join(outputs), style.plan("\n".join(totals))])
+
+
+def format_outputs(outputs: dict, width: int, stack_json: Path) -> list[str]:
+    """The stack outputs people read, as indented YAML; a line too wide is cut in the middle, and the last
+    line says where every output is whole."""
+    from mlplatform.offline.preview import conceal
+
+    shown = {key: value for key, value in conceal(outputs).items() if key not in MACHINE_OUTPUTS}
+    text = yaml.safe_dump(shown, sort_keys=True, allow_unicode=True, default_flow_style=False, width=1 << 20)
+    lines, cut = [], False
+    for line in text.splitlines() if shown else []:
+        line = "    " + line
+        if len(line) > width:  # the key stays whole, the value loses its middle
+            line, cut = shorten(line, width, line.find(": ") + 2 if ": " in line else 4), True
+        lines.append(line)
+    hidden = sorted(key for key in outputs if key in MACHINE_OUTPUTS)
+    notes = [f"(Not shown, for tools: {', '.join(hidden)}.)"] if hidden else []
+    if cut:
+        notes.append(f"(Values cut to fit at …: whole in {stack_json} and with --json.)")
+    return lines + [line for note in notes for line in fit("    " + note, width).split("\n")]

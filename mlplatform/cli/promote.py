@@ -76,8 +76,12 @@ def detect_layout(text: str, name: str) -> tuple[object, Layout]:
     for layout in dict.fromkeys(_layouts(text)):
         try:
             document = _yaml(layout).load(text)
-        except Exception as error:
-            raise UsageError(f"{name}: not YAML the tool can edit: {error}") from None
+        except Exception as error:  # one line, at its place when ruamel.yaml knows it
+            mark = getattr(error, "problem_mark", None)
+            where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+            raise UsageError(
+                f"{where}: not YAML the tool can edit: {getattr(error, 'problem', None) or error}"
+            ) from None
         if _dump(document, layout) == text:
             return document, layout
     raise UsageError(
@@ -184,7 +188,9 @@ class StackEdit:
         servings = (self.document.get("config") or {}).get(f"{NAMESPACE}:servings") or {}
         if name not in self.config.servings or name not in servings:
             known = ", ".join(servings) or "none"
-            raise UsageError(f"unknown serving {name!r} in stack {self.stack}: its servings are {known}")
+            close = difflib.get_close_matches(name, list(servings), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"unknown serving {name!r} in stack {self.stack}{hint}: its servings are {known}")
         return self.config.servings[name]
 
     def _predictors(self, serving: str) -> CommentedSeq:
@@ -333,6 +339,7 @@ def _parse_split(items: list[str]) -> dict[str, int]:
     split: dict[str, int] = {}
     for item in items:
         name, equals, percent = item.partition("=")
+        percent = percent.removesuffix("%")  # v1=80% reads as v1=80
         if not equals or not name or not re.fullmatch(r"[0-9]+", percent):
             raise UsageError(f"{item!r} is not PREDICTOR=PERCENT (e.g. v1=80)")
         if name in split:

@@ -34,7 +34,8 @@ from mlplatform.config.infra import (
     TrainingOperator,
     ZoneSubnet,
 )
-from mlplatform.config.loading import load, parse
+from mlplatform.config.loading import load, parse, read, read_program
+from mlplatform.config.reading import Reading
 from mlplatform.config.stack import StackConfig
 from mlplatform.config.teams import DEFAULT_TEAM, ContainerDefaults, EgressRule, Quota, Team, TeamNetwork
 from mlplatform.config.workloads import (
@@ -86,6 +87,7 @@ __all__ = [
     "Promotion",
     "Quantity",
     "Quota",
+    "Reading",
     "Replica",
     "Resources",
     "Seldon",
@@ -101,4 +103,6 @@ __all__ = [
     "format_path",
     "load",
     "parse",
+    "read",
+    "read_program",
 ]

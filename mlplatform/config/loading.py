@@ -14,16 +14,17 @@ import difflib
 import functools
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, Literal, NoReturn, get_origin
 
 import pulumi
 from pydantic import ValidationError
 
 from mlplatform.config import schema
 from mlplatform.config.base import NAMESPACE, ConfigError, PathError, Problem, describe_pattern, format_path, parse_path
-from mlplatform.config.stack import StackConfig
+from mlplatform.config.reading import Reading, without
+from mlplatform.config.stack import CROSS_CHECKS, StackConfig
 
 # ---------------------------------------------------------------- where a key is written
 
@@ -136,8 +137,12 @@ def _reason(error: dict, location: tuple) -> str:
     return message.replace("Input should be", "should be").replace("String should", "text should")
 
 
+# Parts of pydantic's error locations that name its validators, not config keys.
+SCHEMA_PARTS = ("function-", "json-or-python")
+
+
 def _problem(error: dict) -> Problem:
-    location = tuple(part for part in error["loc"] if not str(part).startswith(("function-", "json-or-python")))
+    location = tuple(part for part in error["loc"] if not str(part).startswith(SCHEMA_PARTS))
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, PathError):
         location, reason = location + cause.path, cause.reason
@@ -171,13 +176,34 @@ def problems_of(error: ValidationError) -> list[Problem]:
     return list(seen.values())
 
 
+def _validated(values: dict[str, Any]) -> tuple[StackConfig, list[Problem]]:
+    """The models of `values` and the problems of their cross-checks; a ValidationError for the fields."""
+    crossed: list[PathError] = []
+    settings = StackConfig.model_validate(values, context={CROSS_CHECKS: crossed})
+    return settings, [Problem(f"{NAMESPACE}:{format_path(problem.path)}", problem.reason) for problem in crossed]
+
+
+def read(raw: dict[str, Any], source: ConfigSource | None = None) -> Reading:
+    """Every problem of raw config values (keys without the namespace), fields and cross-checks, and the config
+    they leave for later rules (`reading.Reading`)."""
+    try:
+        settings, crossed = _validated(raw)
+        reading = Reading(settings).adding(crossed)
+    except ValidationError as error:
+        locations = [tuple(p for p in e["loc"] if not str(p).startswith(SCHEMA_PARTS)) for e in error.errors()]
+        reading = Reading(None, tuple(problems_of(error)), tuple(locations))
+        rest = without(raw, locations)
+        try:
+            settings, crossed = _validated(rest) if rest is not None else (None, [])
+        except ValidationError:  # what remains needs a refused value
+            settings, crossed = None, []
+        reading = replace(reading, settings=settings).adding(crossed)
+    return reading.located(source.where if source else None)
+
+
 def parse(raw: dict[str, Any], source: ConfigSource | None = None) -> StackConfig:
     """Validate raw config values (keys without the namespace) or raise a ConfigError with every problem."""
-    try:
-        return StackConfig.model_validate(raw)
-    except ValidationError as error:
-        failure = ConfigError.of(problems_of(error))
-    raise failure.locate(source.where) if source else failure
+    return read(raw, source).settled()
 
 
 # ---------------------------------------------------------------- under `pulumi up`
@@ -241,8 +267,49 @@ async def locating(awaitable):
         raise (error.locate(source.where) if source and not error.located else error) from None
 
 
-def load() -> StackConfig:
-    """Read the whole `ml-platform:` namespace from the running Pulumi program's config and validate it.
+# ---------------------------------------------------------------- secrets outside `ml-platform:`
+
+# Secrets live in a namespace of their own: `ml-platform:` takes no secure values.
+SECRETS_NAMESPACE = "ml-platform-secrets"
+# Set (to anything) for the offline tools to plan a secret the stack does not set as `[secret]`, as they plan every
+# secret (offline none is decrypted); `pulumi up` still needs it set.
+PLACEHOLDER_SECRETS_ENV = "MLP_PLACEHOLDER_SECRETS"
+
+
+@dataclass(frozen=True)
+class SecretNeed:
+    """A secret config key the program reads because of a setting: which (`key`), for what (`what`)."""
+
+    key: str
+    secret: str
+    what: str
+
+
+def required_secrets(settings: StackConfig) -> list[SecretNeed]:
+    """The secrets this config makes the program read (`stacks/workloads.py`), each with the setting that needs it."""
+    sso = settings.notebook_sso
+    if sso is None or not settings.notebooks:
+        return []
+    secret = f"{SECRETS_NAMESPACE}:{sso.client_secret_key}"
+    return [SecretNeed(f"{NAMESPACE}:notebookSso", secret, "its OIDC client secret")]
+
+
+def missing_secrets(settings: StackConfig, stack: str) -> list[Problem]:
+    """A problem for each secret the config needs that the program's config does not set, saying how to set it."""
+    problems = []
+    for need in required_secrets(settings):
+        namespace, _, name = need.secret.partition(":")
+        if pulumi.Config(namespace).get(name) is None:
+            command = f"pulumi config set --stack {stack} --secret {need.secret} <value>"
+            offline = f"{PLACEHOLDER_SECRETS_ENV}=1 mlp preview -s {stack}"
+            reason = f"needs {need.what}, {need.secret}, which is not set: run `{command}` (to preview offline without it: `{offline}`)"
+            problems.append(Problem(need.key, reason))
+    return problems
+
+
+def read_program() -> Reading:
+    """Read the whole `ml-platform:` namespace from the running Pulumi program's config and validate it, as far as
+    it reads: the stack composition judges the rest by its environment's rules and reports every problem at once.
 
     Every key is read, so a misspelt top-level key (`servingz`) is refused like any other unknown key.
     """
@@ -261,6 +328,18 @@ def load() -> StackConfig:
             continue
         raw[key] = _decode(key, value)
     if problems:
-        failure = ConfigError.of(problems)
-        raise failure.locate(source.where) if source else failure
-    return parse(raw, source)
+        _refuse(problems, source)
+    reading = read(raw, source)
+    if reading.settings is not None:
+        reading = reading.adding(missing_secrets(reading.settings, pulumi.get_stack()))
+    return reading.located(source.where if source else None)
+
+
+def load() -> StackConfig:
+    """The program's config (`read_program`); a ConfigError with every problem when it has any."""
+    return read_program().settled()
+
+
+def _refuse(problems: list[Problem], source: ConfigSource | None) -> NoReturn:
+    failure = ConfigError.of(problems)
+    raise failure.locate(source.where) if source else failure

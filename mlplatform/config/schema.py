@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from typing import Any
 
 from mlplatform.config.base import NAMESPACE
@@ -32,14 +33,31 @@ STACK_FILE_KEYS = {
 }
 
 
+# A Python named group, `(?P<model>`, not escaped. JSON Schema patterns are ECMA-262 regular expressions (JSON
+# Schema 2020-12 core, section 6.4 "Regular Expressions"), where that syntax is an error: ECMA writes `(?<model>`,
+# which Python's `re` refuses in turn. The rules keep their names for Python; a schema pattern only matches, nothing
+# reads its groups, so it carries them unnamed (tests/config/test_schema.py compiles each with an ECMA-262 engine).
+_PYTHON_NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+def ecma_pattern(pattern: str) -> str:
+    """A Python pattern of the rules as ECMA-262 writes it: `^(?P<model>[a-z]+):` -> `^([a-z]+):`."""
+    return _PYTHON_NAMED_GROUP.sub(r"\1(", pattern)
+
+
 def _tidy(node: Any) -> Any:
-    """Drop pydantic's generated titles; make a dict with a key pattern refuse other keys."""
+    """Drop pydantic's generated titles; patterns in ECMA-262 syntax; make a dict with a key pattern refuse other
+    keys."""
     if isinstance(node, list):
         return [_tidy(item) for item in node]
     if not isinstance(node, dict):
         return node
     node = {key: _tidy(value) for key, value in node.items() if not (key == "title" and isinstance(value, str))}
+    if isinstance(node.get("pattern"), str):
+        node["pattern"] = ecma_pattern(node["pattern"])
     patterns = node.get("patternProperties")
+    if isinstance(patterns, dict):
+        node["patternProperties"] = patterns = {ecma_pattern(key): value for key, value in patterns.items()}
     if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
         ((pattern, value_schema),) = patterns.items()
         del node["patternProperties"]

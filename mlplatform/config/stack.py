@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from mlplatform import catalog, rules
 from mlplatform.config.base import DNS_LABEL, Model, ModelVersionRef, PathError
@@ -16,6 +17,18 @@ from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES, Team, check_t
 from mlplatform.config.workloads import Notebook, NotebookSso, Promotion, Serving, TrainingJob, WebService
 
 MIN_ALICLOUD_DISK_GIB = 20
+# ACK Serverless runs a GPU pod as an elastic container instance of the GPU instance types its
+# `k8s.aliyun.com/eci-use-specs` annotation lists (ACK Serverless user guide, "Specify the compute specification when
+# creating an elastic container instance-based pod", Example 1: `ecs.gn6i-c4g1.xlarge,ecs.gn6i-c8g1.2xlarge` beside
+# `nvidia.com/gpu` limits; alibabacloud.com/help/en/ack/serverless-kubernetes/user-guide/create-an-eci-pod). The
+# platform renders no such annotation: GPU workloads run on GPU node pools of a managed cluster.
+SERVERLESS_GPU = (
+    "GPUs on a serverless cluster (ACK Serverless) are elastic container instances whose GPU instance type each pod "
+    "names in its k8s.aliyun.com/eci-use-specs annotation, which the platform does not render: run GPU workloads on "
+    "a managed cluster with a node pool of gpu: true"
+)
+# The validation context key under which `StackConfig` collects its cross-check problems instead of failing.
+CROSS_CHECKS = "mlplatform.cross-checks"
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "m": 1e-3}
 
 
@@ -68,31 +81,39 @@ class StackConfig(Model):
     """What the cost estimate assumes where the plan cannot say: bucket sizes, log volume, training hours."""
 
     @model_validator(mode="after")
-    def _cross_references(self) -> StackConfig:
-        self._check_cluster()
-        families = rules.GPU_INSTANCE_PREFIXES[self.cloud]
-        for name, pool in self.node_pools.items():
-            self._check_pool(name, pool)
-            for index, instance_type in enumerate(pool.instance_types):
-                if not rules.is_instance_type_of(instance_type, self.cloud):
-                    raise PathError(
-                        ("nodePools", name, "instanceTypes", index),
-                        f"{instance_type!r} is not an instance type on {self.cloud} "
-                        f"({'ECS types start with ecs.' if self.cloud == 'alicloud' else 'EC2 types look like m6i.large'})",
-                    )
-                if pool.gpu and not rules.is_gpu_instance_type(instance_type, self.cloud):
-                    raise PathError(
-                        ("nodePools", name, "instanceTypes", index),
-                        f"{instance_type!r} is not a GPU instance type on {self.cloud} (families: {', '.join(families)})",
-                    )
-        self._check_gpu_requests()
-        self._check_disks()
-        self._check_notebook_sso()
-        self._check_dependencies()
-        self._check_model_versions()
-        self._check_teams()
-        self._check_deploy_runners()
+    def _cross_references(self, info: ValidationInfo) -> StackConfig:
+        """The rules that span parts of the config, each judged on its own: with a list under `CROSS_CHECKS` in the
+        validation context every problem found goes there (`loading.read` reports them all); else the first one
+        fails the validation."""
+        found = self._cross_check_problems()
+        sink = info.context.get(CROSS_CHECKS) if isinstance(info.context, dict) else None
+        if sink is not None:
+            sink.extend(found)
+        elif found:
+            raise found[0]
         return self
+
+    def _cross_check_problems(self) -> list[PathError]:
+        """The first problem of each independent cross-check: the cluster, each node pool, the GPU requests, ..."""
+        checks = [
+            self._check_cluster,
+            self._check_serverless_pools,
+            *(functools.partial(self._check_pool, name, pool) for name, pool in self.node_pools.items()),
+            self._check_gpu_requests,
+            self._check_disks,
+            self._check_notebook_sso,
+            self._check_dependencies,
+            self._check_model_versions,
+            self._check_teams,
+            self._check_deploy_runners,
+        ]
+        problems = []
+        for check in checks:
+            try:
+                check()
+            except PathError as problem:
+                problems.append(problem)
+        return problems
 
     def _check_deploy_runners(self) -> None:
         """A private EKS API admits only the sources its cluster security group allows (EKS user guide, "Cluster
@@ -159,8 +180,33 @@ class StackConfig(Model):
             if self.cloud != "aws" and zone.public_cidr:
                 raise PathError(("cluster", "network", "zones", index, "publicCidr"), "public subnets are for AWS VPCs")
 
+    def _check_serverless_pools(self) -> None:
+        """ACK Serverless (ASK) has no nodes of its own: every pod runs as an elastic container instance (ECI) on
+        virtual nodes (ACK Serverless user guide, "Specify the compute specification when creating an elastic
+        container instance-based pod", alibabacloud.com/help/en/ack/serverless-kubernetes/user-guide/create-an-eci-pod),
+        and an ACK node pool (`cs.NodePool`) belongs to an ACK cluster, not an ASK one."""
+        if self.cluster.kind == "serverless" and self.node_pools:
+            raise PathError(
+                ("nodePools",),
+                "a serverless cluster (ACK Serverless) has no node pools: every pod runs as an elastic container "
+                "instance on virtual nodes; remove nodePools, or use cluster.kind: managed for pools of your own",
+            )
+
     def _check_pool(self, name: str, pool: NodePool) -> None:
         path = ("nodePools", name)
+        families = rules.GPU_INSTANCE_PREFIXES[self.cloud]
+        for index, instance_type in enumerate(pool.instance_types):
+            if not rules.is_instance_type_of(instance_type, self.cloud):
+                raise PathError(
+                    (*path, "instanceTypes", index),
+                    f"{instance_type!r} is not an instance type on {self.cloud} "
+                    f"({'ECS types start with ecs.' if self.cloud == 'alicloud' else 'EC2 types look like m6i.large'})",
+                )
+            if pool.gpu and not rules.is_gpu_instance_type(instance_type, self.cloud):
+                raise PathError(
+                    (*path, "instanceTypes", index),
+                    f"{instance_type!r} is not a GPU instance type on {self.cloud} (families: {', '.join(families)})",
+                )
         if pool.gpu_sharing == "cgpu" and (self.cloud != "alicloud" or self.cluster.kind != "managed"):
             raise PathError(
                 (*path, "gpuSharing"),
@@ -251,6 +297,8 @@ class StackConfig(Model):
 
     def _check_gpu_requests(self) -> None:
         for path, resources in self._gpu_requests():
+            if resources.wants_gpu and self.cluster.kind == "serverless":
+                raise PathError((*path, "gpu" if resources.gpu else "gpuMemoryGb"), SERVERLESS_GPU)
             if resources.wants_gpu and not self.has_gpu_pool:
                 raise PathError(path, "asks for a GPU but no node pool has gpu: true")
             if resources.gpu_memory_gb and self.gpu_sharing != "cgpu":
@@ -263,6 +311,21 @@ class StackConfig(Model):
                     "ask for gpuMemoryGb",
                 )
 
+    def dependency_graph(self) -> dict[str, set[str]]:
+        """Each workload and what must exist before it: its `dependsOn`, the serving a routed serving shares the URL
+        of (`routeByHeader`), the serving a web service's SERVING_URL names."""
+        graph: dict[str, set[str]] = {}
+        for items in (self.training_jobs, self.servings, self.web_services):
+            for name, workload in items.items():
+                graph[name] = set(workload.depends_on)
+        for name, serving in self.servings.items():
+            if serving.route_by_header:
+                graph[name].add(serving.route_by_header.serving)
+        for name, service in self.web_services.items():
+            if service.serving:
+                graph[name].add(service.serving)
+        return graph
+
     def _check_dependencies(self) -> None:
         kinds = {"trainingJobs": self.training_jobs, "servings": self.servings, "webServices": self.web_services}
         owner: dict[str, str] = {}
@@ -274,23 +337,14 @@ class StackConfig(Model):
                         f"the name {name!r} is taken by {owner[name]}.{name}: dependsOn needs unique names",
                     )
                 owner[name] = kind
-        graph = {}
         for kind, items in kinds.items():
             for name, item in items.items():
-                graph[name] = set(item.depends_on)
                 for index, dependency in enumerate(item.depends_on):
                     if owner.get(dependency) not in kinds:
                         raise PathError(
                             (kind, name, "dependsOn", index),
                             f"no training job, serving or web service named {dependency!r}",
                         )
-        try:
-            TopologicalSorter(graph).prepare()
-        except CycleError as error:
-            cycle = " -> ".join(error.args[1])
-            raise PathError(
-                (owner[error.args[1][0]], error.args[1][0], "dependsOn"), f"dependency cycle: {cycle}"
-            ) from None
         for name, service in self.web_services.items():
             if service.serving and service.serving not in self.servings:
                 raise PathError(("webServices", name, "serving"), f"no serving named {service.serving!r}")
@@ -311,6 +365,13 @@ class StackConfig(Model):
                     f"{route.serving!r} runs protocol {target.protocol} in namespace {target.namespace}; "
                     f"a header route needs the same protocol and namespace ({serving.protocol}, {serving.namespace})",
                 )
+        try:
+            TopologicalSorter(self.dependency_graph()).prepare()
+        except CycleError as error:
+            cycle = " -> ".join(error.args[1])
+            raise PathError(
+                (owner[error.args[1][0]], error.args[1][0], "dependsOn"), f"dependency cycle: {cycle}"
+            ) from None
 
     def trained_versions(self) -> dict[str, str]:
         """Model version -> the training job in this stack that writes it."""

@@ -128,8 +128,7 @@ class Notebook(Model):
     team: str | None = None
     """The team that owns it (a key of `teams`), which gives its namespace; unset: the default team."""
     volume_size: Quantity = "20Gi"
-    """The workspace disk; at least 20Gi on Alibaba Cloud, the smallest ESSD (PL1) disk."""
-    """Size of the workspace volume mounted at /home/jovyan, e.g. 10Gi."""
+    """Size of the workspace volume mounted at /home/jovyan; at least 20Gi on Alibaba Cloud, the smallest ESSD (PL1) disk."""
     expose: bool = False
     """Give the notebook (behind `notebookSso`: its proxy) an internal load balancer address, reachable from the VPC. Off by default: a notebook is reached through `kubectl port-forward` or the Kubeflow dashboard."""
     public: bool = False

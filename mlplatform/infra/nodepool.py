@@ -15,7 +15,13 @@ import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
-from mlplatform.conventions import CGPU_LABEL, GPU_NODE_LABEL, GPU_TAINT, NVIDIA_GPU_PRESENT_LABEL
+from mlplatform.conventions import (
+    CGPU_LABEL,
+    GPU_NODE_LABEL,
+    GPU_TAINT,
+    NVIDIA_GPU_PRESENT_LABEL,
+    config_path_annotation,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,12 @@ class NodePoolArgs:
     tags: dict[str, str] | None = None
     # EKS: pools are Karpenter NodePools (Kubernetes objects; give a kubernetes provider in the options).
     karpenter: KarpenterNodes | None = None
+    # The pool's key in config `nodePools` (`gpu`): the ACK pool's tag and the Karpenter objects' annotation name
+    # `nodePools.gpu`, which policy verdicts lead with.
+    config_name: str | None = None
+
+    def config_path(self) -> dict[str, str]:
+        return config_path_annotation("nodePools", self.config_name) if self.config_name else {}
 
 
 def node_labels(pool: cfg.NodePool, cloud: str) -> dict[str, str]:
@@ -106,7 +118,7 @@ class NodePool(pulumi.ComponentResource):
             taints=[alicloud.cs.NodePoolTaintArgs(key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2])]
             if pool.gpu
             else None,
-            tags=args.tags,
+            tags={**(args.tags or {}), **args.config_path()} or None,
             opts=pulumi.ResourceOptions(parent=self),
             **spot,
         )
@@ -131,7 +143,7 @@ class NodePool(pulumi.ComponentResource):
             ],
             "tags": dict(args.tags or {}),
         }
-        node_class = self._karpenter_object(name, "nodeclass", "karpenter.k8s.aws/v1", "EC2NodeClass", class_spec)
+        node_class = self._karpenter_object(name, "nodeclass", "karpenter.k8s.aws/v1", "EC2NodeClass", class_spec, args)
         capacity = ["spot", "on-demand"] if pool.spot else ["on-demand"]
         template_spec: dict = {
             "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": name},
@@ -152,18 +164,28 @@ class NodePool(pulumi.ComponentResource):
                 "consolidateAfter": "5m",
             },
         }
-        node_pool = self._karpenter_object(name, "nodepool", "karpenter.sh/v1", "NodePool", pool_spec, [node_class])
+        node_pool = self._karpenter_object(
+            name, "nodepool", "karpenter.sh/v1", "NodePool", pool_spec, args, [node_class]
+        )
         return node_pool.metadata.apply(lambda metadata: metadata["name"])
 
     def _karpenter_object(
-        self, name: str, role: str, api_version: str, kind: str, spec: dict, depends_on: list | None = None
+        self,
+        name: str,
+        role: str,
+        api_version: str,
+        kind: str,
+        spec: dict,
+        args: NodePoolArgs,
+        depends_on: list | None = None,
     ) -> k8s.apiextensions.CustomResource:
         """A cluster-scoped Karpenter object named like the pool, planned as `<name>-<role>`."""
+        path = args.config_path()
         return k8s.apiextensions.CustomResource(
             f"{name}-{role}",
             api_version=api_version,
             kind=kind,
-            metadata={"name": name},
+            metadata={"name": name, **({"annotations": path} if path else {})},
             spec=spec,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )

@@ -31,6 +31,7 @@ import pulumi
 import yaml
 
 from mlplatform import validation
+from mlplatform.config import read
 from mlplatform.conventions import SECRET_TEXT
 from mlplatform.offline import engine as offline
 from mlplatform.offline import stackfiles
@@ -238,7 +239,8 @@ def _manifest(registration: offline.Registration) -> dict:
 
 def _referenced_outputs(files: stackfiles.StackFiles, project_dir: Path) -> dict[str, dict]:
     """Outputs of the stacks this one references, planned offline from their own config."""
-    promotion = files.settings().promotion  # a config error names its file and line
+    # The config as far as it reads: the program reports its other problems with those of prod's rules.
+    promotion = read(files.namespace_values(), files.source()).usable().promotion
     if promotion is None or promotion.project != files.project:
         return {}
     # Only its outputs are read: the referenced stack is planned, not validated or written.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from mlplatform.config import NAMESPACE, StackConfig, parse
-from mlplatform.config.loading import ConfigSource
+from mlplatform.config.loading import PLACEHOLDER_SECRETS_ENV, ConfigSource, required_secrets
 from mlplatform.conventions import SECRET_TEXT
 
 
@@ -47,18 +48,66 @@ class StackFiles:
         return values
 
 
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A key written twice in one mapping: Pulumi's YAML parser refuses the file, so the offline tools do too."""
+
+
+def _refusing_duplicates(loader: type) -> type:
+    """`loader` that refuses a mapping key written twice (PyYAML keeps the last silently); merged keys (`<<`)
+    may still be overridden, as YAML allows."""
+
+    class Loader(loader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:  # an unhashable key: PyYAML's own error says so
+                    continue
+                if first is not key_node.start_mark:
+                    raise DuplicateKey(
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first at line {first.line + 1}): Pulumi refuses a key written twice",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
+# libyaml's parser (a generated 1,000-serving stack file takes seconds with the pure-Python one), and the
+# pure-Python one, whose messages and positions are better, for a file that does not load.
+_FAST_LOADER = _refusing_duplicates(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+_LOADER = _refusing_duplicates(yaml.SafeLoader)
+
+
+def project_file(project_dir: Path) -> Path:
+    """Pulumi.yaml of the project; outside a project, a UsageError that says where to run."""
+    path = project_dir / "Pulumi.yaml"
+    if not path.is_file():
+        raise UsageError(
+            f"no Pulumi project here ({project_dir} has no Pulumi.yaml): run in the ml-platform folder or pass -C <folder>"
+        )
+    return path
+
+
 def read_yaml(path: Path) -> dict:
-    """Load a YAML mapping, naming the file, line and column of a syntax error."""
+    """Load a YAML mapping, naming the file, line and column of a syntax error or a duplicated key."""
     try:
         text = path.read_text()
-        try:  # libyaml's parser (a generated 1,000-serving stack file takes seconds with the pure-Python one)
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        try:
+            data = yaml.load(text, Loader=_FAST_LOADER)
         except yaml.YAMLError:
-            data = yaml.safe_load(text)  # raises with the pure-Python parser's message and position
+            data = yaml.load(text, Loader=_LOADER)  # raises with the pure-Python parser's message and position
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-        raise UsageError(f"{where}: malformed YAML: {error.problem}") from None
+        kind = "" if isinstance(error, DuplicateKey) else "malformed YAML: "
+        raise UsageError(f"{where}: {kind}{error.problem}") from None
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror}") from None
     if data is None:
@@ -76,6 +125,7 @@ def stack_file(project_dir: Path, stack: str) -> Path:
     """Path of Pulumi.<stack>.yaml; an unknown stack is a UsageError that lists the known ones."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
+        project_file(project_dir)  # outside a project, say so rather than list no stacks
         known = ", ".join(stack_names(project_dir)) or "none"
         raise UsageError(f"unknown stack {stack!r}: the stacks are {known}")
     return path
@@ -105,7 +155,7 @@ def _flatten(key: str, value: object, secret_keys: list[str]) -> str:
 
 def load(project_dir: Path, stack: str) -> StackFiles:
     """Project defaults from Pulumi.yaml overlaid by Pulumi.<stack>.yaml."""
-    project_doc = read_yaml(project_dir / "Pulumi.yaml")
+    project_doc = read_yaml(project_file(project_dir))
     project = project_doc.get("name")
     if not project:
         raise UsageError("Pulumi.yaml: no project name")
@@ -118,4 +168,13 @@ def load(project_dir: Path, stack: str) -> StackFiles:
         raw[key if ":" in key else f"{project}:{key}"] = value
     secret_keys: list[str] = []
     config = {key: _flatten(key, value, secret_keys) for key, value in raw.items() if value is not None}
-    return StackFiles(project=project, stack=stack, config=config, secret_keys=secret_keys, project_dir=project_dir)
+    files = StackFiles(project=project, stack=stack, config=config, secret_keys=secret_keys, project_dir=project_dir)
+    return _with_placeholders(files) if os.environ.get(PLACEHOLDER_SECRETS_ENV) else files
+
+
+def _with_placeholders(files: StackFiles) -> StackFiles:
+    """The stack files with `[secret]` for each secret the config needs but the stack does not set
+    (`MLP_PLACEHOLDER_SECRETS=1`): offline no secret is ever decrypted, so the plan is the same."""
+    missing = [need.secret for need in required_secrets(files.settings()) if need.secret not in files.config]
+    config = {**files.config, **dict.fromkeys(missing, SECRET_TEXT)}
+    return replace(files, config=config, secret_keys=[*files.secret_keys, *missing])

@@ -4,7 +4,8 @@ The schemas are upstream truth, kept apart from the webhook rules we transcribed
 upgrade of an operator shows what to re-check. They are looked up, in order:
 
 1. `$MLP_CRD_DIR`, a folder of `<group>_<plural>.yaml` files;
-2. `../shared/crds` beside the project (the team's shared reference data);
+2. `../shared/crds` beside the project (the team's shared reference data): the `mlp -C` project, this checkout,
+   the working folder;
 3. the user cache (`$XDG_CACHE_HOME/mlplatform/crds`, `~/.cache/...`), filled by
    `python -m mlplatform crds download` from the pinned upstream files in `crd-sources.json`,
    each checked against its sha256.
@@ -21,6 +22,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import jsonschema
@@ -41,10 +43,25 @@ class CrdsMissing(Exception):
     """No folder of upstream CRDs: the message says how to get one."""
 
 
+# The project folder a command works on (`mlp -C <project>`), when it is not the working folder.
+_project: ContextVar[Path | None] = ContextVar("project", default=None)
+
+
+@contextlib.contextmanager
+def for_project(project_dir: Path) -> Iterator[None]:
+    """Within it, `../shared/crds` beside `project_dir` is looked up first (`mlp -C <project>` run from elsewhere)."""
+    token = _project.set(project_dir)
+    try:
+        yield
+    finally:
+        _project.reset(token)
+
+
 def shared_dir() -> Path:
-    """`../shared/crds` beside the project: beside this checkout, else beside the working folder (an installed
-    package lives in site-packages, so the project is where the command runs)."""
-    beside = [base / "shared" / "crds" for base in (Path(__file__).resolve().parents[3], Path.cwd().resolve().parent)]
+    """`../shared/crds` beside the project: beside the command's project folder (`for_project`), this checkout, or
+    the working folder (an installed package lives in site-packages, so the project is where the command runs)."""
+    projects = [*filter(None, [_project.get()]), Path(__file__).resolve().parents[2], Path.cwd()]
+    beside = [project.resolve().parent / "shared" / "crds" for project in projects]
     return next((folder for folder in beside if folder.is_dir()), beside[0])
 
 
@@ -80,8 +97,15 @@ def download(target: Path | None = None, opener=urllib.request.urlopen) -> list[
     target = target or cache_dir()
     fetched: dict[str, bytes] = {}
     for source in sources():
-        with opener(source["url"], timeout=60) as response:
-            body = response.read()
+        try:
+            with opener(source["url"], timeout=60) as response:
+                body = response.read()
+        except OSError as error:  # urllib's URLError and HTTPError are OSErrors: no network, a proxy, a timeout
+            reason = getattr(error, "reason", None) or error.strerror or error
+            raise CrdsMissing(
+                f"cannot download {source['url']} ({reason}); nothing written. Without network, set {CRDS_DIR_ENV} "
+                "to a folder holding the CRD files (`mlp crds where` shows the folder in use)"
+            ) from None
         digest = hashlib.sha256(body).hexdigest()
         if digest != source["sha256"]:
             raise CrdsMissing(f"{source['url']}: sha256 {digest} is not the pinned {source['sha256']}; nothing written")

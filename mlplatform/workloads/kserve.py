@@ -48,6 +48,7 @@ import pulumi_kubernetes as k8s
 
 from mlplatform.config import Predictor, Serving
 from mlplatform.config.kserve import KSERVE_FORMATS
+from mlplatform.conventions import config_path_annotation
 from mlplatform.rules import MODEL_VERSION_ANNOTATION
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
@@ -139,13 +140,15 @@ def _uri(uris: Mapping[str, pulumi.Input[str]], predictor: Predictor) -> pulumi.
 
 
 def predictor_spec(
+    name: str,
     serving: Serving,
     predictor: Predictor,
     uri: pulumi.Input[str],
     gpu: GpuScheduling,
     service_account: pulumi.Input[str] | None = None,
 ) -> dict:
-    """A predictor as KServe reads it: name, model (runtime) or container, resources, placement, batcher."""
+    """A predictor of the serving `name` as KServe reads it: name, model (runtime) or container, resources,
+    placement, batcher; annotated with its config path (and model version)."""
     fits = placement(predictor.resources, gpu)
     # The predictor's inline pod fields take the pod securityContext; the runtime's container its own.
     spec: dict = {
@@ -179,8 +182,9 @@ def predictor_spec(
             "maxBatchSize": predictor.batching.max_batch_size,
             "maxLatency": predictor.batching.max_latency_ms,
         }
+    spec["annotations"] = config_path_annotation("servings", name, "predictors", serving.predictors.index(predictor))
     if predictor.is_model_version:
-        spec["annotations"] = {MODEL_VERSION_ANNOTATION: predictor.model}
+        spec["annotations"][MODEL_VERSION_ANNOTATION] = predictor.model
     return spec
 
 
@@ -197,7 +201,7 @@ def inference_service_spec(
     stable = serving.stable
     others = canaries(serving)
     extra = sum(p.replicas for p in others)  # what the controller takes off the stable's minReplicas
-    spec_predictor = predictor_spec(serving, stable, _uri(uris, stable), gpu, service_account)
+    spec_predictor = predictor_spec(name, serving, stable, _uri(uris, stable), gpu, service_account)
     spec_predictor["timeout"] = math.ceil(serving.timeout_ms / 1000)
     annotations = {DEPLOYMENT_MODE: "Standard"}
     if stable.autoscaling:
@@ -222,14 +226,14 @@ def inference_service_spec(
     spec: dict = {"predictor": spec_predictor}
     if others:
         spec["canary"] = [
-            _canary(serving, predictor, _uri(uris, predictor), gpu, service_account) for predictor in others
+            _canary(name, serving, predictor, _uri(uris, predictor), gpu, service_account) for predictor in others
         ]
     return annotations, spec
 
 
-def _canary(serving: Serving, predictor: Predictor, uri, gpu: GpuScheduling, service_account) -> dict:
+def _canary(name: str, serving: Serving, predictor: Predictor, uri, gpu: GpuScheduling, service_account) -> dict:
     """A `spec.canary[]` entry: fixed replicas, its share of the traffic (0 for a shadow, which is mirrored)."""
-    spec = {**predictor_spec(serving, predictor, uri, gpu, service_account), "minReplicas": predictor.replicas}
+    spec = {**predictor_spec(name, serving, predictor, uri, gpu, service_account), "minReplicas": predictor.replicas}
     if "model" in spec:
         # The canary schema requires the model container's name (the stable predictor's webhook forbids it
         # there); it is the name of the runtime's container the controller merges it into.
@@ -304,13 +308,13 @@ def serving_resource(
     api_version: str = API_VERSION,
 ) -> k8s.apiextensions.CustomResource:
     """An object of the serving `name` (its component is `parent`): named like the serving, planned as
-    `<name>-<kind, lower case>`, labelled part of the platform; cluster-scoped when `namespace` is None."""
+    `<name>-<kind, lower case>`, labelled part of the platform, annotated with its config path; cluster-scoped
+    when `namespace` is None."""
     metadata: dict = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace
     metadata["labels"] = dict(PART_OF)
-    if annotations is not None:
-        metadata["annotations"] = dict(annotations)
+    metadata["annotations"] = {**config_path_annotation("servings", name), **(annotations or {})}
     return k8s.apiextensions.CustomResource(
         f"{name}-{kind.lower()}",
         api_version=api_version,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from mlplatform.config import Serving
+from mlplatform.conventions import config_path_annotation
 from mlplatform.rules import MODEL_VERSION_ANNOTATION, model_prefix
 from mlplatform.workloads.kserve import (
     AUTOSCALER_CLASS,
@@ -93,7 +94,7 @@ def inference_service_spec(
         "minReplicas": llm.scaling.min_replicas,
         "maxReplicas": llm.scaling.max_replicas,
         "timeout": math.ceil(serving.timeout_ms / 1000),
-        "annotations": {MODEL_VERSION_ANNOTATION: llm.model},
+        "annotations": {**config_path_annotation("servings", name, "llm"), MODEL_VERSION_ANNOTATION: llm.model},
         "model": model,
         **fits.pod_fields(),
         "securityContext": pod_security_context(RUN_AS["kserve"]),

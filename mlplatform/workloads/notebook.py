@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from mlplatform import config
-from mlplatform.conventions import DISK_STORAGE_CLASS
+from mlplatform.conventions import DISK_STORAGE_CLASS, config_path_annotation
 from mlplatform.workloads.addresses import LoadBalancer, load_balancer_address
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
@@ -164,6 +164,7 @@ class Notebook(pulumi.ComponentResource):
                 # Read by the platform's policy: a notebook outside the cluster is a deliberate choice.
                 # Behind SSO the proxy is what is exposed; the notebook's own Service stays in the cluster.
                 "annotations": {
+                    **config_path_annotation("notebooks", name),
                     "mlplatform.io/expose": "true" if notebook.expose and not args.sso else "false",
                     **({SSO_ANNOTATION: f"{name}-sso"} if args.sso else {}),
                 },
@@ -224,7 +225,7 @@ class Notebook(pulumi.ComponentResource):
                 "name": f"{name}-public",
                 "namespace": namespace,
                 "labels": {"app": name},
-                **({"annotations": load_balancer.annotations} if load_balancer.annotations else {}),
+                "annotations": {**config_path_annotation("notebooks", name), **load_balancer.annotations},
             },
             spec={
                 "type": "LoadBalancer",

@@ -39,6 +39,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform.config import Batching, Predictor, Seldon, Serving
+from mlplatform.conventions import config_path_annotation
 from mlplatform.rules import MODEL_VERSION_ANNOTATION
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
@@ -181,6 +182,7 @@ class ModelServing(pulumi.ComponentResource):
                 # `pulumi up` fails when a model never loads, instead of reporting a serving that does not
                 # serve: Seldon sets status.state to Available, Creating or Failed (seldon_deployment_status.go).
                 "annotations": {
+                    **config_path_annotation("servings", name),
                     "pulumi.com/waitFor": "jsonpath={.status.state}=Available",
                     "pulumi.com/timeoutSeconds": str(SERVING_READY_TIMEOUT_S),
                 },
@@ -226,8 +228,9 @@ class ModelServing(pulumi.ComponentResource):
         }
         if predictor.shadow:
             rendered["shadow"] = True
+        rendered["annotations"] = config_path_annotation("servings", self._name, "predictors", index)
         if predictor.is_model_version:
-            rendered["annotations"] = {MODEL_VERSION_ANNOTATION: predictor.model}
+            rendered["annotations"][MODEL_VERSION_ANNOTATION] = predictor.model
         return rendered
 
     def _component_spec(self, predictor: Predictor) -> dict:

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config, rules
+from mlplatform.conventions import config_path_annotation
 from mlplatform.workloads.identity import pod_identity
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, service_account
@@ -134,6 +135,7 @@ def run_metadata(name: str, namespace: pulumi.Input[str], job: config.TrainingJo
         "namespace": namespace,
         "labels": {"mlplatform.io/model": model, "mlplatform.io/model-version": version},
         "annotations": {
+            **config_path_annotation("trainingJobs", name),
             "mlplatform.io/model-version": job.model,
             "pulumi.com/waitFor": f"condition={done}",
             "pulumi.com/timeoutSeconds": str(timeout_minutes * 60),

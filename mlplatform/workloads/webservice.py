@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplatform import config as cfg
+from mlplatform.conventions import config_path_annotation
 from mlplatform.workloads.addresses import load_balancer_address, load_balancer_annotations
 from mlplatform.workloads.scheduling import GpuScheduling, placement
 from mlplatform.workloads.security import RUN_AS, harden_pod, http_probes, service_account
@@ -41,6 +42,7 @@ class WebService(pulumi.ComponentResource):
         service_config = args.config
         labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ml-platform"}
         metadata = {"name": name, "namespace": args.namespace, "labels": labels}
+        path = config_path_annotation("webServices", name)
         fits = placement(service_config.resources, args.gpu)
         container = {
             "name": name,
@@ -59,7 +61,7 @@ class WebService(pulumi.ComponentResource):
         )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata,
+            metadata={**metadata, "annotations": path},
             spec={
                 "replicas": service_config.replicas,
                 "selector": {"matchLabels": labels},
@@ -70,7 +72,7 @@ class WebService(pulumi.ComponentResource):
         annotations = load_balancer_annotations(args.cloud, service_config.public) if service_config.expose else {}
         self.service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata={**metadata, "annotations": annotations} if annotations else metadata,
+            metadata={**metadata, "annotations": {**path, **annotations}},
             spec={
                 "type": "LoadBalancer" if service_config.expose else "ClusterIP",
                 "selector": labels,

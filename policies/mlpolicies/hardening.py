@@ -15,14 +15,17 @@ from pulumi_policy import (
 from mlpolicies.props import (
     TRAIN_JOB,
     UNKNOWN,
+    Pod,
     as_dict,
     as_list,
+    config_path,
     containers,
     dig,
     is_prod,
     label,
     plain,
     pod_specs,
+    verdict,
 )
 
 # ------------------------------------------------------------------ pod hardening
@@ -37,14 +40,14 @@ def _known(value) -> bool:
     return value is not UNKNOWN
 
 
-def trainjob_patched_pods(props: dict) -> Iterator[tuple[str, dict]]:
-    """(where, pod spec) of each replicated job a TrainJob's `runtimePatches` patch: the parts of the nodes' pods
-    the TrainJob sets (the rest comes from the ClusterTrainingRuntime)."""
+def trainjob_patched_pods(props: dict) -> Iterator[Pod]:
+    """Each replicated job a TrainJob's `runtimePatches` patch: the parts of the nodes' pods the TrainJob sets (the
+    rest comes from the ClusterTrainingRuntime)."""
     for patch in as_list(dig(props, "spec", "runtimePatches")):
         for job in as_list(dig(patch, "trainingRuntimeSpec", "template", "spec", "replicatedJobs")):
             pod = dig(job, "template", "spec", "template", "spec")
             if isinstance(pod, dict):
-                yield f"replicated job {dig(job, 'name', default='?')}", pod
+                yield Pod(f"replicated job {dig(job, 'name', default='?')}", pod, config_path(props))
 
 
 def hardening_problems(pod: dict) -> list[str]:
@@ -92,18 +95,19 @@ def _validate_pod_hardening(args: ResourceValidationArgs, report: ReportViolatio
     if args.resource_type == TRAIN_JOB:
         pods = list(trainjob_patched_pods(props))
         if not pods:
-            report(f"{who}: its nodes get no securityContext; set it in a runtimePatches entry on the node job.")
+            text = "its nodes get no securityContext; set it in a runtimePatches entry on the node job"
+            report(verdict(config_path(props), f"{who} spec.runtimePatches", text))
         places = pods
     else:
         places = list(pod_specs(args.resource_type, props))
-    for where, pod in places:
-        problems = hardening_problems(pod)
+    for pod in places:
+        problems = hardening_problems(pod.spec)
         if problems:
-            report(
-                f"{who}: {where}: {'; '.join(problems)}. Pods run as non-root with seccomp RuntimeDefault, and "
-                "containers with allowPrivilegeEscalation: false and capabilities drop [ALL] (Pod Security "
-                "Standards, restricted)."
+            text = (
+                f"{'; '.join(problems)}. Pods run as non-root with seccomp RuntimeDefault, and containers with "
+                "allowPrivilegeEscalation: false and capabilities drop [ALL] (Pod Security Standards, restricted)"
             )
+            report(verdict(pod.path, f"{who} {pod.where}", text))
 
 
 pod_hardening = ResourceValidationPolicy(
@@ -123,8 +127,8 @@ SSO_ANNOTATION = "mlplatform.io/sso-proxy"
 def proxied_notebooks(props: dict) -> set[str]:
     """Notebooks an oauth2-proxy Deployment guards: `--provider=oidc`, an allow-list, `--upstream=http://<nb>.`."""
     guarded: set[str] = set()
-    for _, pod in pod_specs(DEPLOYMENT, props):
-        for container in containers(pod):
+    for pod in pod_specs(DEPLOYMENT, props):
+        for container in containers(pod.spec):
             argv = [a for a in as_list(container.get("args")) if isinstance(a, str)]
             if "--provider=oidc" not in argv:
                 continue
@@ -145,8 +149,8 @@ def _validate_notebook_sso(args: StackValidationArgs, report: ReportViolation) -
             guarded |= proxied_notebooks(props)
             proxies_unknown |= any(
                 container.get("args") is UNKNOWN
-                for _, pod in pod_specs(DEPLOYMENT, props)
-                for container in containers(pod)
+                for pod in pod_specs(DEPLOYMENT, props)
+                for container in containers(pod.spec)
             )
     for resource in args.resources:
         if resource.resource_type != NOTEBOOK or not is_prod(resource.urn):
@@ -156,10 +160,11 @@ def _validate_notebook_sso(args: StackValidationArgs, report: ReportViolation) -
         annotated = bool(dig(props, "metadata", "annotations", SSO_ANNOTATION))
         if name in guarded or (annotated and proxies_unknown):
             continue
-        report(
-            f"Notebook {name}: a prod notebook is reached only through single sign-on; configure notebookSso "
-            "(an OIDC proxy limited to the notebook's allowedEmails / allowedGroups) for this stack.",
+        text = (
+            "a prod notebook is reached only through single sign-on; configure notebookSso (an OIDC proxy limited "
+            "to the notebook's allowedEmails / allowedGroups) for this stack"
         )
+        report(verdict(config_path(props), f"Notebook {name}", text), resource.urn)
 
 
 notebook_sso = StackValidationPolicy(

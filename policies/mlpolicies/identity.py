@@ -4,6 +4,7 @@ Pod Identity scoped to the pods that mount with it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from pulumi_policy import (
     ReportViolation,
@@ -14,7 +15,7 @@ from pulumi_policy import (
 )
 
 from mlpolicies.hardening import trainjob_patched_pods
-from mlpolicies.props import TRAIN_JOB, UNKNOWN, as_dict, as_list, dig, label, plain, pod_specs
+from mlpolicies.props import TRAIN_JOB, UNKNOWN, Pod, as_dict, as_list, dig, label, plain, pod_specs, verdict
 from mlpolicies.vendor.rules import unscoped_pod_identity_statements
 
 ACCESS_KEYS = ("alicloud:ram/accessKey:AccessKey", "aws:iam/accessKey:AccessKey")
@@ -134,8 +135,8 @@ def _pod_identity_claims(resources) -> set[tuple[str, str]]:
     }
 
 
-def _pods(resource_type: str, props: dict):
-    """(where, pod spec) of every pod a workload runs, the replicated jobs a TrainJob patches included."""
+def _pods(resource_type: str, props: dict) -> Iterator[Pod]:
+    """Every pod a workload runs, the replicated jobs a TrainJob patches included."""
     if resource_type == TRAIN_JOB:
         yield from trainjob_patched_pods(props)
     else:
@@ -167,19 +168,21 @@ def _validate_pod_identity(args: StackValidationArgs, report: ReportViolation) -
     for resource in args.resources:
         props = plain(resource.props)
         namespace = dig(props, "metadata", "namespace")
-        for where, pod in _pods(resource.resource_type, props):
+        for pod in _pods(resource.resource_type, props):
             mounted = [
                 dig(volume, "persistentVolumeClaim", "claimName")
-                for volume in as_list(pod.get("volumes"))
+                for volume in as_list(pod.spec.get("volumes"))
                 if (namespace, dig(volume, "persistentVolumeClaim", "claimName")) in claims
             ]
-            account = pod.get("serviceAccountName")
+            account = pod.spec.get("serviceAccountName")
             if mounted and account is not UNKNOWN and (namespace, account) not in associated:
+                text = (
+                    f"its pods mount S3 volumes with the pod's identity ({', '.join(mounted)}) but run as "
+                    f"{account or 'the default account'!s}, which no Pod Identity association grants; run them as "
+                    "the workload's associated service account"
+                )
                 report(
-                    f"{label(resource.resource_type, resource.name)}: the {where} mount S3 volumes with the pod's "
-                    f"identity ({', '.join(mounted)}) but run as {account or 'the default account'!s}, which no "
-                    "Pod Identity association grants; run them as the workload's associated service account.",
-                    resource.urn,
+                    verdict(pod.path, f"{label(resource.resource_type, resource.name)} {pod.where}", text), resource.urn
                 )
 
 

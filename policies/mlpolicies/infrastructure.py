@@ -18,6 +18,7 @@ from mlpolicies.props import (
     UNKNOWN,
     as_dict,
     as_list,
+    config_path,
     dig,
     is_prod,
     label,
@@ -25,7 +26,9 @@ from mlpolicies.props import (
     plain,
     setting,
     string_list,
+    verdict,
     whole_number,
+    within,
 )
 from mlpolicies.vendor.rules import GPU_INSTANCE_PREFIXES, INTERNAL_LOAD_BALANCER, is_internal_load_balancer
 
@@ -258,10 +261,16 @@ def _validate_endpoints(args: ResourceValidationArgs, report: ReportViolation) -
     what, names = public
     if set(setting(config, ENDPOINTS_SCHEMA, "allowedPublicEndpoints")) & {args.name, *names}:
         return
+    allow = f"add {args.name!r} to the policy's allowedPublicEndpoints"
+    path = config_path(props)
+    if path:  # a workload's `expose: true` with `public: true`
+        text = f"makes {what} reachable from the internet; drop `public: true` (an exposed load balancer is then internal), or {allow}"
+        report(verdict(within(path, "public"), label(args.resource_type, args.name), text))
+        return
     report(
         f"{label(args.resource_type, args.name)} makes {what} reachable from the internet; annotate it as internal "
         '(alibaba-cloud-loadbalancer-address-type: intranet / aws-load-balancer-internal: "true"; a workload\'s '
-        f"`expose` without `public: true` is) or add {args.name!r} to the policy's allowedPublicEndpoints."
+        f"`expose` without `public: true` is) or {allow}."
     )
 
 
@@ -382,10 +391,12 @@ def _validate_gpu_cap(args: ResourceValidationArgs, report: ReportViolation) -> 
         return
     cap, nodes = setting(config, CAP_SCHEMA, "maxGpuNodes"), _max_nodes(args.resource_type, props)
     if nodes is not None and nodes > cap:
-        report(
-            f"{label(args.resource_type, args.name)} is a GPU pool that can grow to {nodes} nodes, above the cap of "
-            f"{cap}; lower its scalingConfig.maxSize or raise the policy's maxGpuNodes."
+        text = (
+            f"a GPU pool that can grow to {nodes} nodes, above the cap of {cap}; set it to {cap} or fewer, or raise "
+            "the policy's maxGpuNodes"
         )
+        rendered = f"{label(args.resource_type, args.name)} scalingConfig.maxSize"
+        report(verdict(within(config_path(props), "maxSize"), rendered, text))
 
 
 gpu_node_cap = ResourceValidationPolicy(

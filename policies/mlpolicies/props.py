@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pulumi_policy import proxy
 from pulumi_policy.proxy import UnknownValueError
@@ -109,9 +109,43 @@ def label(resource_type: str, name: str) -> str:
 
 
 def setting(config: Mapping[str, Any], schema: dict[str, dict], key: str) -> Any:
-    """A policy's configured value, or its schema default when the pack runs without the CLI's defaults."""
+    """A policy's configured value, or its schema default when the pack runs without the CLI's defaults; an
+    integer setting as an int (the CLI hands config over as JSON doubles: 2.0 would read `2.0` in a message)."""
     value = config.get(key) if config else None
-    return schema[key]["default"] if value is None else value
+    value = schema[key]["default"] if value is None else value
+    if schema[key].get("type") == "integer" and whole_number(value) is not None:
+        return whole_number(value)
+    return value
+
+
+# ------------------------------------------------------------------ verdicts in the user's words
+
+# The annotation on every Kubernetes object (and predictor) the platform renders from a config entry, and the tag on
+# cloud resources that take tags, naming that entry: `servings.color.predictors[0]`, `nodePools.gpu`. A copy of
+# mlplatform.conventions.CONFIG_PATH_ANNOTATION (the pack imports nothing of mlplatform; tests/offline/
+# test_preview_policy.py checks they agree).
+CONFIG_PATH_ANNOTATION = "mlplatform.io/config-path"
+
+
+def config_path(node: Any) -> str | None:
+    """The config entry a resource (its `metadata.annotations` or `tags`) or a part of one with annotations of its
+    own (a predictor) was rendered from; None for what no config entry rendered."""
+    for where in (("metadata", "annotations"), ("annotations",), ("tags",)):
+        value = dig(node, *where, CONFIG_PATH_ANNOTATION)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def within(path: str | None, field: str) -> str | None:
+    """`servings.color.predictors[0]` + `autoscaling.minReplicas` -> the setting's full config path."""
+    return f"{path}.{field}" if path and field else path
+
+
+def verdict(setting: str | None, rendered: str, text: str) -> str:
+    """A policy message in the user's words: `<config setting>: <text> (<rendered object and field>).`; for a
+    resource no config entry rendered, `<rendered object and field>: <text>.`"""
+    return f"{setting}: {text} ({rendered})." if setting else f"{rendered}: {text}."
 
 
 def string_list(default: list[str], description: str) -> dict:
@@ -172,38 +206,58 @@ KSERVE_MODEL_FIELDS = (
 )
 
 
-def pod_specs(resource_type: str, props: dict) -> Iterator[tuple[str, dict]]:
-    """(where, pod spec) of every pod a workload runs; `where` names the spot for messages."""
+class Pod(NamedTuple):
+    """A pod a workload runs, and the config entry it came from."""
+
+    where: str  # the spot in the rendered object, for messages: `predictor v1 componentSpecs[0]`, `Worker replicas`
+    spec: dict
+    # The config entry that sets its image (`servings.color.predictors[0]`, `trainingJobs.fit`), and where its
+    # requests and limits are set (`<entry>.resources`, a role's, an LLM's cpu/memory/gpus); None: not from config.
+    path: str | None = None
+    resources: str | None = None
+
+
+def _pod(where: str, spec: dict, path: str | None, resources: str | None = None) -> Pod:
+    if resources is None and path:
+        # An LLM sets cpu, memory and gpus on `llm` itself; every other entry has `resources`.
+        resources = path if path.endswith(".llm") else f"{path}.resources"
+    return Pod(where, spec, path, resources)
+
+
+def pod_specs(resource_type: str, props: dict) -> Iterator[Pod]:
+    """Every pod a workload runs: where it is in the object, its spec, the config entry it came from."""
+    path = config_path(props)
     if resource_type in WORKLOAD_TEMPLATE_PATHS:
         spec = dig(props, *WORKLOAD_TEMPLATE_PATHS[resource_type], "spec")
         if isinstance(spec, dict):
-            yield "pod template", spec
+            yield _pod("pod template", spec, path)
     elif resource_type == POD and isinstance(props.get("spec"), dict):
-        yield "pod", props["spec"]
+        yield _pod("pod", props["spec"], path)
     elif resource_type in TRAINING_JOB_TYPES:
         replica_specs = as_dict(dig(props, "spec", TRAINING_JOB_TYPES[resource_type]))
         for role, replica in replica_specs.items():
             spec = dig(replica, "template", "spec")
-            if isinstance(spec, dict):
-                yield f"{role} replicas", spec
+            if isinstance(spec, dict):  # a job's roles are its config's, by name
+                yield _pod(f"{role} replicas", spec, path, within(path, f"roles.{role}.resources"))
     elif resource_type == INFERENCE_SERVICE:
         for where, predictor in kserve_predictors(props):
-            yield where, kserve_pod_spec(predictor)
+            yield _pod(where, kserve_pod_spec(predictor), config_path(predictor))
     elif resource_type == LLM_INFERENCE_SERVICE:
-        for where, path in LLM_POD_SPEC_PATHS.items():
-            spec = dig(props, *path)
+        for where, spec_path in LLM_POD_SPEC_PATHS.items():
+            spec = dig(props, *spec_path)
             if isinstance(spec, dict):
-                yield where, spec
+                yield _pod(where, spec, path)
     elif resource_type == TRAIN_JOB:
         spec = trainjob_pod_spec(props)
-        if spec is not None:
-            yield "trainer nodes", spec
+        if spec is not None:  # its nodes are the config's one role, Worker
+            yield _pod("trainer nodes", spec, path, within(path, "roles.Worker.resources"))
     elif resource_type == SELDON_DEPLOYMENT:
         for index, predictor in enumerate(as_list(dig(props, "spec", "predictors"))):
             for position, component in enumerate(as_list(dig(predictor, "componentSpecs"))):
                 spec = dig(component, "spec")
                 if isinstance(spec, dict):
-                    yield f"predictor {dig(predictor, 'name', default=index)} componentSpecs[{position}]", spec
+                    where = f"predictor {dig(predictor, 'name', default=index)} componentSpecs[{position}]"
+                    yield _pod(where, spec, config_path(predictor))
 
 
 def containers(pod_spec: dict) -> Iterator[dict]:

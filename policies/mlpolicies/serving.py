@@ -18,15 +18,17 @@ from mlpolicies.props import (
     UNKNOWN,
     as_dict,
     as_list,
+    config_path,
     dig,
     is_prod,
     kserve_predictors,
     label,
     plain,
     setting,
-    stack_of,
     string_list,
+    verdict,
     whole_number,
+    within,
 )
 from mlpolicies.vendor.rules import MODEL_VERSION_ANNOTATION, traffic_problem
 
@@ -44,31 +46,34 @@ def _is_shadow(predictor: dict) -> bool:
 
 def _validate_kserve_traffic(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """KServe: each canary's trafficPercent a whole percentage, all of them at most 100 (the stable takes the rest)."""
+    props = plain(args.props)
     who = label(args.resource_type, args.name)
     canaries = [
-        (dig(canary, "predictor", "name"), dig(canary, "trafficPercent", default=0), canary)
-        for canary in as_list(dig(plain(args.props), "spec", "canary"))
+        (dig(canary, "predictor", "name"), dig(canary, "trafficPercent", default=0), dig(canary, "predictor"))
+        for canary in as_list(dig(props, "spec", "canary"))
     ]
-    judged = _percentages(canaries, f"{who}: canary", "trafficPercent", report)
+    judged = _percentages(canaries, f"{who} canary", "trafficPercent", report)
     if judged is None:
         return
     total = sum(percent for _, percent, _ in judged)
     if total > 100:
-        report(f"{who}: its canaries take {total}% of the traffic; the canaries' trafficPercent sum to at most 100.")
+        text = f"the canaries take {total}% of the traffic; give them at most 100 together"
+        report(verdict(within(config_path(props), "predictors"), f"{who} spec.canary[].trafficPercent", text))
 
 
 def _percentages(entries: list[tuple], who: str, field: str, report: ReportViolation) -> list[tuple] | None:
-    """(name, percent, entry) for entries whose `field` is a whole percentage; None when one is unknown during
+    """(name, percent, predictor) for entries whose `field` is a whole percentage; None when one is unknown during
     preview (nothing to judge yet) or is not a percentage (reported)."""
     judged = []
-    for name, traffic, entry in entries:
+    for name, traffic, predictor in entries:
         if traffic is UNKNOWN:
             return None
         percent = whole_number(traffic)
         if percent is None or not 0 <= percent <= 100:
-            report(f"{who} {name} has {field} {traffic!r}; {field} is a whole percentage from 0 to 100.")
+            text = f"traffic {traffic!r} is not a whole percentage from 0 to 100; set one"
+            report(verdict(within(config_path(predictor), "traffic"), f"{who} {name} {field}", text))
             return None
-        judged.append((name, percent, entry))
+        judged.append((name, percent, predictor))
     return judged
 
 
@@ -81,18 +86,18 @@ def _validate_traffic(args: ResourceValidationArgs, report: ReportViolation) -> 
     props = plain(args.props)
     who = label(args.resource_type, args.name)
     predictors = [(p.get("name"), p.get("traffic", 0), p) for p in _predictors(props)]
-    judged = _percentages(predictors, f"{who}: predictor", "traffic", report)
+    judged = _percentages(predictors, f"{who} predictor", "traffic", report)
     if judged is None:
         return
-    live = [(str(name), percent) for name, percent, predictor in judged if not _is_shadow(predictor)]
-    problem = traffic_problem(live)
+    live = [(str(name), percent, predictor) for name, percent, predictor in judged if not _is_shadow(predictor)]
+    problem = traffic_problem([(name, percent) for name, percent, _ in live])
     if problem and problem.kind == "sum":
-        report(f"{who}: the traffic of its predictors {problem.split} sums to {problem.total}; make it sum to 100.")
+        text = f"the traffic of the live predictors {problem.split} sums to {problem.total}; make it sum to 100"
+        report(verdict(within(config_path(props), "predictors"), f"{who} predictors[].traffic", text))
     elif problem:
-        report(
-            f"{who}: its only live predictor {live[0][0]} gets {problem.total}% of traffic; "
-            "give it 100 (or leave it unset)."
-        )
+        name, _, predictor = live[0]
+        text = f"the only live predictor gets {problem.total}% of the traffic; set 100 or leave traffic unset"
+        report(verdict(within(config_path(predictor), "traffic"), f"{who} predictor {name} traffic", text))
 
 
 serving_traffic_split = ResourceValidationPolicy(
@@ -124,37 +129,55 @@ def _kserve_format(predictor: dict) -> str | None:
     return dig(predictor, "model", "modelFormat", "name")
 
 
+def _kserve_settings(predictor: dict, autoscaler: str) -> dict[str, str]:
+    """Where the config sets the replicas of a KServe predictor: an LLM's `scaling`, a predictor's `autoscaling`
+    (its `replicas` when it does not autoscale)."""
+    if _kserve_format(predictor) == LLM_FORMAT:
+        return {"scaling": "scaling", "min": "scaling.minReplicas", "max": "scaling.maxReplicas"}
+    low = "replicas" if autoscaler == "none" else "autoscaling.minReplicas"
+    return {"scaling": "autoscaling", "min": low, "max": "autoscaling.maxReplicas"}
+
+
 def _validate_kserve_availability(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The stable predictor autoscales from at least minReplicas; live canaries run at least that many."""
     props = plain(args.props)
     who = label(args.resource_type, args.name)
     least = setting(args.get_config(), AVAILABILITY_SCHEMA, "minReplicas")
+    at_least = f"prod predictors run at least {least}: set it to {least} or more"
     autoscaler = dig(props, "metadata", "annotations", "serving.kserve.io/autoscalerClass", default="hpa")
     for position, (where, predictor) in enumerate(kserve_predictors(props)):
+        path, rendered = config_path(predictor), f"{who} {where}"
         low = whole_number(predictor.get("minReplicas", 1))
         if position == 0:
+            fields = _kserve_settings(predictor, autoscaler)
             high = whole_number(predictor.get("maxReplicas", 0))
             llm = _kserve_format(predictor) == LLM_FORMAT and autoscaler == "external"
             if llm and low == 0:
                 if not setting(args.get_config(), AVAILABILITY_SCHEMA, "allowScaleToZero"):
-                    report(f"{who}: {where} scales to zero; prod LLM servings keep minReplicas >= 1 here.")
+                    text = "scales to zero; prod LLM servings keep at least 1 replica here: set it to 1 or more"
+                    report(verdict(within(path, fields["min"]), f"{rendered} minReplicas", text))
                 if high is not None and high < 1:
-                    report(f"{who}: {where} has maxReplicas {high}; an LLM serving needs at least 1.")
+                    text = f"allows {high} replicas; an LLM serving needs at least 1: set it to 1 or more"
+                    report(verdict(within(path, fields["max"]), f"{rendered} maxReplicas", text))
                 continue
             if autoscaler == "none":
-                report(
-                    f"{who}: {where} does not autoscale (autoscalerClass none); use hpa or keda with "
-                    f"minReplicas >= {least} and maxReplicas >= minReplicas."
+                text = (
+                    f"does not autoscale; set {fields['scaling']} with minReplicas >= {least} and "
+                    "maxReplicas >= minReplicas"
                 )
+                report(verdict(within(path, fields["scaling"]), f"{who} autoscalerClass none", text))
             if low is not None and low < least:
-                report(f"{who}: {where} runs {low} replica(s); prod predictors run at least {least}.")
+                text = f"runs {low} replica(s); {at_least}"
+                report(verdict(within(path, fields["min"]), f"{rendered} minReplicas", text))
             if autoscaler != "none" and low is not None and high is not None and 0 < high < low:
-                report(f"{who}: {where} has maxReplicas {high} below minReplicas {low}.")
+                text = f"maxReplicas {high} is below minReplicas {low}; set it to {low} or more"
+                report(verdict(within(path, fields["max"]), f"{rendered} maxReplicas", text))
             continue
         canaries = as_list(dig(props, "spec", "canary"))
         percent = whole_number(dig(canaries[position - 1], "trafficPercent", default=0))
         if percent and low is not None and low < least:
-            report(f"{who}: {where} takes {percent}% of the traffic on {low} replica(s); prod runs at least {least}.")
+            text = f"takes {percent}% of the traffic on {low} replica(s); {at_least}"
+            report(verdict(within(path, "replicas"), f"{rendered} minReplicas", text))
 
 
 def _validate_availability(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -168,27 +191,31 @@ def _validate_availability(args: ResourceValidationArgs, report: ReportViolation
     props = plain(args.props)
     who = label(args.resource_type, args.name)
     least = setting(args.get_config(), AVAILABILITY_SCHEMA, "minReplicas")
+    at_least = f"prod predictors run at least {least}: set it to {least} or more"
     for predictor in _predictors(props):
         if _is_shadow(predictor):
             continue
-        name = predictor.get("name")
+        path, rendered = config_path(predictor), f"{who} predictor {predictor.get('name')}"
         components = [c for c in as_list(predictor.get("componentSpecs")) if isinstance(c, dict)]
-        for replicas in [predictor.get("replicas", 1)] + [c["replicas"] for c in components if "replicas" in c]:
+        counts = [("replicas", predictor.get("replicas", 1))]
+        counts += [("componentSpecs[].replicas", c["replicas"]) for c in components if "replicas" in c]
+        for field, replicas in counts:
             count = whole_number(replicas)
             if count is not None and count < least:
-                report(f"{who}: predictor {name} runs {count} replica(s); prod predictors run at least {least}.")
+                text = f"runs {count} replica(s); {at_least}"
+                report(verdict(within(path, "replicas"), f"{rendered} {field}", text))
         autoscalers = [as_dict(c.get("hpaSpec")) for c in components if c.get("hpaSpec") is not None]
         if not autoscalers:
-            report(
-                f"{who}: predictor {name} does not autoscale; add componentSpecs[].hpaSpec with "
-                f"minReplicas >= {least} and maxReplicas >= minReplicas."
-            )
+            text = f"does not autoscale; set autoscaling with minReplicas >= {least} and maxReplicas >= minReplicas"
+            report(verdict(within(path, "autoscaling"), f"{rendered} has no componentSpecs[].hpaSpec", text))
         for hpa in autoscalers:
             low, high = whole_number(hpa.get("minReplicas", 1)), whole_number(hpa.get("maxReplicas"))
             if low is not None and low < least:
-                report(f"{who}: predictor {name} autoscales down to {low}; set hpaSpec.minReplicas >= {least}.")
+                text = f"autoscales down to {low} replica(s); {at_least}"
+                report(verdict(within(path, "autoscaling.minReplicas"), f"{rendered} hpaSpec.minReplicas", text))
             if low is not None and high is not None and high < low:
-                report(f"{who}: predictor {name} has hpaSpec.maxReplicas {high} below minReplicas {low}.")
+                text = f"maxReplicas {high} is below minReplicas {low}; set it to {low} or more"
+                report(verdict(within(path, "autoscaling.maxReplicas"), f"{rendered} hpaSpec.maxReplicas", text))
 
 
 prod_serving_availability = ResourceValidationPolicy(
@@ -206,8 +233,9 @@ PROMOTION_SCHEMA = {
     "publishingStack": {
         "type": "string",
         "default": "",
-        "description": "The stack whose `modelVersions` output lists the versions prod may serve; by default "
-        "prod's dev twin (prod -> dev, prod-aws -> dev-aws).",
+        "description": "The stack whose `modelVersions` output lists the versions prod may serve (`dev-aws` or "
+        "`organization/ml-platform/dev-aws`); by default the one the plan's StackReference reads (the stack "
+        "config's `promotion`).",
     },
     "allowUnpublishedVersions": string_list(
         [], "Model versions (name:version) prod may serve without dev publishing them."
@@ -215,15 +243,29 @@ PROMOTION_SCHEMA = {
 }
 
 
-def _published_versions(args: StackValidationArgs, publisher: str) -> set[str] | None:
-    """Versions in the publishing stack's `modelVersions` output; None if unknown during preview."""
-    published: set[str] = set()
+def _publisher(args: StackValidationArgs, named: str) -> tuple[str, list[dict]]:
+    """(the publishing stack as messages name it, the StackReferences reading it). `named` (the policy's
+    publishingStack: a stack name or org/project/stack) picks among the plan's references; otherwise it is the
+    stack the plan references, as prod reads what it may serve through a StackReference (config `promotion`)."""
+    references: dict[str, list[dict]] = {}
     for resource in args.resources:
-        if resource.resource_type != STACK_REFERENCE:
-            continue
-        props = plain(resource.props)
-        if str(props.get("name", resource.name)).rsplit("/", 1)[-1] != publisher:
-            continue
+        if resource.resource_type == STACK_REFERENCE:
+            props = plain(resource.props)
+            references.setdefault(str(props.get("name", resource.name)), []).append(props)
+    if named:
+        return named, [p for name, held in references.items() if named in (name, _short(name)) for p in held]
+    return ", ".join(sorted(_short(name) for name in references)), [p for held in references.values() for p in held]
+
+
+def _short(reference: str) -> str:
+    """`organization/ml-platform/dev-aws` -> `dev-aws`, the stack name config's `promotion.stack` gives."""
+    return reference.rsplit("/", 1)[-1]
+
+
+def _published_versions(references: list[dict]) -> set[str] | None:
+    """Versions in the references' `modelVersions` outputs; None if unknown during preview."""
+    published: set[str] = set()
+    for props in references:
         versions = dig(props, "outputs", "modelVersions", default=[])
         if versions is UNKNOWN or UNKNOWN in as_list(versions):
             return None
@@ -231,20 +273,14 @@ def _published_versions(args: StackValidationArgs, publisher: str) -> set[str] |
     return published
 
 
-def _dev_twin(args: StackValidationArgs) -> str:
-    """The dev stack a prod stack promotes from, by name: prod -> dev, prod-aws -> dev-aws."""
-    stack = next((stack_of(r.urn) for r in args.resources), "prod")
-    return "dev" + stack.removeprefix("prod") if stack.startswith("prod") else "dev"
-
-
 def _validate_promotion(args: StackValidationArgs, report: ReportViolation) -> None:
     servings = [r for r in args.resources if r.resource_type in (SELDON_DEPLOYMENT, INFERENCE_SERVICE)]
     if not any(is_prod(r.urn) for r in args.resources):
         args.not_applicable("only prod serves promoted model versions")
     config = args.get_config()
-    publisher = setting(config, PROMOTION_SCHEMA, "publishingStack") or _dev_twin(args)
+    publisher, references = _publisher(args, setting(config, PROMOTION_SCHEMA, "publishingStack"))
     allowed = set(setting(config, PROMOTION_SCHEMA, "allowUnpublishedVersions"))
-    published = _published_versions(args, publisher)
+    published = _published_versions(references)
     if published is None:
         return
     shown = ", ".join(sorted(published)) or "none"
@@ -258,17 +294,21 @@ def _validate_promotion(args: StackValidationArgs, report: ReportViolation) -> N
         for predictor in predictors:
             version = dig(predictor, "annotations", MODEL_VERSION_ANNOTATION)
             if isinstance(version, str) and version not in published and version not in allowed:
-                report(
-                    f"{label(serving.resource_type, serving.name)}: predictor {predictor.get('name')} serves {version}, "
-                    f"which stack {publisher!r} has not published (published: {shown}); train and publish it in "
-                    f"{publisher} first, or list it in allowUnpublishedVersions.",
-                    serving.urn,
-                )
+                rendered = f"{label(serving.resource_type, serving.name)} predictor {predictor.get('name')}"
+                text = (
+                    f"serves {version}, which stack {publisher!r} has not published (published: {shown}); train "
+                    f"and publish it in {publisher} first"
+                    if publisher
+                    else f"serves {version}, but the plan reads no stack that publishes versions (config `promotion` "
+                    "makes prod read one through a StackReference)"
+                ) + ", or list it in the policy's allowUnpublishedVersions"
+                report(verdict(within(config_path(predictor), "model"), rendered, text), serving.urn)
 
 
 promoted_model_versions = StackValidationPolicy(
     name="promoted-model-versions",
-    description="Every model version served in prod is one the dev stack has published.",
+    description="Every model version served in prod is one the stack it promotes from (its StackReference) has "
+    "published.",
     validate=_validate_promotion,
     config_schema=PolicyConfigSchema(PROMOTION_SCHEMA),
 )

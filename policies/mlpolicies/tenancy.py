@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from mlpolicies.props import as_dict, dig, kind_of, plain
+from mlpolicies.props import as_dict, config_path, dig, kind_of, plain
 
 # Kinds that run pods (built-in controllers and the operators' custom resources the platform renders).
 WORKLOAD_KINDS = (
@@ -71,7 +71,9 @@ def _validate_namespaces_fenced(args: StackValidationArgs, report: ReportViolati
         if enforced.get(namespace) not in FENCING_LEVELS:
             missing.append(f"a `{PSA_ENFORCE}` label of baseline or restricted on its Namespace")
         if missing:
-            names = ", ".join(f"{kind_of(r.resource_type)} {r.name}" for r in resources[:3])
+            names = ", ".join(
+                config_path(plain(r.props)) or f"{kind_of(r.resource_type)} {r.name}" for r in resources[:3]
+            )
             more = f" and {len(resources) - 3} more" if len(resources) > 3 else ""
             report(
                 f"namespace {namespace!r} runs workloads ({names}{more}) but lacks {'; '.join(missing)}: "

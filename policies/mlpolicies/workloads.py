@@ -13,6 +13,7 @@ from mlpolicies.props import (
     UNKNOWN,
     as_dict,
     as_list,
+    config_path,
     containers,
     dig,
     label,
@@ -20,6 +21,8 @@ from mlpolicies.props import (
     pod_specs,
     setting,
     string_list,
+    verdict,
+    within,
 )
 
 # ------------------------------------------------------------------ 2. images pinned
@@ -45,17 +48,20 @@ def unpinned_reason(image: str, forbidden_tags: list[str]) -> str | None:
 def _validate_images(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = plain(args.props)
     forbidden = setting(args.get_config(), IMAGES_SCHEMA, "forbiddenTags")
-    for where, spec in pod_specs(args.resource_type, props):
-        for container in containers(spec):
+    for pod in pod_specs(args.resource_type, props):
+        for container in containers(pod.spec):
             image = container.get("image")
             if not isinstance(image, str):
                 continue
             reason = unpinned_reason(image, forbidden)
             if reason:
                 report(
-                    f"{label(args.resource_type, args.name)}: {where} container {container.get('name')!r} image "
-                    f"{image!r} {reason}; pin it to a release tag (e.g. {image.split('@')[0].rsplit(':', 1)[0]}:v1.2.3) "
-                    "or an @sha256 digest."
+                    verdict(
+                        within(pod.path, "image"),
+                        f"{label(args.resource_type, args.name)} {pod.where} container {container.get('name')!r}",
+                        f"image {image!r} {reason}; pin it to a release tag "
+                        f"(e.g. {image.split('@')[0].rsplit(':', 1)[0]}:v1.2.3) or an @sha256 digest",
+                    )
                 )
 
 
@@ -156,28 +162,33 @@ def _validate_resources(args: ResourceValidationArgs, report: ReportViolation) -
     config = args.get_config()
     gpu_names = setting(config, RESOURCES_SCHEMA, "gpuResourceNames")
     who = label(args.resource_type, args.name)
-    for where, spec in pod_specs(args.resource_type, props):
+    for pod in pod_specs(args.resource_type, props):
         pod_wants_gpu = False
-        for container in containers(spec):
+        for container in containers(pod.spec):
             pod_wants_gpu = pod_wants_gpu or wants_gpu(container, gpu_names)
             for problem in _container_problems(container, gpu_names):
                 report(
-                    f"{who}: {where} container {container.get('name')!r} {problem}; set resources.requests and "
-                    "resources.limits for cpu and memory, and GPU requests equal to GPU limits."
+                    verdict(
+                        pod.resources,
+                        f"{who} {pod.where} container {container.get('name')!r} resources",
+                        f"the container {problem}; give it cpu and memory requests and limits, and GPU limits "
+                        "equal to its GPU requests",
+                    )
                 )
         if not pod_wants_gpu:
             continue
-        if not _tolerates_gpu(spec, setting(config, RESOURCES_SCHEMA, "gpuTaintKeys")):
+        rendered = f"{who} {pod.where}"
+        if not _tolerates_gpu(pod.spec, setting(config, RESOURCES_SCHEMA, "gpuTaintKeys")):
             keys = ", ".join(setting(config, RESOURCES_SCHEMA, "gpuTaintKeys"))
-            report(
-                f"{who}: {where} asks for a GPU but does not tolerate the GPU pool taint ({keys}); add a toleration."
-            )
-        if not _selects_gpu_nodes(spec, setting(config, RESOURCES_SCHEMA, "gpuNodeLabels")):
+            text = f"asks for a GPU but its pod does not tolerate the GPU pool taint ({keys}); add a toleration"
+            report(verdict(pod.resources, rendered, text))
+        if not _selects_gpu_nodes(pod.spec, setting(config, RESOURCES_SCHEMA, "gpuNodeLabels")):
             keys = ", ".join(setting(config, RESOURCES_SCHEMA, "gpuNodeLabels"))
-            report(
-                f"{who}: {where} asks for a GPU but does not select GPU nodes; add a nodeSelector (or required node "
-                f"affinity) on one of the GPU pool labels ({keys})."
+            text = (
+                "asks for a GPU but its pod does not select GPU nodes; add a nodeSelector (or required node "
+                f"affinity) on one of the GPU pool labels ({keys})"
             )
+            report(verdict(pod.resources, rendered, text))
     if args.resource_type == SELDON_DEPLOYMENT:
         for predictor_name, node, predictor in _prepackaged_servers(props):
             declared = [
@@ -188,8 +199,12 @@ def _validate_resources(args: ResourceValidationArgs, report: ReportViolation) -
             ]
             if not declared:
                 report(
-                    f"{who}: predictor {predictor_name} runs the prepackaged server {node!r} without resources; add a "
-                    f"componentSpecs container named {node!r} with cpu/memory requests and limits."
+                    verdict(
+                        within(config_path(predictor), "resources"),
+                        f"{who} predictor {predictor_name} componentSpecs",
+                        f"the prepackaged server {node!r} runs without resources; give it cpu and memory requests "
+                        f"and limits (a componentSpecs container named {node!r})",
+                    )
                 )
 
 
@@ -247,30 +262,33 @@ def disabled_auth_flags(container: dict) -> list[str]:
 def _validate_notebook_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props = plain(args.props)
     who = label(args.resource_type, args.name)
+    path = config_path(props)
+    # What a notebook's `expose` leads to without notebookSso, and what it should be instead.
+    behind = "notebooks are reached through the Kubeflow dashboard, `kubectl port-forward` or notebookSso"
     if args.resource_type == NOTEBOOK:
-        for _, spec in pod_specs(args.resource_type, props):
-            for container in containers(spec):
+        for pod in pod_specs(args.resource_type, props):
+            for container in containers(pod.spec):
                 flags = disabled_auth_flags(container)
                 if flags:
                     report(
-                        f"{who}: container {container.get('name')!r} turns Jupyter authentication off "
-                        f"({', '.join(flags)}); remove these so the server keeps its token or password."
+                        verdict(
+                            pod.path,
+                            f"{who} container {container.get('name')!r}",
+                            f"the notebook turns Jupyter authentication off ({', '.join(flags)}); remove these so "
+                            "the server keeps its token or password",
+                        )
                     )
         if str(dig(props, "metadata", "annotations", EXPOSE_ANNOTATION)).lower() == "true":
-            report(
-                f"{who} is annotated {EXPOSE_ANNOTATION}: 'true'; notebooks are reached through the Kubeflow "
-                "dashboard or `kubectl port-forward`, remove the annotation."
-            )
+            rendered = f"{who} annotation {EXPOSE_ANNOTATION}: 'true'"
+            report(verdict(within(path, "expose"), rendered, f"{behind}; turn expose off or configure notebookSso"))
     elif args.resource_type == SERVICE:
         service_type = dig(props, "spec", "type")
         if service_type in ("LoadBalancer", "NodePort") and NOTEBOOK_POD_LABEL in as_dict(
             dig(props, "spec", "selector")
         ):
             notebook = dig(props, "spec", "selector", NOTEBOOK_POD_LABEL)
-            report(
-                f"{who} exposes notebook {notebook!r} through a {service_type} service; use a ClusterIP service "
-                "behind the Kubeflow dashboard instead."
-            )
+            text = f"a {service_type} service exposes notebook {notebook!r}; {behind}: turn expose off or configure notebookSso"
+            report(verdict(within(path, "expose"), f"{who} type {service_type}", text))
 
 
 notebook_access = ResourceValidationPolicy(
@@ -315,14 +333,19 @@ def _validate_plaintext_secrets(args: ResourceValidationArgs, report: ReportViol
     props = plain(args.props)
     who = label(args.resource_type, args.name)
     credential_name = re.compile(setting(args.get_config(), SECRETS_SCHEMA, "credentialNamePattern"))
-    for where, spec in pod_specs(args.resource_type, props):
-        for container in containers(spec):
+    for pod in pod_specs(args.resource_type, props):
+        for container in containers(pod.spec):
             for env in as_list(container.get("env")):
                 name, value = dig(env, "name"), dig(env, "value")
                 if isinstance(name, str) and credential_name.search(name) and value not in (None, "", UNKNOWN):
                     report(
-                        f"{who}: {where} container {container.get('name')!r} sets {name} as a plain env value; "
-                        "read it from a Kubernetes Secret (env.valueFrom.secretKeyRef or envFrom.secretRef)."
+                        verdict(
+                            within(pod.path, f"env.{name}"),
+                            f"{who} {pod.where} container {container.get('name')!r} env {name}",
+                            "a credential in a plain env value; remove it: workloads reach the cloud through their "
+                            "own identity, and other credentials come from a Kubernetes Secret "
+                            "(env.valueFrom.secretKeyRef or envFrom.secretRef)",
+                        )
                     )
     if args.resource_type == CONFIG_MAP:
         for key in as_dict(props.get("data")):

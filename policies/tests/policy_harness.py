@@ -21,6 +21,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 PROJECT = "ml-platform"
 UNKNOWN = UNKNOWN_STRING_VALUE
+# The annotation naming the config entry the platform rendered an object (or predictor) from.
+CONFIG_PATH = "mlplatform.io/config-path"
 
 
 def secret(value):
@@ -86,11 +88,16 @@ def deployment(*containers: dict, **pod) -> dict:
     return {"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": list(containers), **pod}}}}
 
 
-def seldon(*predictors: dict) -> dict:
-    return {"metadata": {"name": "color", "namespace": "models"}, "spec": {"predictors": list(predictors)}}
+def seldon(*predictors: dict, path: str | None = None) -> dict:
+    """A SeldonDeployment; `path`: the config entry it was rendered from (`servings.color`)."""
+    metadata = {"name": "color", "namespace": "models"} | ({"annotations": {CONFIG_PATH: path}} if path else {})
+    return {"metadata": metadata, "spec": {"predictors": list(predictors)}}
 
 
-def predictor(name="v1", traffic=100, replicas=2, version="color:v1", hpa=(2, 4), **extra) -> dict:
+def predictor(
+    name="v1", traffic=100, replicas=2, version="color:v1", hpa=(2, 4), path: str | None = None, **extra
+) -> dict:
+    """A Seldon predictor; `path`: its config entry (`servings.color.predictors[0]`), as the platform annotates it."""
     component = {"spec": {"containers": [container("model")]}}
     if hpa:
         component["hpaSpec"] = {"minReplicas": hpa[0], "maxReplicas": hpa[1]}
@@ -98,7 +105,7 @@ def predictor(name="v1", traffic=100, replicas=2, version="color:v1", hpa=(2, 4)
         "name": name,
         "traffic": traffic,
         "replicas": replicas,
-        "annotations": {"mlplatform.io/model-version": version},
+        "annotations": {"mlplatform.io/model-version": version} | ({CONFIG_PATH: path} if path else {}),
         "graph": {"name": "model", "type": "MODEL", "modelUri": "oss://models/color/v1"},
         "componentSpecs": [component],
         **extra,

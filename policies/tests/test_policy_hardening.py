@@ -65,8 +65,14 @@ def test_container_level_fields_satisfy_the_pod_level_rules():
 def test_a_pod_without_security_context_is_reported_with_every_missing_field():
     [message] = check(pod_hardening, resource_args(DEPLOYMENT, deployment(container("web"))))
 
-    assert message.startswith("Deployment subject: pod template: ")
+    assert message.startswith("Deployment subject pod template: ")
     assert "container 'web' may run as root" in message
+    annotated = deployment(container("web")) | {
+        "metadata": {"annotations": {"mlplatform.io/config-path": "webServices.web"}}
+    }
+    [message] = check(pod_hardening, resource_args(DEPLOYMENT, annotated))
+    assert message.startswith("webServices.web: container 'web' may run as root")
+    assert message.endswith("(Deployment subject pod template).")
     assert "no seccompProfile RuntimeDefault" in message
     assert "allowPrivilegeEscalation: false" in message
     assert "does not drop ALL capabilities" in message
@@ -126,6 +132,10 @@ def test_a_prod_notebook_without_sso_is_a_violation():
     [message] = check_stack(notebook_sso, [stack_resource(NOTEBOOK, notebook(), name="alice-notebook")])
 
     assert message.startswith("Notebook alice: a prod notebook is reached only through single sign-on")
+    annotated = notebook({"mlplatform.io/config-path": "notebooks.alice"})
+    [message] = check_stack(notebook_sso, [stack_resource(NOTEBOOK, annotated, name="alice-notebook")])
+    assert message.startswith("notebooks.alice: a prod notebook is reached only through single sign-on")
+    assert message.endswith("for this stack (Notebook alice).")
 
 
 def test_a_proxy_without_an_allow_list_or_for_another_notebook_does_not_count():

@@ -139,7 +139,7 @@ def test_a_trust_policy_without_namespace_and_service_account_conditions_is_repo
 def test_an_mpi_launcher_under_the_operators_account_cannot_mount_the_jobs_volumes():
     [message] = check_stack(pod_identity_scoped, [pod_identity_role(SCOPED), ASSOCIATION, *s3_volume(), mpi_job(None)])
     assert message == (
-        "MPIJob color-train-mpijob: the Launcher replicas mount S3 volumes with the pod's identity "
+        "MPIJob color-train-mpijob Launcher replicas: its pods mount S3 volumes with the pod's identity "
         "(color-train-dataset) but run as the default account, which no Pod Identity association grants; "
         "run them as the workload's associated service account."
     )
@@ -167,4 +167,4 @@ def test_a_trainjob_launcher_patched_without_the_account_is_reported():
     [message] = check_stack(
         pod_identity_scoped, [*base, trainjob(job("node", "color-train"), job("launcher", "other"))]
     )
-    assert "the replicated job launcher mount S3 volumes" in message and "run as other" in message
+    assert "replicated job launcher: its pods mount S3 volumes" in message and "run as other" in message

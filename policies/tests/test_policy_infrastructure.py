@@ -150,6 +150,17 @@ def test_an_exposed_workload_passes_in_prod_and_a_public_one_is_refused():
     assert "without `public: true`" in message
 
 
+def test_a_public_web_service_is_named_by_its_config_setting():
+    metadata = {"name": "client", "annotations": {"mlplatform.io/config-path": "webServices.client"}}
+    service = {"metadata": metadata, "spec": {"type": "LoadBalancer"}}
+    [message] = check(prod_private_endpoints, resource_args(SERVICE, service, name="client-service"))
+    assert message == (
+        "webServices.client.public: makes a LoadBalancer service reachable from the internet; drop `public: true` "
+        "(an exposed load balancer is then internal), or add 'client-service' to the policy's "
+        "allowedPublicEndpoints (Service client-service)."
+    )
+
+
 def test_public_services_are_allowed_in_dev():
     service = {"metadata": {"name": "api"}, "spec": {"type": "LoadBalancer"}}
     assert check(prod_private_endpoints, resource_args(SERVICE, service, stack="dev")) is None
@@ -196,8 +207,9 @@ def test_seldon_ingress_that_does_not_match_the_installed_one_is_reported():
 # ------------------------------------------------------------------ gpu-node-cap
 
 
-def ack_pool(max_size: int, instance_type="ecs.gn7i-c8g1.2xlarge") -> dict:
-    return {"instanceTypes": [instance_type], "scalingConfig": {"enable": True, "minSize": 1, "maxSize": max_size}}
+def ack_pool(max_size: int, instance_type="ecs.gn7i-c8g1.2xlarge", **extra) -> dict:
+    scaling = {"enable": True, "minSize": 1, "maxSize": max_size}
+    return {"instanceTypes": [instance_type], "scalingConfig": scaling, **extra}
 
 
 def test_gpu_pool_under_the_cap_and_cpu_pools_pass():
@@ -207,10 +219,24 @@ def test_gpu_pool_under_the_cap_and_cpu_pools_pass():
 
 def test_gpu_pool_over_the_cap_is_reported():
     [message] = check(gpu_node_cap, resource_args("alicloud:cs/nodePool:NodePool", ack_pool(12), name="gpu"))
-    assert message.startswith("NodePool gpu is a GPU pool that can grow to 12 nodes, above the cap of 8")
+    assert message.startswith("NodePool gpu scalingConfig.maxSize: a GPU pool that can grow to 12 nodes, above the cap")
     eks_group = {"amiType": "AL2023_x86_64_NVIDIA", "instanceTypes": ["g5.xlarge"], "scalingConfig": {"maxSize": 4}}
     [message] = check(gpu_node_cap, resource_args("aws:eks/nodeGroup:NodeGroup", eks_group, config={"maxGpuNodes": 2}))
     assert "can grow to 4 nodes, above the cap of 2" in message
+
+
+def test_a_pool_over_the_cap_is_named_by_its_config_setting():
+    # The ACK pool carries the config path as a tag (mlplatform/infra/nodepool.py); the CLI hands the policy's
+    # config over as JSON doubles, which read as integers.
+    tagged = ack_pool(12, tags={"stack": "prod", "mlplatform.io/config-path": "nodePools.gpu"})
+    [message] = check(
+        gpu_node_cap,
+        resource_args("alicloud:cs/nodePool:NodePool", tagged, name="prod-gpu", config={"maxGpuNodes": 8.0}),
+    )
+    assert message == (
+        "nodePools.gpu.maxSize: a GPU pool that can grow to 12 nodes, above the cap of 8; set it to 8 or fewer, or "
+        "raise the policy's maxGpuNodes (NodePool prod-gpu scalingConfig.maxSize)."
+    )
 
 
 # ------------------------------------------------------------------ charts named by OCI reference (Emissary 4)

@@ -8,6 +8,7 @@ from policy_harness import check, check_stack, container, resource_args, stack_r
 ISVC = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 LLMISVC = "kubernetes:serving.kserve.io/v1alpha2:LLMInferenceService"
 TRAINJOB = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob"
+PATH = "mlplatform.io/config-path"  # the config entry an object or predictor was rendered from
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
 GPU_RESOURCES = {
@@ -25,14 +26,18 @@ def model(version="color:v1", resources=RESOURCES, fmt="tensorflow") -> dict:
 
 
 def isvc(stable_min=4, stable_max=12, autoscaler="hpa", canaries=((10, 2),), version="color:v1") -> dict:
+    """The InferenceService of config `servings.color` with predictors v1 (the stable) and c0, c1, ... (canaries)."""
     return {
-        "metadata": {"name": "color", "annotations": {"serving.kserve.io/autoscalerClass": autoscaler}},
+        "metadata": {
+            "name": "color",
+            "annotations": {"serving.kserve.io/autoscalerClass": autoscaler, PATH: "servings.color"},
+        },
         "spec": {
             "predictor": {
                 "name": "v1",
                 "minReplicas": stable_min,
                 "maxReplicas": stable_max,
-                "annotations": {"mlplatform.io/model-version": version},
+                "annotations": {"mlplatform.io/model-version": version, PATH: "servings.color.predictors[0]"},
                 "model": model(),
             },
             "canary": [
@@ -41,7 +46,10 @@ def isvc(stable_min=4, stable_max=12, autoscaler="hpa", canaries=((10, 2),), ver
                     "predictor": {
                         "name": f"c{index}",
                         "minReplicas": replicas,
-                        "annotations": {"mlplatform.io/model-version": "color:v2"},
+                        "annotations": {
+                            "mlplatform.io/model-version": "color:v2",
+                            PATH: f"servings.color.predictors[{index + 1}]",
+                        },
                         "model": {"name": "kserve-container", **model()},
                     },
                 }
@@ -58,6 +66,7 @@ def llm(min_replicas=0) -> dict:
             "predictor": {
                 "minReplicas": min_replicas,
                 "maxReplicas": 2,
+                "annotations": {PATH: "servings.chat.llm"},
                 "model": model(resources=GPU_RESOURCES, fmt="huggingface"),
                 **GPU_PLACEMENT,
             }
@@ -76,7 +85,7 @@ def trainjob(image="registry.example.com/train:v3", resources=GPU_RESOURCES, pla
         },
     }
     return {
-        "metadata": {"name": "color-train"},
+        "metadata": {"name": "color-train", "annotations": {PATH: "trainingJobs.color-train"}},
         "spec": {
             "runtimeRef": {"name": "torch-distributed"},
             "trainer": {"image": image, "numNodes": 2, "resourcesPerNode": resources},
@@ -91,7 +100,10 @@ def trainjob(image="registry.example.com/train:v3", resources=GPU_RESOURCES, pla
 def test_canaries_within_100_percent_pass_and_over_100_is_reported():
     assert check(serving_traffic_split, resource_args(ISVC, isvc(canaries=((10, 2), (20, 2))))) == []
     [message] = check(serving_traffic_split, resource_args(ISVC, isvc(canaries=((60, 2), (50, 2)))))
-    assert "its canaries take 110% of the traffic" in message
+    assert message == (
+        "servings.color.predictors: the canaries take 110% of the traffic; give them at most 100 together "
+        "(InferenceService subject spec.canary[].trafficPercent)."
+    )
 
 
 # ------------------------------------------------------------------ prod-serving-availability
@@ -103,11 +115,20 @@ def test_prod_inference_service_that_autoscales_from_two_passes():
 
 def test_prod_inference_service_on_fixed_or_too_few_replicas_is_reported():
     [message] = check(prod_serving_availability, resource_args(ISVC, isvc(autoscaler="none")))
-    assert "predictor v1 does not autoscale (autoscalerClass none)" in message
+    assert message == (
+        "servings.color.predictors[0].autoscaling: does not autoscale; set autoscaling with minReplicas >= 2 and "
+        "maxReplicas >= minReplicas (InferenceService subject autoscalerClass none)."
+    )
     [message] = check(prod_serving_availability, resource_args(ISVC, isvc(stable_min=1, stable_max=4)))
-    assert "predictor v1 runs 1 replica(s); prod predictors run at least 2" in message
+    assert message == (
+        "servings.color.predictors[0].autoscaling.minReplicas: runs 1 replica(s); prod predictors run at least 2: "
+        "set it to 2 or more (InferenceService subject predictor v1 minReplicas)."
+    )
     [message] = check(prod_serving_availability, resource_args(ISVC, isvc(canaries=((10, 1),))))
-    assert "canary c0 takes 10% of the traffic on 1 replica(s)" in message
+    assert message.startswith(
+        "servings.color.predictors[1].replicas: takes 10% of the traffic on 1 replica(s); prod predictors run at "
+        "least 2: set it to 2 or more"
+    )
 
 
 def test_a_dark_canary_may_run_one_replica():
@@ -118,7 +139,7 @@ def test_prod_llm_may_scale_to_zero_unless_the_pack_config_forbids_it():
     assert check(prod_serving_availability, resource_args(ISVC, llm())) == []
     config = {"allowScaleToZero": False}
     [message] = check(prod_serving_availability, resource_args(ISVC, llm(), config=config))
-    assert "scales to zero" in message
+    assert message.startswith("servings.chat.llm.scaling.minReplicas: scales to zero;")
 
 
 def test_availability_of_inference_services_does_not_apply_in_dev():
@@ -137,7 +158,11 @@ def test_inference_service_model_without_resources_is_reported():
     props = isvc()
     del props["spec"]["predictor"]["model"]["resources"]
     [message] = check(container_resources, resource_args(ISVC, props))
-    assert "predictor v1 container 'kserve-container' has no requests.cpu" in message
+    assert message.startswith(
+        "servings.color.predictors[0].resources: the container has no requests.cpu, requests.memory, limits.cpu, "
+        "limits.memory; give it cpu and memory requests and limits"
+    )
+    assert message.endswith("(InferenceService subject predictor v1 container 'kserve-container' resources).")
 
 
 def test_llm_gpu_pod_off_the_gpu_pool_is_reported():
@@ -145,22 +170,29 @@ def test_llm_gpu_pod_off_the_gpu_pool_is_reported():
     for key in GPU_PLACEMENT:
         del props["spec"]["predictor"][key]
     messages = check(container_resources, resource_args(ISVC, props))
-    assert len(messages) == 2 and "does not tolerate the GPU pool taint" in messages[0]
+    assert len(messages) == 2 and messages[0].startswith(
+        "servings.chat.llm: asks for a GPU but its pod does not tolerate the GPU pool taint"
+    )
 
 
 def test_trainjob_trainer_with_resources_on_the_gpu_pool_passes_and_off_it_is_reported():
     assert check(container_resources, resource_args(TRAINJOB, trainjob())) == []
     messages = check(container_resources, resource_args(TRAINJOB, trainjob(placement={})))
-    assert len(messages) == 2 and all("TrainJob subject: trainer nodes asks for a GPU" in m for m in messages)
+    prefix = "trainingJobs.color-train.roles.Worker.resources: asks for a GPU"
+    assert len(messages) == 2 and all(m.startswith(prefix) for m in messages)
 
 
 def test_trainjob_and_llminferenceservice_images_are_pinned():
     assert check(images_pinned, resource_args(TRAINJOB, trainjob())) == []
     [message] = check(images_pinned, resource_args(TRAINJOB, trainjob(image="registry.example.com/train:latest")))
-    assert "trainer nodes container 'trainer' image 'registry.example.com/train:latest' uses the moving tag" in message
+    assert message.startswith(
+        "trainingJobs.color-train.image: image 'registry.example.com/train:latest' uses the moving tag 'latest'"
+    )
+    assert message.endswith("(TrainJob subject trainer nodes container 'trainer').")
+    # An object no config entry rendered is named by its own fields.
     llmisvc = {"spec": {"template": {"containers": [container("main", image="vllm/vllm-openai")]}}}
     [message] = check(images_pinned, resource_args(LLMISVC, llmisvc))
-    assert "LLMInferenceService subject: template container 'main' image 'vllm/vllm-openai' has no tag" in message
+    assert "LLMInferenceService subject template container 'main': image 'vllm/vllm-openai' has no tag" in message
     llmisvc["spec"]["template"]["containers"][0]["image"] = "vllm/vllm-openai:v0.11.0"
     assert check(images_pinned, resource_args(LLMISVC, llmisvc)) == []
 
@@ -177,7 +209,9 @@ def test_prod_inference_service_serves_only_published_versions():
     serving = stack_resource(ISVC, isvc(version="color:v1"), name="color")
     assert check_stack(promoted_model_versions, [dev_reference(["color:v1", "color:v2"]), serving]) == []
     [message] = check_stack(promoted_model_versions, [dev_reference(["color:v1"]), serving])
-    assert "InferenceService color: predictor c0 serves color:v2, which stack 'dev' has not published" in message
+    assert message.startswith(
+        "servings.color.predictors[1].model: serves color:v2, which stack 'dev' has not published (published: color:v1)"
+    )
 
 
 # ------------------------------------------------------------------ prod-private-endpoints (the KServe Gateway)

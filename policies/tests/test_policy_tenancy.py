@@ -29,8 +29,10 @@ def fence(name: str, pod_selector: dict | None = None):
     ]
 
 
-def serving(namespace_name: str = "models", name: str = "color"):
-    return stack_resource(SELDON, {"metadata": {"name": name, "namespace": namespace_name}}, name=name)
+def serving(namespace_name: str = "models", name: str = "color", path: str | None = None):
+    metadata = {"name": name, "namespace": namespace_name}
+    metadata |= {"annotations": {"mlplatform.io/config-path": path}} if path else {}
+    return stack_resource(SELDON, {"metadata": metadata}, name=name)
 
 
 def test_a_fenced_workload_namespace_passes():
@@ -60,3 +62,9 @@ def test_a_policy_for_some_pods_or_a_privileged_namespace_does_not_fence():
 def test_a_workload_in_a_namespace_the_stack_does_not_create_is_reported():
     [message] = check_stack(namespaces_fenced, [*fence("models"), serving("elsewhere")])
     assert message.startswith("namespace 'elsewhere' runs workloads")
+
+
+def test_workloads_are_named_by_their_config_entries():
+    workloads = [serving(path="servings.color"), serving(name="style")]
+    [message] = check_stack(namespaces_fenced, [namespace("models", enforce=None), *workloads])
+    assert message.startswith("namespace 'models' runs workloads (servings.color, SeldonDeployment style) but lacks ")

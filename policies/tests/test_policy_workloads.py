@@ -1,7 +1,7 @@
 """images-pinned, container-resources, notebook-access and no-plaintext-secrets on engine-shaped resources."""
 
 from mlpolicies.workloads import container_resources, images_pinned, no_plaintext_secrets, notebook_access
-from policy_harness import UNKNOWN, check, container, deployment, predictor, resource_args, secret, seldon
+from policy_harness import CONFIG_PATH, UNKNOWN, check, container, deployment, predictor, resource_args, secret, seldon
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SELDON = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
@@ -15,14 +15,22 @@ GPU_POD = {
 }
 
 
-def tfjob(image: str) -> dict:
-    worker = {"replicas": 3, "template": {"spec": {"containers": [container("tensorflow", image)]}}}
-    return {"metadata": {"name": "color-training"}, "spec": {"tfReplicaSpecs": {"Worker": worker}}}
+def tfjob(image: str, path: str | None = "trainingJobs.color-training", **worker_container) -> dict:
+    """The TFJob of config `trainingJobs.color-training` (`path`: None for one no config entry rendered)."""
+    spec = container("tensorflow", image, **worker_container)
+    worker = {"replicas": 3, "template": {"spec": {"containers": [spec]}}}
+    metadata = {"name": "color-training"} | ({"annotations": {CONFIG_PATH: path}} if path else {})
+    return {"metadata": metadata, "spec": {"tfReplicaSpecs": {"Worker": worker}}}
 
 
 def notebook(*containers: dict, annotations=None) -> dict:
-    metadata = {"name": "data-science", "annotations": annotations or {}}
+    metadata = {"name": "data-science", "annotations": {CONFIG_PATH: "notebooks.data-science", **(annotations or {})}}
     return {"metadata": metadata, "spec": {"template": {"spec": {"containers": list(containers)}}}}
+
+
+def web_deployment(*containers: dict) -> dict:
+    """The Deployment of config `webServices.web`."""
+    return deployment(*containers) | {"metadata": {"name": "web", "annotations": {CONFIG_PATH: "webServices.web"}}}
 
 
 def gpu_container(request="1", limit="1") -> dict:
@@ -44,10 +52,20 @@ def test_pinned_tags_and_digests_pass_in_training_serving_and_notebooks():
 
 def test_latest_or_missing_tag_is_reported_with_the_container_and_the_fix():
     [message] = check(images_pinned, resource_args(TFJOB, tfjob("fogdong/train-color:latest"), name="color-training"))
-    assert "TFJob color-training: Worker replicas container 'tensorflow'" in message
-    assert "'latest'" in message and "pin it" in message
+    assert message == (
+        "trainingJobs.color-training.image: image 'fogdong/train-color:latest' uses the moving tag 'latest'; pin it "
+        "to a release tag (e.g. fogdong/train-color:v1.2.3) or an @sha256 digest "
+        "(TFJob color-training Worker replicas container 'tensorflow')."
+    )
     [message] = check(images_pinned, resource_args(NOTEBOOK, notebook(container(image="localhost:5000/jupyter"))))
-    assert "has no tag" in message
+    assert message.startswith("notebooks.data-science.image: image 'localhost:5000/jupyter' has no tag")
+    predictors = [predictor(path="servings.color.predictors[0]"), predictor("v2", path="servings.color.predictors[1]")]
+    predictors[1]["componentSpecs"][0]["spec"]["containers"][0]["image"] = "team/color"
+    [message] = check(images_pinned, resource_args(SELDON, seldon(*predictors)))
+    assert message.startswith("servings.color.predictors[1].image: image 'team/color' has no tag")
+    # An object no config entry rendered is named by its own fields.
+    [message] = check(images_pinned, resource_args(TFJOB, tfjob("train:latest", path=None), name="color-training"))
+    assert message.startswith("TFJob color-training Worker replicas container 'tensorflow': image 'train:latest'")
 
 
 def test_an_image_unknown_during_preview_is_not_reported():
@@ -64,8 +82,11 @@ def test_requests_and_limits_for_cpu_and_memory_pass():
 def test_missing_limits_are_named():
     bare = container()
     del bare["resources"]["limits"]
-    [message] = check(container_resources, resource_args(DEPLOYMENT, deployment(bare), name="web"))
-    assert "Deployment web: pod template container 'main' has no limits.cpu, limits.memory" in message
+    [message] = check(container_resources, resource_args(DEPLOYMENT, web_deployment(bare), name="web"))
+    assert message.startswith("webServices.web.resources: the container has no limits.cpu, limits.memory;")
+    assert message.endswith("(Deployment web pod template container 'main' resources).")
+    [message] = check(container_resources, resource_args(TFJOB, tfjob("train:v1", resources={})))
+    assert message.startswith("trainingJobs.color-training.roles.Worker.resources: the container has no requests.cpu")
 
 
 def test_gpu_pod_with_equal_request_and_limit_on_a_gpu_pool_passes():
@@ -88,7 +109,7 @@ def test_prepackaged_seldon_server_needs_a_container_with_resources():
     served = predictor()
     served["graph"] = {"name": "classifier", "implementation": "TENSORFLOW_SERVER", "modelUri": "oss://m/color/v1"}
     [message] = check(container_resources, resource_args(SELDON, seldon(served), name="color"))
-    assert "predictor v1 runs the prepackaged server 'classifier' without resources" in message
+    assert "SeldonDeployment color predictor v1 componentSpecs: the prepackaged server 'classifier' runs" in message
     served["componentSpecs"][0]["spec"]["containers"][0]["name"] = "classifier"
     assert check(container_resources, resource_args(SELDON, seldon(served))) == []
 
@@ -108,16 +129,24 @@ def test_empty_token_flag_env_or_shell_command_is_reported():
         container(env=[{"name": "JUPYTER_TOKEN", "value": ""}]),
     ):
         [message] = check(notebook_access, resource_args(NOTEBOOK, notebook(jupyter), name="data-science"))
-        assert message.startswith("Notebook data-science: container 'main' turns Jupyter authentication off")
+        assert message.startswith("notebooks.data-science: the notebook turns Jupyter authentication off")
+        assert message.endswith("(Notebook data-science container 'main').")
 
 
 def test_exposed_notebook_is_reported():
     exposed = notebook(container(), annotations={"mlplatform.io/expose": "true"})
-    [message] = check(notebook_access, resource_args(NOTEBOOK, exposed))
-    assert "mlplatform.io/expose" in message
-    service = {"spec": {"type": "LoadBalancer", "selector": {"notebook-name": "data-science"}}}
+    [message] = check(notebook_access, resource_args(NOTEBOOK, exposed, name="data-science"))
+    assert message == (
+        "notebooks.data-science.expose: notebooks are reached through the Kubeflow dashboard, `kubectl port-forward` "
+        "or notebookSso; turn expose off or configure notebookSso "
+        "(Notebook data-science annotation mlplatform.io/expose: 'true')."
+    )
+    service = {
+        "metadata": {"annotations": {CONFIG_PATH: "notebooks.data-science"}},
+        "spec": {"type": "LoadBalancer", "selector": {"notebook-name": "data-science"}},
+    }
     [message] = check(notebook_access, resource_args(SERVICE, service, name="nb"))
-    assert "Service nb exposes notebook 'data-science' through a LoadBalancer service" in message
+    assert message.startswith("notebooks.data-science.expose: a LoadBalancer service exposes notebook 'data-science'")
     service["spec"]["type"] = "ClusterIP"
     assert check(notebook_access, resource_args(SERVICE, service)) == []
 
@@ -135,7 +164,12 @@ def test_a_pulumi_secret_in_an_env_value_still_lands_in_plain_text_in_the_pod_sp
     # The SDK unwraps secrets before validators run: the policy sees the value, not its secretness.
     env = [{"name": "OSS_ACCESS_KEY_SECRET", "value": secret("s3cr3t")}]
     [message] = check(no_plaintext_secrets, resource_args(DEPLOYMENT, deployment(container(env=env)), name="web"))
-    assert "sets OSS_ACCESS_KEY_SECRET as a plain env value" in message and "secretKeyRef" in message
+    assert message.startswith("Deployment web pod template container 'main' env OSS_ACCESS_KEY_SECRET: a credential")
+    assert "secretKeyRef" in message
+    [message] = check(no_plaintext_secrets, resource_args(TFJOB, tfjob("train:v1", env=env)))
+    assert message.startswith(
+        "trainingJobs.color-training.env.OSS_ACCESS_KEY_SECRET: a credential in a plain env value"
+    )
 
 
 def test_a_credential_unknown_during_preview_is_not_reported():

@@ -69,7 +69,7 @@ def test_dashboards_link_the_clouds_consoles(found):
 def test_the_table_names_the_header(capsys):
     assert cli.main(["--project-dir", str(ROOT), "--color", "never", "endpoints", "-s", "prod"]) == 0
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith("serving") and " style " in line)
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["style"])
     assert "requests with header 'style: transfer' (shares color's URL)" in row
 
 

@@ -295,7 +295,7 @@ def test_promote_that_changes_nothing_leaves_the_file_alone(project, capsys):
         ([*PROMOTE, "--traffic", "101"], "--traffic 101 is outside 1..100"),
         (
             [*PROMOTE, "--serving", "colour"],
-            "unknown serving 'colour' in stack prod: its servings are color, style, sentiment, assistant",
+            "unknown serving 'colour' in stack prod (did you mean 'color'?): its servings are color, style, sentiment, assistant",
         ),
         (
             ["promote", "--model", "color:v3", "--from", "dev", "--to", "staging"],

@@ -84,7 +84,7 @@ def test_traffic_refuses_an_unknown_serving_or_stack(project, capsys):
         project,
         capsys,
         ["traffic", "--stack", "prod", "--serving", "colour", "v1=100"],
-        "unknown serving 'colour' in stack prod: its servings are color, style, sentiment, assistant",
+        "unknown serving 'colour' in stack prod (did you mean 'color'?): its servings are color, style, sentiment, assistant",
     )
     assert_refused(
         project,

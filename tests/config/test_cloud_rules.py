@@ -181,3 +181,53 @@ def test_ack_needs_no_runner_rule_its_private_api_is_an_internal_clb():
     message = refused(ACK, cluster__network__deployRunners={"cidrs": ["10.0.240.0/24"]})
     assert "cluster.network.deployRunners: runner sources are admitted on EKS only" in message
     assert parsed(ACK).cluster.network.deploy_runners.cidrs == []
+
+
+ASK = {**ACK, "cluster": {**ACK["cluster"], "kind": "serverless"}}
+GPU_POOL = {"instanceTypes": ["ecs.gn7i-c8g1.2xlarge"], "minSize": 0, "maxSize": 2, "gpu": True}
+
+
+def test_a_serverless_cluster_takes_no_node_pools_and_says_why():
+    """ASK runs every pod as an elastic container instance on virtual nodes: an ACK node pool has no cluster to join."""
+    message = refused(ASK, nodePools={"gpu": GPU_POOL})
+    assert message == (
+        "ml-platform:nodePools: a serverless cluster (ACK Serverless) has no node pools: every pod runs as an elastic "
+        "container instance on virtual nodes; remove nodePools, or use cluster.kind: managed for pools of your own"
+    )
+    assert parsed(ACK, nodePools={"gpu": GPU_POOL}).node_pools["gpu"].gpu
+
+
+def test_a_gpu_request_on_a_serverless_cluster_is_refused_with_the_eci_explanation():
+    notebook = {"image": "jupyter:v1", "resources": {"gpu": 1}}
+    message = refused(ASK, notebooks={"alice": notebook})
+    assert message.startswith(
+        "ml-platform:notebooks.alice.resources.gpu: GPUs on a serverless cluster (ACK Serverless) are elastic "
+        "container instances whose GPU instance type each pod names in its k8s.aliyun.com/eci-use-specs annotation"
+    )
+    assert "no node pool has gpu: true" not in message
+
+
+def test_a_gpu_pool_on_the_serverless_dev_stack_is_refused_before_anything_is_planned(project, capsys):
+    from mlplatform import cli
+
+    path = project / "Pulumi.dev.yaml"
+    text = path.read_text()
+    pool = "  ml-platform:nodePools:\n    gpu:\n      instanceTypes: [ecs.gn7i-c8g1.2xlarge]\n      minSize: 0\n"
+    pool += "      maxSize: 2\n      gpu: true\n"
+    text = text.replace("  ml-platform:operators:\n", pool + "  ml-platform:operators:\n", 1)
+    assert text.endswith(
+        '  ml-platform:notebooks:\n    data-science:\n      image: kubeflownotebookswg/jupyter-tensorflow-full:v1.9.2\n      resources:\n        cpu: "1"\n        memory: 4Gi\n'
+    )
+    path.write_text(text + "        gpu: 1\n")  # the notebook's resources end the file
+
+    code = cli.main(["--project-dir", str(project), "preview", "-s", "dev", "--no-policy", "--out", "build"])
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    lines = path.read_text().splitlines()
+    pools = next(n for n, line in enumerate(lines, 1) if "ml-platform:nodePools" in line)
+    assert [line.split(": ", 3)[1:3] for line in err.splitlines()] == [
+        [f"Pulumi.dev.yaml:{pools}:3", "ml-platform:nodePools"],
+        [f"Pulumi.dev.yaml:{len(lines)}:9", "ml-platform:notebooks.data-science.resources.gpu"],
+    ]
+    assert not (project / "build").exists()

@@ -196,3 +196,78 @@ def test_an_error_in_devs_file_names_devs_file_in_a_prod_preview(project, capsys
         f"error: Pulumi.dev.yaml:{line_of(project, 'dev', 'port: http')}:7: ml-platform:webServices.color-client.port: "
         "'http' is not a whole number\n"
     )
+
+
+# ---------------------------------------------------------------- one pass: every independent problem at once
+
+
+def position(project: Path, stack: str, text: str) -> str:
+    """`Pulumi.<stack>.yaml:<line>:<column>` of the first line holding `text`, at the key it starts with."""
+    lines = (project / f"Pulumi.{stack}.yaml").read_text().splitlines()
+    number, line = next((n, line) for n, line in enumerate(lines, 1) if text in line)
+    return f"Pulumi.{stack}.yaml:{number}:{len(line) - len(line.lstrip(' -')) + 1}"
+
+
+def test_a_field_error_an_environment_rule_and_an_unpublished_version_are_reported_in_one_run(project, capsys):
+    """Three independent mistakes of a prod stack: a memory that is no quantity (the models), a single replica (prod's
+    rule), a version dev never published (the promotion, read through the StackReference): one run, in file order."""
+    # Lines apart from the repository's own Pulumi.prod.yaml: each place comes from the project's file.
+    edit(project, "prod", "\nconfig:\n", "\n# Three mistakes, one run.\nconfig:\n")
+    edit(project, "prod", "          model: color:v2\n", "          model: fraud:v1\n")
+    edit(
+        project,
+        "prod",
+        "            memory: 4Gi\n            gpuMemoryGb: 4\n",
+        "            memory: 4GB\n            gpuMemoryGb: 4\n",
+    )
+    edit(project, "prod", "          replicas: 2\n    # An assistant", "          replicas: 1\n    # An assistant")
+
+    code = cli.main(["--project-dir", str(project), "preview", "-s", "prod", "--no-policy", "--out", "build"])
+
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: {position(project, 'prod', 'model: fraud:v1')}: ml-platform:servings.color.predictors[1].model: "
+        "model version 'fraud:v1' is not published by organization/ml-platform/dev (published: color:v1, color:v2, "
+        "qwen2-5-7b-instruct:v1, sentiment:v1, sentiment:v2, style:v1); promote it from dev first or list it in "
+        "promotion.allowUnpublished",
+        f"error: {position(project, 'prod', 'memory: 4GB')}: ml-platform:servings.style.predictors[0].resources.memory: "
+        "'4GB' is not a Kubernetes quantity: write 4Gi (4 x 2^30 bytes) or 4G (4 x 10^9 bytes)",
+        f"error: {position(project, 'prod', 'replicas: 1')}: ml-platform:servings.sentiment.predictors[1].replicas: "
+        "prod predictors run at least 2 replicas, not 1",
+    ]
+    assert not (project / "build").exists()
+
+
+def test_a_rule_never_judges_the_default_that_took_a_refused_values_place(project):
+    from stacks.prod import shape_problems
+
+    raw = values(project, "prod")
+    raw["servings"]["sentiment"]["predictors"][1]["replicas"] = "one"
+    reading = config.read(raw)
+    assert reading.settings.servings["sentiment"].predictors[1].replicas == 1  # the default, judged by no rule
+    assert [str(p) for p in reading.adding(shape_problems(reading.settings)).problems] == [
+        "ml-platform:servings.sentiment.predictors[1].replicas: 'one' is not a whole number"
+    ]
+
+
+def test_a_value_without_a_default_to_give_way_to_leaves_the_rules_nothing_to_judge(project):
+    raw = values(project, "dev")
+    raw["servingz"] = raw.pop("servings")  # the web service's serving would be judged missing
+    reading = config.read(raw)
+    assert reading.settings is None
+    assert [p.key for p in reading.problems] == ["ml-platform:servingz"]
+
+
+def test_a_cycle_through_a_web_services_serving_is_a_config_error_not_a_crash():
+    from support import ack_stack, config_error
+
+    serving = {
+        "protocol": "tensorflow",
+        "dependsOn": ["client"],
+        "predictors": [{"name": "v1", "model": "color:v1", "server": "TENSORFLOW_SERVER"}],
+    }
+    client = {"image": "client:v1", "port": 3333, "serving": "color"}
+    raw = ack_stack(models=["color:v1"], servings={"color": serving}, webServices={"client": client})
+    message = str(config_error(raw))
+    assert "dependency cycle" in message and "color" in message and "client" in message

@@ -2,10 +2,13 @@
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+import regress
 import yaml
 
 from mlplatform import cli
@@ -43,6 +46,54 @@ def test_it_is_a_draft_2020_12_schema(schema):
 @pytest.mark.parametrize("path", STACK_FILES, ids=[p.name for p in STACK_FILES])
 def test_every_shipped_stack_file_validates(schema, path):
     assert errors(schema, yaml.safe_load(path.read_text())) == []
+
+
+def _patterns(node):
+    """Every regular expression of a schema: `pattern` values and `patternProperties` keys."""
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        yield from node.get("patternProperties") or {}
+        for value in node.values():
+            yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def test_every_pattern_is_an_ecma_262_regular_expression(schema):
+    """JSON Schema patterns are ECMA-262 (draft 2020-12, "Regular Expressions"): editors (yaml-language-server)
+    and check-jsonschema compile them as JavaScript does. `regress` is the ECMA-262 engine check-jsonschema uses,
+    with the `u` flag as it does; Python's `(?P<name>...)` is refused there."""
+    refused = {}
+    for pattern in set(_patterns(schema)):
+        try:
+            regress.Regex(pattern, flags="u")
+        except regress.RegressError as error:
+            refused[pattern] = str(error)
+    assert refused == {}
+    model_version = schema["$defs"]["TrainingJob"]["properties"]["model"]["pattern"]
+    assert regress.Regex(model_version, flags="u").find("color:v2")
+    assert not regress.Regex(model_version, flags="u").find("color")
+
+
+def test_check_jsonschema_accepts_every_shipped_stack_file_as_the_readme_runs_it(tmp_path):
+    """`mlp schema > stack.schema.json; check-jsonschema --schemafile stack.schema.json Pulumi.*.yaml` (README):
+    the schema itself is checked against the draft 2020-12 metaschema, its patterns as ECMA-262."""
+    schema_file = tmp_path / "stack.schema.json"
+    schema_file.write_text(json.dumps(_printed_schema()))
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    ran = subprocess.run(
+        [str(tool), "--schemafile", str(schema_file), *map(str, STACK_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(STACK_FILES[0].read_text().replace("color:v1", "color", 1))
+    ran = subprocess.run([str(tool), "--schemafile", str(schema_file), str(bad)], capture_output=True, text=True)
+    assert ran.returncode == 1 and "'color' does not match" in ran.stdout, ran.stdout + ran.stderr
 
 
 def prod() -> dict:

@@ -13,6 +13,7 @@ PACK = Path(__file__).resolve().parents[2] / "policies"
 PROJECT = "ml-platform"
 SIG_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
 SECRET = {SIG_KEY: SECRET_SIG, "ciphertext": "[secret]"}
+PATH = "mlplatform.io/config-path"  # the config entry the platform rendered an object (or predictor) from
 POLICIES = {
     "serving-traffic-split",
     "images-pinned",
@@ -57,7 +58,8 @@ def record(stack: str, type_: str, name: str, inputs: dict, outputs: dict | None
     }
 
 
-def color_serving(stack: str, image: str, env: list | None = None) -> dict:
+def color_serving(stack: str, image: str, env: list | None = None, version: str = "color:v1") -> dict:
+    """`servings.color` as the platform renders it: one predictor, annotated with its config path."""
     model = {
         "name": "model",
         "image": image,
@@ -70,7 +72,7 @@ def color_serving(stack: str, image: str, env: list | None = None) -> dict:
         "name": "v1",
         "traffic": 100,
         "replicas": 2,
-        "annotations": {"mlplatform.io/model-version": "color:v1"},
+        "annotations": {"mlplatform.io/model-version": version, PATH: "servings.color.predictors[0]"},
         "graph": {"name": "model", "type": "MODEL", "modelUri": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},
         "componentSpecs": [
             {
@@ -79,7 +81,8 @@ def color_serving(stack: str, image: str, env: list | None = None) -> dict:
             }
         ],
     }
-    props = {"metadata": {"name": "color", "namespace": "models"}, "spec": {"predictors": [predictor]}}
+    metadata = {"name": "color", "namespace": "models", "annotations": {PATH: "servings.color"}}
+    props = {"metadata": metadata, "spec": {"predictors": [predictor]}}
     return record(stack, "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment", "color", props)
 
 
@@ -103,9 +106,9 @@ def fenced_models_namespace(stack: str) -> list[dict]:
     ]
 
 
-def dev_reference(stack: str) -> dict:
-    name = "organization/ml-platform/dev"
-    outputs = {"name": name, "outputs": {"modelVersions": ["color:v1", "color:v2"]}, "secretOutputNames": []}
+def dev_reference(stack: str, source: str = "dev", versions: tuple = ("color:v1", "color:v2")) -> dict:
+    name = f"organization/ml-platform/{source}"
+    outputs = {"name": name, "outputs": {"modelVersions": list(versions)}, "secretOutputNames": []}
     return record(stack, "pulumi:pulumi:StackReference", name, {"name": name}, outputs)
 
 
@@ -132,7 +135,9 @@ def test_an_image_tagged_latest_in_prod_is_a_mandatory_violation(prod_with_lates
     [violation] = prod_with_latest.violations
     assert (violation.policy_name, violation.enforcement_level) == ("images-pinned", "mandatory")
     assert violation.resource_name == "color"
-    assert "image 'team/color:latest' uses the moving tag 'latest'" in violation.message
+    assert "servings.color.predictors[0].image: image 'team/color:latest' uses the moving tag 'latest'" in (
+        violation.message
+    )
     assert prod_with_latest.has_mandatory
     assert prod_with_latest.format().splitlines()[:3] == [
         "Policies:",
@@ -162,6 +167,31 @@ def test_dev_reports_advisory_and_a_config_can_raise_or_disable_policies():
     assert levels == {"images-pinned": "mandatory", "no-plaintext-secrets": "advisory"}
     report = run_policy_pack(PACK, "dev", PROJECT, resources, config={"all": "disabled"})
     assert report.violations == []
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-aws"])
+def test_a_prod_stack_judges_promotion_by_the_stack_its_reference_reads(stack):
+    """A plan like prod-aws's reads what it may serve from dev-aws, whatever the prod stack is called."""
+    reference = dev_reference(stack, source="dev-aws", versions=("color:v1",))
+    fenced = fenced_models_namespace(stack)
+    passing = run_policy_pack(PACK, stack, PROJECT, [reference, color_serving(stack, "team/color:v1"), *fenced])
+    assert passing.violations == []
+    unpublished = color_serving(stack, "team/color:v1", version="color:v2")
+    report = run_policy_pack(PACK, stack, PROJECT, [reference, unpublished, *fenced])
+    [violation] = report.violations
+    assert (violation.policy_name, violation.enforcement_level) == ("promoted-model-versions", "mandatory")
+    assert violation.message.endswith(
+        "servings.color.predictors[0].model: serves color:v2, which stack 'dev-aws' has not published (published: "
+        "color:v1); train and publish it in dev-aws first, or list it in the policy's allowUnpublishedVersions "
+        "(SeldonDeployment color predictor v1)."
+    )
+
+
+def test_numbers_from_the_pack_config_read_as_integers():
+    resources = [dev_reference("prod"), color_serving("prod", "team/color:v1"), *fenced_models_namespace("prod")]
+    report = run_policy_pack(PACK, "prod", PROJECT, resources, config={"prod-serving-availability": {"minReplicas": 3}})
+    messages = [v.message for v in report.violations if v.policy_name == "prod-serving-availability"]
+    assert messages and all("prod predictors run at least 3: set it to 3 or more" in m for m in messages)
 
 
 def test_config_the_schema_rejects_is_an_error():

@@ -78,7 +78,10 @@ def test_canary_is_spec_canary_with_traffic_percent_and_the_route_splits_by_weig
     assert canary["predictor"]["model"]["storageUri"] == "pvc://model-color-v2"
     assert canary["predictor"]["minReplicas"] == 2
     assert not {"maxReplicas", "autoScaling", "scaleTarget", "scaleMetric"} & set(canary["predictor"])
-    assert canary["predictor"]["annotations"] == {"mlplatform.io/model-version": "color:v2"}
+    assert canary["predictor"]["annotations"] == {
+        "mlplatform.io/config-path": "servings.color.predictors[1]",
+        "mlplatform.io/model-version": "color:v2",
+    }
     route = rendered(monitor, ROUTE, "color")
     [rule] = route["spec"]["rules"]
     assert rule["backendRefs"] == [

@@ -106,7 +106,10 @@ def test_llm_runs_vllm_on_the_node_gpus_with_weights_from_the_bucket(plan):
     assert model["resources"]["requests"]["nvidia.com/gpu"] == "2" == model["resources"]["limits"]["nvidia.com/gpu"]
     assert predictor["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert predictor["nodeSelector"] == {"mlplatform.io/accelerator": "nvidia-gpu"}
-    assert predictor["annotations"] == {"mlplatform.io/model-version": "qwen:2.5-7b"}
+    assert predictor["annotations"] == {
+        "mlplatform.io/config-path": "servings.chat.llm",
+        "mlplatform.io/model-version": "qwen:2.5-7b",
+    }
 
 
 def test_scale_to_zero_is_a_keda_scaled_object_on_the_predictor_deployment(plan):

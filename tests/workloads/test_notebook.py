@@ -162,13 +162,14 @@ def test_expose_puts_a_load_balancer_in_front_of_the_notebook(plan):
     assert service.inputs["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": 8888, "protocol": "TCP"}]
     # Reachable from the VPC only (the stack's cloud is EKS here: STORAGE is S3 with Pod Identity).
     assert service.inputs["metadata"]["annotations"] == {
-        "service.beta.kubernetes.io/aws-load-balancer-internal": "true"
+        "mlplatform.io/config-path": "notebooks.alice",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
     }
 
 
 def test_public_makes_the_notebooks_load_balancer_internet_facing(plan):
     [service] = render(plan, expose=True, public=True).of_type("kubernetes:core/v1:Service")
-    assert "annotations" not in service.inputs["metadata"]
+    assert service.inputs["metadata"]["annotations"] == {"mlplatform.io/config-path": "notebooks.alice"}
 
 
 def reveal(value):

@@ -81,7 +81,11 @@ def test_canary_split_is_integer_traffic_with_model_uris_and_version_annotations
         "namespace": "models",
         "labels": {"app.kubernetes.io/part-of": "ml-platform"},
         # `pulumi up` waits until Seldon reports the serving Available, and fails if a model never loads.
-        "annotations": {"pulumi.com/waitFor": "jsonpath={.status.state}=Available", "pulumi.com/timeoutSeconds": "900"},
+        "annotations": {
+            "mlplatform.io/config-path": "servings.color",
+            "pulumi.com/waitFor": "jsonpath={.status.state}=Available",
+            "pulumi.com/timeoutSeconds": "900",
+        },
     }
     assert sdep["spec"]["protocol"] == "tensorflow"
     v1, v2 = sdep["spec"]["predictors"]
@@ -90,7 +94,10 @@ def test_canary_split_is_integer_traffic_with_model_uris_and_version_annotations
     assert all(isinstance(p["traffic"], int) for p in (v1, v2))
     # Each model version is a read-only bucket volume (its own RRSA role): Seldon loads it from the claim.
     assert v1["graph"] == {"name": "color", "implementation": "TENSORFLOW_SERVER", "modelUri": "pvc://model-color-v1"}
-    assert v2["annotations"] == {"mlplatform.io/model-version": "color:v2"}
+    assert v2["annotations"] == {
+        "mlplatform.io/config-path": "servings.color.predictors[1]",
+        "mlplatform.io/model-version": "color:v2",
+    }
     assert "shadow" not in v1
 
 
@@ -128,7 +135,7 @@ def test_custom_image_from_a_pvc_runs_as_a_model_container_without_storage_secre
     assert predictor["graph"] == {"name": "color", "type": "MODEL", "modelUri": "pvc://color-model/model/v1"}
     assert container(predictor)["name"] == "color"
     assert container(predictor)["image"] == "fogdong/color:v1"
-    assert "annotations" not in predictor
+    assert predictor["annotations"] == {"mlplatform.io/config-path": "servings.color.predictors[0]"}
 
 
 @pytest.mark.parametrize(

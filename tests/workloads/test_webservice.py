@@ -73,7 +73,10 @@ def test_expose_makes_an_internal_load_balancer_on_either_cloud(plan, cloud):
     monitor = render(plan, cloud=cloud, expose=True)
     service = monitor.named("color-client-service").inputs
     assert service["spec"]["type"] == "LoadBalancer"
-    assert service["metadata"]["annotations"] == INTERNAL[cloud]
+    assert service["metadata"]["annotations"] == {
+        "mlplatform.io/config-path": "webServices.color-client",
+        **INTERNAL[cloud],
+    }
     assert rules.is_internal_load_balancer(service["metadata"]["annotations"])
 
 
