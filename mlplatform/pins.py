@@ -70,6 +70,17 @@ NVIDIA_DEVICE_PLUGIN = Pin(
     "https://github.com/NVIDIA/k8s-device-plugin/blob/v0.20.0/deployments/helm/nvidia-device-plugin/values.yaml",
     support="Newest release (v0.20.0); NVIDIA publishes no end-of-support dates.",
 )
+# NVIDIA's DCGM exporter: GPU metrics (DCGM_FI_DEV_GPU_UTIL, DCGM_FI_DEV_FB_USED, ...) from every GPU node, with the pod,
+# namespace and container of the GPU's user (kubelet pod-resources). Chart version == exporter version (Chart.yaml
+# `version: "4.8.2"`, `appVersion: "4.8.2"`; image tag `4.5.3-4.8.2-distroless`: DCGM 4.5.3, exporter 4.8.2).
+DCGM_EXPORTER = Pin(
+    "dcgm-exporter",
+    "4.8.2",
+    "dcgm-exporter",
+    "https://nvidia.github.io/dcgm-exporter/helm-charts",
+    "https://github.com/NVIDIA/dcgm-exporter/blob/4.5.3-4.8.2/deployment/values.yaml",
+    support="Newest release (tag 4.5.3-4.8.2, 6 May 2026); NVIDIA publishes no end-of-support dates.",
+)
 # Seldon's prepackaged TENSORFLOW_SERVER runs this image (chart default: tensorflow/serving 2.1.0, a CPU
 # build from 2020). GPU builds carry the `-gpu` suffix (tensorflow/serving g3doc/docker.md, `latest-gpu`).
 TENSORFLOW_SERVING = Pin(
@@ -134,6 +145,17 @@ KEDA_PROMETHEUS = Pin(
     "https://github.com/prometheus-community/helm-charts/blob/prometheus-29.27.0/charts/prometheus/values.yaml",
     support="Newest chart (18 Aug 2026, Prometheus v3.14.0); the chart publishes no end-of-support dates.",
 )
+# Katib v0.19.0 (30 Oct 2025): no Helm chart, its kustomize install `katib-standalone` applied from the tag
+# (README "Installing Katib": `kubectl apply -k ".../manifests/v1beta1/installs/katib-standalone?ref=v0.19.0"`).
+KATIB = Pin(
+    "katib",
+    "v0.19.0",
+    "https://github.com/kubeflow/katib//manifests/v1beta1/installs/katib-standalone?ref={version}",
+    None,
+    "https://github.com/kubeflow/katib/tree/v0.19.0/manifests/v1beta1/installs/katib-standalone",
+    support="Newest release (v0.19.0, 30 Oct 2025; Kubeflow 1.11); Katib publishes no end-of-support dates. "
+    "Its trials may be Trainer v2 TrainJobs from v0.19.0 on (katib-config `trialResources`).",
+)
 
 PINS = (
     SELDON,
@@ -141,6 +163,7 @@ PINS = (
     EMISSARY,
     ISTIO,
     NVIDIA_DEVICE_PLUGIN,
+    DCGM_EXPORTER,
     TENSORFLOW_SERVING,
     KSERVE,
     CERT_MANAGER,
@@ -148,6 +171,7 @@ PINS = (
     TRAINER,
     KEDA,
     KEDA_PROMETHEUS,
+    KATIB,
 )
 
 

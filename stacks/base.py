@@ -12,9 +12,11 @@ from mlplatform import rules
 from mlplatform.infra.bucket import Bucket, BucketArgs, internal_endpoint
 from mlplatform.infra.cluster import Cluster, ClusterArgs
 from mlplatform.infra.eks_addons import EksAddons, EksAddonsArgs
-from mlplatform.infra.flows import enforces_network_policies, platform_flows
+from mlplatform.infra.flows import enforces_network_policies, monitors_gpus, platform_flows
+from mlplatform.infra.gpu_monitoring import GpuMonitoring, GpuMonitoringArgs, IdleThreshold
 from mlplatform.infra.istio import KSERVE_TYPE, OPERATORS_TYPE, Istio, IstioArgs
 from mlplatform.infra.karpenter import Karpenter, KarpenterArgs
+from mlplatform.infra.katib import KATIB_INJECTION, Katib, KatibArgs
 from mlplatform.infra.keda import Keda, KedaArgs
 from mlplatform.infra.kserve import GATEWAY_NAME, KSERVE_NAMESPACE, KServe, KServeArgs
 from mlplatform.infra.nodepool import KarpenterNodes, NodePool, NodePoolArgs
@@ -71,6 +73,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
     provider = kubernetes_provider(stack, cluster.kubeconfig)
     pools = _capacity(stack, settings, cluster, provider, tags)
     observability = None
+    idle = settings.observability.idle_gpu
     if settings.observability.enabled:
         observability = Observability(
             f"{stack}-observability",
@@ -85,9 +88,16 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
                 vpc_id=cluster.vpc_id,
                 security_group_id=cluster.security_group_id,
                 depends_on=tuple(pools),
+                gpu=IdleThreshold(idle.utilization, idle.minutes) if monitors_gpus(settings) else None,
             ),
         )
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=pools)
+    if monitors_gpus(settings):
+        GpuMonitoring(
+            f"{stack}-gpu-monitoring",
+            GpuMonitoringArgs(image_registry=settings.operators.image_registry),
+            opts=on_cluster,
+        )
     time_slicing = next((p.gpu_replicas for p in settings.node_pools.values() if p.gpu_sharing == "timeSlicing"), None)
     istio = _istio(stack, settings, on_cluster)
     operators = Operators(
@@ -97,6 +107,7 @@ def build_platform(stack: str, environment: str, settings: cfg.StackConfig) -> P
             operators=settings.operators,
             time_slicing_replicas=time_slicing,
             install_gpu_plugin=settings.cloud == "aws" and settings.has_gpu_pool,
+            mig=bool(settings.mig_profiles()),
             internal_lb_annotations=rules.internal_load_balancer_annotations(settings.cloud),
             istio=istio,
         ),
@@ -167,6 +178,8 @@ def _teams(
                 flows=flows,
                 fence_network=fence_network,
                 labels={"app.kubernetes.io/part-of": "ml-platform"},
+                # Katib injects its metrics collector into trial pods of labelled namespaces only (katib.py).
+                kind_labels={"training": {KATIB_INJECTION[0]: KATIB_INJECTION[1]}} if settings.experiments else {},
                 namespace_aliases={
                     kind: [pulumi.Alias(name=f"{stack}-workspace-{kind}", parent=workspace)]
                     for kind in get_args(cfg.WorkloadNamespace)
@@ -283,7 +296,7 @@ def _istio(stack: str, settings: cfg.StackConfig, on_cluster: pulumi.ResourceOpt
 def _serving_and_training_operators(
     stack: str, settings: cfg.StackConfig, on_cluster: pulumi.ResourceOptions, istio: list[pulumi.Resource]
 ) -> dict:
-    """KServe, Kubeflow Trainer v2 and KEDA, each installed only when the stack's workloads use it."""
+    """KServe, Kubeflow Trainer v2, KEDA and Katib, each installed only when the stack's workloads use it."""
     installed: dict = {}
     servings = settings.servings.values()
     if any(serving.backend == "kserve" for serving in servings):
@@ -312,7 +325,8 @@ def _serving_and_training_operators(
             opts=on_cluster,
         )
         installed.update(keda=keda.ready, keda_prometheus=keda.prometheus_address)
-    v2_jobs = [job for job in settings.training_jobs.values() if job.api == "v2"]
+    trials = [experiment.trial for experiment in settings.experiments.values()]
+    v2_jobs = [job for job in [*settings.training_jobs.values(), *trials] if job.api == "v2"]
     if v2_jobs:
         trainer = Trainer(
             f"{stack}-trainer",
@@ -323,4 +337,7 @@ def _serving_and_training_operators(
             opts=on_cluster,
         )
         installed["trainer"] = trainer.ready
+    if settings.experiments:
+        katib = Katib(f"{stack}-katib", KatibArgs(image_registry=settings.operators.image_registry), opts=on_cluster)
+        installed["katib"] = katib.ready
     return installed

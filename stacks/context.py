@@ -49,6 +49,8 @@ class Platform:
     kserve_ingress_host: pulumi.Output[str] | None = None
     # Kubeflow Trainer v2 (when a job has api: v2) and KEDA (when an LLM serving scales), for what depends on them.
     trainer: list[pulumi.Resource] = field(default_factory=list)
+    # Katib (mlplatform/infra/katib.py), installed when the stack has experiments.
+    katib: list[pulumi.Resource] = field(default_factory=list)
     keda: list[pulumi.Resource] = field(default_factory=list)
     # The Prometheus HTTP API KEDA's triggers query, installed with KEDA (mlplatform/infra/keda.py).
     keda_prometheus: str = ""

@@ -19,6 +19,7 @@ from mlplatform import rules
 from mlplatform.config.loading import SECRETS_NAMESPACE
 from mlplatform.conventions import GPU_NODE_LABEL, mirrored
 from mlplatform.infra import consoles
+from mlplatform.workloads.experiment import Experiment, ExperimentArgs
 from mlplatform.workloads.kserve import KServeServing, KServeServingArgs
 from mlplatform.workloads.llm import LlmServing, LlmServingArgs
 from mlplatform.workloads.notebook import Notebook, NotebookArgs
@@ -125,9 +126,13 @@ def through_mirror(settings: cfg.StackConfig) -> cfg.StackConfig:
             llm = llm.model_copy(update={"image": mirrored(llm.image, registry)})
         return serving.model_copy(update={"predictors": rewritten, "llm": llm})
 
+    def trial(experiment: cfg.Experiment) -> cfg.Experiment:
+        return experiment.model_copy(update={"trial": images({"trial": experiment.trial})["trial"]})
+
     return settings.model_copy(
         update={
             "training_jobs": images(settings.training_jobs),
+            "experiments": {name: trial(experiment) for name, experiment in settings.experiments.items()},
             "notebooks": images(settings.notebooks),
             "web_services": images(settings.web_services),
             "servings": {name: predictors(serving) for name, serving in settings.servings.items()},
@@ -281,6 +286,21 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
             )
             created[name] = component
             clients[name] = component.endpoint
+    experiments = {
+        name: Experiment(
+            name,
+            landed(
+                ExperimentArgs,
+                "experiments",
+                experiment,
+                # Katib's CRD and webhooks, and the operator of the trials' kind.
+                [*platform.operators, *platform.katib, *(platform.trainer if experiment.trial.api == "v2" else [])],
+                experiment=experiment,
+            ),
+            opts=on_cluster,
+        )
+        for name, experiment in settings.experiments.items()
+    }
     sso = sso_client(settings) if settings.notebooks else None
     notebooks = {
         name: Notebook(
@@ -314,6 +334,33 @@ def deploy(platform: Platform, promoted: Promoted | None = None) -> None:
         pulumi.export("dashboards", links)
     pulumi.export("notebookTokens", pulumi.Output.secret({name: n.token for name, n in notebooks.items()}))
     pulumi.export("modelUris", model_uris)
+    if experiments:
+        pulumi.export("experiments", {name: experiment_output(component) for name, component in experiments.items()})
+
+
+def experiment_output(component: Experiment) -> dict:
+    """Where an experiment's trials write, and the two commands that make its best trial the model version: read
+    the best trial's name from the Experiment's status, copy its folder to the version's (docs/tuning.md)."""
+    namespace, name = component.namespace, component.experiment_name
+    best = pulumi.Output.concat(
+        "kubectl -n ", namespace, " get experiment ", name, " -o jsonpath='{.status.currentOptimalTrial.bestTrialName}'"
+    )
+    copy = pulumi.Output.concat(
+        "BEST_TRIAL=$(",
+        best,
+        ") && ",
+        copy_command(component.model_uri),
+        " ",
+        component.trials_uri,
+        "$BEST_TRIAL/ ",
+        component.model_uri,
+    )
+    return {"modelVersion": component.model_version, "trials": component.trials_uri, "bestTrial": best, "publish": copy}
+
+
+def copy_command(uri: pulumi.Output[str]) -> pulumi.Output[str]:
+    """The CLI that copies a folder of the models bucket: ossutil on Alibaba Cloud, the AWS CLI on AWS."""
+    return uri.apply(lambda text: "aws s3 cp --recursive" if text.startswith("s3://") else "ossutil cp -r")
 
 
 def _kserve_serving(

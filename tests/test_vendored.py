@@ -16,6 +16,7 @@ SOURCES = {
     "catalog.py": "mlplatform/catalog.py",
     "pricing.py": "mlplatform/cost/pricing.py",
     "billing.py": "mlplatform/cost/billing.py",
+    "plan.py": "mlplatform/cost/plan.py",
     "prices.json": "mlplatform/cost/prices.json",
 }
 

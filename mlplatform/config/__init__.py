@@ -21,6 +21,7 @@ from mlplatform.config.base import (
     WorkloadNamespace,
     format_path,
 )
+from mlplatform.config.experiments import Experiment
 from mlplatform.config.infra import (
     Bucket,
     Buckets,
@@ -73,6 +74,7 @@ __all__ = [
     "ContainerDefaults",
     "DeployRunners",
     "EgressRule",
+    "Experiment",
     "HeaderRoute",
     "Model",
     "ModelVersionRef",

@@ -139,6 +139,43 @@ class Cluster(Model):
         return int(self.kubernetes_version.split(".")[1])
 
 
+# MIG (Multi-Instance GPU): the GPU of each EC2 family whose GPUs NVIDIA partitions, and the MIG profiles NVIDIA lists
+# for that GPU (`<compute slices>g.<memory>gb`; the `+me` media-extension profiles are left out: their resource names
+# are not valid Kubernetes resource names). GPUs per family: EC2 "Accelerated computing instances"
+# (docs.aws.amazon.com/ec2/latest/instancetypes/ac.html: p4d A100 40 GB, p4de A100 80 GB, p5 H100 80 GB, p5e and p5en
+# H200 141 GB); profiles: NVIDIA MIG User Guide, "Supported MIG Profiles" (A100-SXM4-40GB; A100-SXM4-80GB and
+# H100-SXM5-80GB; H200-SXM5-141GB), docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html.
+_MIG_80GB = ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")
+_MIG_141GB = ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")
+MIG_GPUS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "p4d.": ("A100 40GB", ("1g.5gb", "1g.10gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")),
+    "p4de.": ("A100 80GB", _MIG_80GB),
+    "p5.": ("H100 80GB", _MIG_80GB),
+    "p5e.": ("H200 141GB", _MIG_141GB),
+    "p5en.": ("H200 141GB", _MIG_141GB),
+}
+MIG_FAMILIES = ", ".join(family.rstrip(".") for family in MIG_GPUS)
+# The extended resource the NVIDIA device plugin's `mixed` MIG strategy offers per profile (k8s-device-plugin v0.20.0
+# README, MIG_STRATEGY: "resources ... of the form `nvidia.com/mig-<slice_count>g.<memory_size>gb`").
+MIG_RESOURCE_PREFIX = "nvidia.com/mig-"
+
+
+def mig_gpu(instance_type: str) -> tuple[str, tuple[str, ...]] | None:
+    """(GPU, its MIG profiles) of an EC2 instance type whose GPUs support MIG; None for any other type."""
+    return next((gpu for family, gpu in MIG_GPUS.items() if instance_type.startswith(family)), None)
+
+
+def mig_resource(profile: str) -> str:
+    """1g.10gb -> nvidia.com/mig-1g.10gb"""
+    return f"{MIG_RESOURCE_PREFIX}{profile}"
+
+
+def check_mig_profile(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[1-7]g\.[0-9]+gb", value):
+        raise ValueError(f"{value!r} is not a MIG profile such as 1g.10gb or 3g.40gb (<compute slices>g.<memory>gb)")
+    return value
+
+
 class NodePool(Model):
     instance_types: list[str] = Field(min_length=1)
     """Instance types the pool may use, e.g. ecs.g7.xlarge or m6i.large; GPU families for `gpu: true`."""
@@ -156,10 +193,14 @@ class NodePool(Model):
     """System disk size of each node, in GB (at least 40)."""
     labels: dict[str, str] = {}
     """Kubernetes labels on the pool's nodes."""
-    gpu_sharing: Literal["none", "cgpu", "timeSlicing"] = "none"
-    """Share GPUs between pods: cgpu (ACK GPU sharing, alicloud) or timeSlicing (NVIDIA time-slicing, aws)."""
+    gpu_sharing: Literal["none", "cgpu", "timeSlicing", "mig"] = "none"
+    """Share GPUs between pods: cgpu (ACK GPU sharing, alicloud), timeSlicing (NVIDIA time-slicing, aws) or mig
+    (NVIDIA Multi-Instance GPU on A100/H100/H200 instance types, aws: each GPU split into `migProfile` instances)."""
     gpu_replicas: int = Field(default=4, ge=2, le=48)
     """Time-slicing: how many pods share one physical GPU."""
+    mig_profile: str | None = None
+    """gpuSharing: mig: the MIG profile every GPU of the pool is split into, e.g. 1g.10gb (seven per A100 80GB or
+    H100) or 3g.40gb (two); workloads ask for it with `resources.migProfile`."""
 
     @model_validator(mode="after")
     def _sizes(self) -> NodePool:
@@ -169,7 +210,44 @@ class NodePool(Model):
             raise ValueError(f"desiredSize {self.desired_size} is outside minSize..maxSize")
         if self.gpu_sharing != "none" and not self.gpu:
             raise ValueError("gpuSharing needs a GPU pool (gpu: true)")
+        if self.gpu_sharing == "mig" and not self.mig_profile:
+            raise PathError(
+                ("migProfile",), "gpuSharing: mig needs the MIG profile to split each GPU into, e.g. 1g.10gb"
+            )
+        if self.mig_profile and self.gpu_sharing != "mig":
+            raise PathError(("migProfile",), "takes effect only with gpuSharing: mig")
         return self
+
+    @field_validator("mig_profile")
+    @classmethod
+    def _mig_profile(cls, value: str | None) -> str | None:
+        return check_mig_profile(value)
+
+
+def check_mig_pool(cloud: str, path: tuple, pool: NodePool) -> None:
+    """MIG partitions the GPUs of A100/H100/H200 instance types on EKS (the device plugin's `mixed` strategy and
+    partitions made at node boot, mlplatform/infra/nodepool.py); ACK shares GPUs with cGPU instead."""
+    if cloud != "aws":
+        raise PathError(
+            (*path, "gpuSharing"),
+            "MIG is set up on EKS only (NVIDIA device plugin mig strategy, partitions made when a node boots); "
+            "on alicloud share GPUs with gpuSharing: cgpu (ACK shared GPU scheduling, pods ask for gpuMemoryGb)",
+        )
+    for index, instance_type in enumerate(pool.instance_types):
+        gpu = mig_gpu(instance_type)
+        if gpu is None:
+            raise PathError(
+                (*path, "instanceTypes", index),
+                f"{instance_type!r} has no MIG-capable GPU (MIG needs A100, H100 or H200: {MIG_FAMILIES}); "
+                "share its GPUs with gpuSharing: timeSlicing instead",
+            )
+        name, profiles = gpu
+        if pool.mig_profile not in profiles:
+            raise PathError(
+                (*path, "migProfile"),
+                f"{pool.mig_profile} is not a MIG profile of the {name} of {instance_type} "
+                f"(its profiles: {', '.join(profiles)})",
+            )
 
 
 class Bucket(Model):
@@ -256,8 +334,22 @@ class Operators(Model):
         return value
 
 
+class IdleGpu(Model):
+    """The idle-GPU alert: a namespace whose GPUs stay below `utilization` percent for `minutes`."""
+
+    utilization: int = Field(default=10, ge=1, le=100)
+    """The average GPU utilisation (DCGM_FI_DEV_GPU_UTIL, percent) of a namespace's GPUs below which they count
+    as idle."""
+    minutes: int = Field(default=60, ge=1, le=1440)
+    """How long the GPUs stay below `utilization` before the alert fires (1 to 1440: ARMS alert rules' duration
+    range, CreatePrometheusAlertRule `Duration`)."""
+
+
 class Observability(Model):
     enabled: bool = True
     """Metrics and logs for the cluster and the servings (ARMS Prometheus and SLS on Alibaba Cloud; AMP and CloudWatch on AWS)."""
     log_retention_days: int = Field(default=30, ge=1, le=3650)
     """How many days logs are kept (1 to 3650)."""
+    idle_gpu: IdleGpu = IdleGpu()
+    """With a GPU pool: NVIDIA's DCGM exporter runs on every GPU node, the cloud's Prometheus scrapes it, and an alert
+    fires for a namespace whose GPUs stay idle (docs/gpu.md)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-from graphlib import CycleError, TopologicalSorter
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
@@ -12,7 +11,9 @@ from pydantic import Field, ValidationInfo, model_validator
 from mlplatform import catalog, rules
 from mlplatform.config.base import DNS_LABEL, Model, ModelVersionRef, PathError
 from mlplatform.config.cost import Budget, CostAssumptions
-from mlplatform.config.infra import Buckets, Cluster, NodePool, Observability, Operators
+from mlplatform.config.experiments import Experiment, check_experiments
+from mlplatform.config.graph import WorkloadGraph
+from mlplatform.config.infra import Buckets, Cluster, NodePool, Observability, Operators, check_mig_pool
 from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES, Team, check_teams, team_namespace
 from mlplatform.config.workloads import Notebook, NotebookSso, Promotion, Serving, TrainingJob, WebService
 
@@ -38,7 +39,7 @@ def gibibytes(quantity: str) -> float:
     return float(number) * UNITS.get(quantity[len(number) :], 1) / 2**30
 
 
-class StackConfig(Model):
+class StackConfig(WorkloadGraph, Model):
     environment: Literal["dev", "prod"] | None = None
     """The stack's role: dev (disposable, trains, serves candidates) or prod (protected, serves what dev
     published). Required for stacks not named dev or prod, e.g. prod-aws."""
@@ -60,6 +61,8 @@ class StackConfig(Model):
     """Model versions that exist without a training job in this stack (pretrained, imported)."""
     training_jobs: dict[Annotated[str, Field(pattern=DNS_LABEL)], TrainingJob] = {}
     """Distributed training jobs by name (a DNS label)."""
+    experiments: dict[Annotated[str, Field(pattern=DNS_LABEL, max_length=40)], Experiment] = {}
+    """Katib tuning experiments by name (a DNS label of at most 40 characters): trials that are training jobs."""
     notebooks: dict[Annotated[str, Field(pattern=DNS_LABEL)], Notebook] = {}
     """Jupyter notebooks by name (a DNS label), per user or team."""
     notebook_sso: NotebookSso | None = None
@@ -106,6 +109,7 @@ class StackConfig(Model):
             self._check_model_versions,
             self._check_teams,
             self._check_deploy_runners,
+            functools.partial(check_experiments, self),
         ]
         problems = []
         for check in checks:
@@ -148,8 +152,12 @@ class StackConfig(Model):
         problem = catalog.version_problem(self.cloud, cluster.kubernetes_version)
         if problem:
             raise PathError(("cluster", "kubernetesVersion"), problem)
-        if cluster.kind == "edge" and (self.training_jobs or self.notebooks or any(self.served_versions())):
-            kind = "trainingJobs" if self.training_jobs else "notebooks" if self.notebooks else "servings"
+        workloads = {"trainingJobs": self.training_jobs, "experiments": self.experiments, "notebooks": self.notebooks}
+        bucket_kinds = [
+            kind for kind, items in {**workloads, "servings": list(self.served_versions())}.items() if items
+        ]
+        if cluster.kind == "edge" and bucket_kinds:
+            kind = bucket_kinds[0]
             raise PathError(
                 (kind,),
                 "ACK@Edge clusters have no RRSA (EdgeKubernetes in pulumi-alicloud 4.0.0), and the platform mounts "
@@ -214,11 +222,17 @@ class StackConfig(Model):
             )
         if pool.gpu_sharing == "timeSlicing" and self.cloud != "aws":
             raise PathError((*path, "gpuSharing"), "timeSlicing is for EKS; use cgpu on alicloud")
+        if pool.gpu_sharing == "mig":
+            check_mig_pool(self.cloud, path, pool)
         if self.cloud == "aws" and pool.min_size > 0:
             raise PathError(
                 (*path, "minSize"),
                 "EKS pools are Karpenter NodePools, which start nodes for pending pods and keep no minimum: use 0",
             )
+
+    def mig_profiles(self) -> set[str]:
+        """The MIG profiles the node pools offer (`nvidia.com/mig-<profile>`)."""
+        return {p.mig_profile for p in self.node_pools.values() if p.gpu_sharing == "mig" and p.mig_profile}
 
     def _check_disks(self) -> None:
         """Alibaba Cloud ESSD (PL1) disks start at 20 GiB: a smaller claim never binds."""
@@ -287,6 +301,9 @@ class StackConfig(Model):
         for name, job in self.training_jobs.items():
             for role, replica in job.roles.items():
                 yield ("trainingJobs", name, "roles", role, "resources"), replica.resources
+        for name, experiment in self.experiments.items():
+            for role, replica in experiment.trial.roles.items():
+                yield ("experiments", name, "trial", "roles", role, "resources"), replica.resources
         for name, notebook in self.notebooks.items():
             yield ("notebooks", name, "resources"), notebook.resources
         for name, serving in self.servings.items():
@@ -303,75 +320,22 @@ class StackConfig(Model):
                 raise PathError(path, "asks for a GPU but no node pool has gpu: true")
             if resources.gpu_memory_gb and self.gpu_sharing != "cgpu":
                 raise PathError((*path, "gpuMemoryGb"), "GPU memory slices need a node pool with gpuSharing: cgpu")
-            whole_gpu_pools = [p for p in self.node_pools.values() if p.gpu and p.gpu_sharing != "cgpu"]
+            if resources.mig_profile:
+                if resources.mig_profile not in self.mig_profiles():
+                    offered = ", ".join(sorted(self.mig_profiles())) or "none"
+                    raise PathError(
+                        (*path, "migProfile"),
+                        f"no node pool with gpuSharing: mig splits its GPUs into {resources.mig_profile} "
+                        f"(profiles the pools offer: {offered})",
+                    )
+                continue
+            whole_gpu_pools = [p for p in self.node_pools.values() if p.gpu and p.gpu_sharing not in ("cgpu", "mig")]
             if resources.gpu and not whole_gpu_pools:
                 raise PathError(
                     (*path, "gpu"),
-                    "the GPU pools share GPUs with cgpu, which offers aliyun.com/gpu-mem, not nvidia.com/gpu: "
-                    "ask for gpuMemoryGb",
+                    "the GPU pools share their GPUs (cgpu offers aliyun.com/gpu-mem, mig nvidia.com/mig-<profile>), "
+                    "none offers whole GPUs (nvidia.com/gpu): ask for gpuMemoryGb or a migProfile",
                 )
-
-    def dependency_graph(self) -> dict[str, set[str]]:
-        """Each workload and what must exist before it: its `dependsOn`, the serving a routed serving shares the URL
-        of (`routeByHeader`), the serving a web service's SERVING_URL names."""
-        graph: dict[str, set[str]] = {}
-        for items in (self.training_jobs, self.servings, self.web_services):
-            for name, workload in items.items():
-                graph[name] = set(workload.depends_on)
-        for name, serving in self.servings.items():
-            if serving.route_by_header:
-                graph[name].add(serving.route_by_header.serving)
-        for name, service in self.web_services.items():
-            if service.serving:
-                graph[name].add(service.serving)
-        return graph
-
-    def _check_dependencies(self) -> None:
-        kinds = {"trainingJobs": self.training_jobs, "servings": self.servings, "webServices": self.web_services}
-        owner: dict[str, str] = {}
-        for kind, items in {**kinds, "notebooks": self.notebooks}.items():
-            for name in items:
-                if name in owner:
-                    raise PathError(
-                        (kind, name),
-                        f"the name {name!r} is taken by {owner[name]}.{name}: dependsOn needs unique names",
-                    )
-                owner[name] = kind
-        for kind, items in kinds.items():
-            for name, item in items.items():
-                for index, dependency in enumerate(item.depends_on):
-                    if owner.get(dependency) not in kinds:
-                        raise PathError(
-                            (kind, name, "dependsOn", index),
-                            f"no training job, serving or web service named {dependency!r}",
-                        )
-        for name, service in self.web_services.items():
-            if service.serving and service.serving not in self.servings:
-                raise PathError(("webServices", name, "serving"), f"no serving named {service.serving!r}")
-        for name, serving in self.servings.items():
-            route = serving.route_by_header
-            if route and route.serving not in self.servings:
-                raise PathError(("servings", name, "routeByHeader", "serving"), f"no serving named {route.serving!r}")
-            if route and route.serving == name:
-                raise PathError(("servings", name, "routeByHeader", "serving"), "a serving cannot route to itself")
-            # Both answer the same URL: same ingress prefix (namespace) and the same request format.
-            target = self.servings.get(route.serving) if route else None
-            if target and target.backend != serving.backend:
-                reason = f"{route.serving!r} is served by {target.backend}; a header route stays on one backend"
-                raise PathError(("servings", name, "routeByHeader", "serving"), reason)
-            if target and (target.namespace, target.protocol) != (serving.namespace, serving.protocol):
-                raise PathError(
-                    ("servings", name, "routeByHeader", "serving"),
-                    f"{route.serving!r} runs protocol {target.protocol} in namespace {target.namespace}; "
-                    f"a header route needs the same protocol and namespace ({serving.protocol}, {serving.namespace})",
-                )
-        try:
-            TopologicalSorter(self.dependency_graph()).prepare()
-        except CycleError as error:
-            cycle = " -> ".join(error.args[1])
-            raise PathError(
-                (owner[error.args[1][0]], error.args[1][0], "dependsOn"), f"dependency cycle: {cycle}"
-            ) from None
 
     def trained_versions(self) -> dict[str, str]:
         """Model version -> the training job in this stack that writes it."""
@@ -402,9 +366,10 @@ class StackConfig(Model):
         return {DEFAULT_TEAM: self.teams.get(DEFAULT_TEAM, Team()), **self.teams}
 
     def workloads(self):
-        """(config kind, name, workload) of every workload: trainingJobs, notebooks, servings, webServices."""
+        """(config kind, name, workload) of every workload: trainingJobs, experiments, notebooks, servings, ..."""
         for kind, items in (
             ("trainingJobs", self.training_jobs),
+            ("experiments", self.experiments),
             ("notebooks", self.notebooks),
             ("servings", self.servings),
             ("webServices", self.web_services),
@@ -415,7 +380,7 @@ class StackConfig(Model):
     @staticmethod
     def namespace_kind(kind: str, workload) -> str:
         """The team namespace a workload of config `kind` lands in: training, models or notebooks."""
-        if kind == "trainingJobs":
+        if kind in ("trainingJobs", "experiments"):  # an experiment's trials are training jobs
             return "training"
         if kind == "notebooks":
             return "notebooks"

@@ -19,6 +19,8 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from mlplatform.config.base import DNS_LABEL, Cpu, Model, PathError, Size, WorkloadNamespace
+from mlplatform.config.infra import check_mig_profile, mig_resource
+from mlplatform.config.workloads import Resources
 
 __all__ = [
     "DEFAULT_TEAM",
@@ -79,8 +81,18 @@ class Quota(Model):
     """`requests.nvidia.com/gpu`: whole GPUs (0 forbids them); needs a node pool with whole GPUs."""
     gpu_memory_gb: int | None = Field(default=None, ge=0)
     """`requests.aliyun.com/gpu-mem`: GiB of shared GPU memory (ACK cGPU); needs a pool with `gpuSharing: cgpu`."""
+    mig: dict[str, Annotated[int, Field(ge=0)]] = {}
+    """Per MIG profile (`1g.10gb`): `requests.nvidia.com/mig-<profile>`, how many MIG instances of it (EKS); each
+    needs a pool with `gpuSharing: mig` and that `migProfile`."""
     pods: int | None = Field(default=None, ge=1)
     """`pods`: how many pods (not finished) the namespace may hold."""
+
+    @field_validator("mig")
+    @classmethod
+    def _mig_profiles(cls, values: dict[str, int]) -> dict[str, int]:
+        for profile in values:
+            check_mig_profile(profile)
+        return values
 
     def hard(self) -> dict[str, str]:
         """The ResourceQuota `spec.hard` (quantities as text, as Kubernetes prints them)."""
@@ -91,6 +103,7 @@ class Quota(Model):
             "limits.memory": self.memory_limit,
             "requests.nvidia.com/gpu": self.gpus,
             "requests.aliyun.com/gpu-mem": self.gpu_memory_gb,
+            **{f"requests.{mig_resource(profile)}": count for profile, count in sorted(self.mig.items())},
             "pods": self.pods,
         }
         return {key: str(value) for key, value in entries.items() if value is not None}
@@ -235,18 +248,30 @@ def _check_team_groups(settings, name: str, team: Team) -> None:
 
 
 def _check_gpu_quota(settings, path: tuple, quota) -> None:
-    whole = any(p.gpu and p.gpu_sharing != "cgpu" for p in settings.node_pools.values())
+    whole = any(p.gpu and p.gpu_sharing not in ("cgpu", "mig") for p in settings.node_pools.values())
     if quota.gpus and not whole:
         raise PathError(
             (*path, "gpus"),
             "a quota of whole GPUs (requests.nvidia.com/gpu) needs a node pool with gpu: true that does not "
-            "share GPUs with cgpu",
+            "share GPUs with cgpu or mig",
         )
+    for profile in quota.mig:
+        if profile not in settings.mig_profiles():
+            raise PathError(
+                (*path, "mig", profile),
+                f"a quota of {mig_resource(profile)} needs a node pool with gpuSharing: mig and migProfile: {profile}",
+            )
     if quota.gpu_memory_gb and settings.gpu_sharing != "cgpu":
         raise PathError(
             (*path, "gpuMemoryGb"),
             "a quota of GPU memory (requests.aliyun.com/gpu-mem) needs a node pool with gpuSharing: cgpu (ACK)",
         )
+
+
+# The requests and limits Katib v0.19.0 gives the suggestion and metrics collector containers the katib-config sets
+# none for (pkg/apis/config/v1beta1/defaults.go: DefaultCPURequest 50m, DefaultMemRequest 10Mi, DefaultCPULimit 500m,
+# DefaultMemLimit 100Mi).
+KATIB_CONTAINER = Resources(cpu="50m", memory="10Mi", cpu_limit="500m", memory_limit="100Mi")
 
 
 def _demands(settings):
@@ -258,8 +283,9 @@ def _demands(settings):
             "memory": _gibibytes(resources.memory) * replicas,
             "cpuLimit": cores(resources.cpu_limit or resources.cpu) * replicas,
             "memoryLimit": _gibibytes(resources.memory_limit or resources.memory) * replicas,
-            "gpus": resources.gpu * replicas,
+            "gpus": 0 if resources.mig_profile else resources.gpu * replicas,
             "gpuMemoryGb": resources.gpu_memory_gb * replicas,
+            **({f"mig.{resources.mig_profile}": resources.gpu * replicas} if resources.mig_profile else {}),
             "pods": replicas,
         }
 
@@ -267,6 +293,12 @@ def _demands(settings):
         parts: list[dict[str, float]] = []
         if kind == "trainingJobs":
             parts = [pods(r.resources, r.replicas) for r in workload.roles.values()]
+        elif kind == "experiments":  # its parallel trials, each a whole training job, run at once
+            trial = workload.trial.roles.values()
+            parts = [pods(r.resources, r.replicas * workload.parallel_trials) for r in trial]
+            # Katib's own pods in the namespace: the experiment's suggestion service, and a metrics collector
+            # sidecar in each running trial's primary pod (no pod of its own).
+            parts += [pods(KATIB_CONTAINER, 1), {**pods(KATIB_CONTAINER, workload.parallel_trials), "pods": 0}]
         elif kind == "notebooks":
             parts = [pods(workload.resources, 1)]
         elif kind == "webServices":
@@ -278,7 +310,7 @@ def _demands(settings):
                 pods(p.resources, p.autoscaling.max_replicas if p.autoscaling else p.replicas)
                 for p in workload.predictors
             ]
-        total = {key: sum(part[key] for part in parts) for key in parts[0]} if parts else {}
+        total = {key: sum(part.get(key, 0) for part in parts) for part in parts for key in part}
         yield (kind, name), workload.team or DEFAULT_TEAM, settings.namespace_kind(kind, workload), total
 
 
@@ -301,8 +333,12 @@ def _check_quotas(settings) -> None:
         sums = used.setdefault((team_name, kind), {})
         for key, amount in demand.items():
             sums[key] = sums.get(key, 0) + amount
-            attribute, parse, unit = quota_keys[key]
-            limit = getattr(quota, attribute)
+            if key.startswith("mig."):  # a MIG profile: `quota.mig.<profile>`, unlimited where not listed
+                profile = key.removeprefix("mig.")
+                limit, parse, unit, field = quota.mig.get(profile), float, f"{profile} MIG instances", key
+            else:
+                attribute, parse, unit = quota_keys[key]
+                limit, field = getattr(quota, attribute), _camel(attribute)
             if limit is None or sums[key] <= parse(limit) + 1e-9:
                 continue
             where = "quotas." + kind if kind in team.quotas else "quota"
@@ -310,7 +346,7 @@ def _check_quotas(settings) -> None:
                 path,
                 f"with the other workloads of namespace {team_namespace(team_name, kind)} (team {team_name}) "
                 f"it asks for {sums[key]:g} {unit} at its most replicas, over the quota of {parse(limit):g}: "
-                f"raise teams.{team_name}.{where}.{_camel(attribute)} or ask for less",
+                f"raise teams.{team_name}.{where}.{field} or ask for less",
             )
 
 

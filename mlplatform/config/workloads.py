@@ -18,6 +18,7 @@ from mlplatform.config.base import (
     Text,
     WorkloadNamespace,
 )
+from mlplatform.config.infra import check_mig_profile
 from mlplatform.config.kserve import Llm, check_kserve_predictors
 
 
@@ -34,10 +35,26 @@ class Resources(Model):
     """Whole GPUs (`nvidia.com/gpu`); needs a node pool with `gpu: true`."""
     gpu_memory_gb: int = Field(default=0, ge=0)
     """ACK cGPU: a slice of GPU memory (GiB) instead of whole GPUs; needs a pool with `gpuSharing: cgpu`."""
+    mig_profile: str | None = None
+    """EKS MIG: `gpu` counts MIG instances of this profile (`nvidia.com/mig-1g.10gb`) instead of whole GPUs; needs a
+    pool with `gpuSharing: mig` and this `migProfile`."""
 
     @property
     def wants_gpu(self) -> bool:
         return self.gpu > 0 or self.gpu_memory_gb > 0
+
+    @model_validator(mode="after")
+    def _mig_instances(self) -> Resources:
+        if self.mig_profile and not self.gpu:
+            raise PathError(("gpu",), f"how many {self.mig_profile} MIG instances: give gpu: 1 or more")
+        if self.mig_profile and self.gpu_memory_gb:
+            raise PathError(("gpuMemoryGb",), "a MIG instance has its own memory: no cGPU memory slices beside it")
+        return self
+
+    @field_validator("mig_profile")
+    @classmethod
+    def _mig_profile(cls, value: str | None) -> str | None:
+        return check_mig_profile(value)
 
 
 class Replica(Model):

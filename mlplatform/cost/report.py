@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlplatform.cost.pricing import Estimate, estimate
+from mlplatform.cost.pricing import Estimate, estimate, supply_hint
 
 
 def money(value: float) -> str:
@@ -14,7 +14,7 @@ def span(low: float, high: float) -> str:
 
 
 def format_text(result: Estimate) -> str:
-    """Lines per group, the total range, what is unpriced, the budget, and every price's source."""
+    """Lines per group, the total range, what is unpriced and how to price it, the budget, assumptions, sources."""
     where = f"{result.cloud} {result.region}".strip() or "cloud unknown"
     lines = [
         f"Monthly cost of {result.stack or 'the plan'} ({where}), {result.currency}, "
@@ -25,7 +25,8 @@ def format_text(result: Estimate) -> str:
     width_kind = max((len(line.kind) for line in result.lines), default=10) + 2
     width_name = max((len(line.name) for line in result.lines), default=10) + 2
     for group, total in groups.items():
-        lines += ["", f"  {group}: {span(total['min'], total['max'])}"]
+        share = f" ({total['unpricedLines']} of {total['lines']} lines unpriced)" if total["unpricedLines"] else ""
+        lines += ["", f"  {group}: {span(total['min'], total['max'])}{share}"]
         for line in (each for each in result.lines if each.group == group):
             refs = []
             for price in line.prices:
@@ -38,28 +39,68 @@ def format_text(result: Estimate) -> str:
                 note = (note + " " if note else "") + f"(+ {len(line.unpriced)} unpriced)"
             lines.append(f"    {line.kind:<{width_kind}}{line.name:<{width_name}}{amount:>22}  {line.detail} {note}")
     lines += ["", f"Total: {span(result.low, result.high)} {result.currency} a month (priced lines only)"]
+    unpriced_lines = sum(bool(line.unpriced) for line in result.lines)
+    if unpriced_lines:
+        lines.append(
+            f"Unpriced: {unpriced_lines} of {len(result.lines)} billable lines have a part the total leaves out"
+        )
     budget = result.budget
     if budget is not None:
         limit = float(budget["monthlyMax"])
-        verdict = (
-            f"EXCEEDED by {money(result.high - limit)}: the `budget` policy fails this plan"
-            if result.over_budget()
-            else f"within it (maximum {money(result.high)})"
-        )
-        unpriced = sum(len(line.unpriced) for line in result.lines)
-        caveat = f"; {unpriced} unpriced item(s) are not counted" if unpriced else ""
-        lines.append(f"Budget: {money(limit)} {budget.get('currency', result.currency)} a month, {verdict}{caveat}")
-    unpriced = [(line, missing) for line in result.lines for missing in line.unpriced]
-    if unpriced:
-        lines += ["", f"Unpriced, not in the total ({len(unpriced)}):"]
-        lines += [f"  - {line.name} ({line.kind}): {missing}" for line, missing in unpriced]
+        verdict = {
+            "over": f"EXCEEDED by {money(result.high - limit)}: the `budget` policy fails this plan",
+            "unknown": "NOT SHOWN: unpriced items could cost more than the rest, so the `budget` policy fails this plan",
+            "within": f"within it (maximum {money(result.high)})",
+        }[result.budget_verdict()]
+        lines.append(f"Budget: {money(limit)} {budget.get('currency', result.currency)} a month, {verdict}")
+    items = result.unpriced_items()
+    if items:
+        lines += ["", f"Unpriced, not in the total ({len(items)}):"]
+        for item in items:
+            key = f" [{item['key']}]" if item["key"] else ""
+            lines.append(f"  - {item['item']}{key}, for {', '.join(item['lines'])}: {item['why']}")
+        lines.append(f"  {supply_hint(items)}")
+    usage = result.usage()
+    if usage:
+        lines += ["", "Not estimated, they follow traffic or usage:"] + [f"  - {fee}" for fee in usage]
+    lines += ["", "Assumptions:"] + [f"  {text}" for text in assumptions(result)]
     if sources:
         lines += ["", "Sources:"]
-        read = {price["source"]: price["readOn"] for line in result.lines for price in line.prices}
-        lines += [f"  [{number}] {url} (read {read[url]})" for url, number in sources.items()]
+        read = {price["source"]: price for line in result.lines for price in line.prices}
+        for url, number in sources.items():
+            origin = read[url].get("origin", "catalog")
+            kind = (
+                "" if origin == "catalog" else f", {'live price API' if origin == 'live' else 'your costAssumptions'}"
+            )
+            lines.append(f"  [{number}] {url} (read {read[url]['readOn']}{kind})")
     if result.notes:
         lines += [""] + [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)
+
+
+def assumptions(result: Estimate) -> list[str]:
+    """What the estimate assumes where the plan cannot say (ml-platform:costAssumptions and the catalog's rules)."""
+    basis = result.basis
+    found = [
+        f"{result.hours_per_month} hours a month; node pools from their fewest nodes at the cheapest type "
+        "(spot at its deepest documented discount) to their most nodes at the dearest type on demand",
+    ]
+    if isinstance(basis.get("storageGb"), dict) and basis["storageGb"]:
+        sizes = ", ".join(f"{bucket} {size:g} GB" for bucket, size in basis["storageGb"].items())
+        found.append(f"bucket sizes (ml-platform:costAssumptions.storageGb): {sizes}")
+    if basis.get("logGbPerMonth") is not None:
+        found.append(f"logs written a month (logGbPerMonth): {basis['logGbPerMonth']} GB per log store")
+    if basis.get("trainingHoursPerMonth") is not None:
+        found.append(f"training hours a month (trainingHoursPerMonth): {basis['trainingHoursPerMonth']}")
+    for key, price in (basis.get("prices") or {}).items():
+        found.append(
+            f"supplied price {key}: {price.get('usd')} USD per {price.get('per', 'hour')} ({price.get('source')})"
+        )
+    live = basis.get("livePrices") or {}
+    if live:
+        read = sorted({entry.get("readOn", "") for entry in live.values()})
+        found.append(f"{len(live)} live price(s) from the cloud's price API, read {', '.join(read)}")
+    return found
 
 
 def of_snapshot(resources: list[dict], outputs: dict, stack: str = "") -> Estimate:
@@ -135,9 +176,13 @@ def format_change(cost: dict) -> str:
             text += f" [+ {line['unpricedAfter']} unpriced]"
         lines.append(text)
     if cost["unpricedAfter"]:
-        lines.append(f"  {len(cost['unpricedAfter'])} item(s) have no price and are not counted (see `mlp cost`)")
+        lines.append(
+            f"  {len(cost['unpricedAfter'])} item(s) have no price and are not counted: "
+            + "; ".join(cost["unpricedAfter"])
+            + " (`mlp cost` says how to price them)"
+        )
     budget = cost.get("budget")
     if budget:
-        state = "EXCEEDED" if budget["exceeded"] else "within"
+        state = {"over": "EXCEEDED", "unknown": "NOT SHOWN (unpriced items)", "within": "within"}[budget["verdict"]]
         lines.append(f"  budget {money(budget['monthlyMax'])} {budget['currency']} a month: {state}")
     return "\n".join(lines)

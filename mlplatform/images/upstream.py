@@ -138,6 +138,19 @@ NVIDIA_DEVICE_PLUGIN = Chart(
     (ChartImage("image.repository", "nvcr.io/nvidia/k8s-device-plugin", "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"),),
     unkeyed="the node-feature-discovery subchart (condition `nfd.enabled,gfd.enabled`, both false by default) is off",
 )
+DCGM_EXPORTER = Chart(
+    "dcgm-exporter",
+    "4.8.2",
+    "NVIDIA/dcgm-exporter@4.5.3-4.8.2 deployment/values.yaml (`image.repository`, `image.tag: 4.5.3-4.8.2-distroless`), "
+    "templates/daemonset.yaml (`image.repository:image.tag`)",
+    (
+        ChartImage(
+            "image.repository",
+            "nvcr.io/nvidia/k8s/dcgm-exporter",
+            "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless",
+        ),
+    ),
+)
 KSERVE_CRD = Chart("kserve-crd", "v0.20.0", "kserve/kserve@v0.20.0 charts/kserve-crd (CRDs only)")
 KSERVE_LOCALMODEL_CRD = Chart(
     "kserve-localmodel-crd", "v0.20.0", "kserve/kserve@v0.20.0 charts/kserve-localmodel-crd (CRDs only)"
@@ -330,6 +343,7 @@ CHARTS: dict[str, Chart] = {
         ISTIOD,
         ISTIO_GATEWAY,
         NVIDIA_DEVICE_PLUGIN,
+        DCGM_EXPORTER,
         KSERVE_CRD,
         KSERVE_LOCALMODEL_CRD,
         KSERVE_RESOURCES,
@@ -365,7 +379,39 @@ NOTEBOOK_CONTROLLER = Overlay(
     "config/manager/manager.yaml; config/default applies no kube-rbac-proxy patch",
     ("ghcr.io/kubeflow/notebooks/notebook-controller:v1.11.0",),
 )
-OVERLAYS = (TRAINING_OPERATOR, NOTEBOOK_CONTROLLER)
+# The images of katib-config's `runtime` (the metrics collector sidecars, the suggestion services, early stopping)
+# the Katib controller starts, in the trials' namespaces (the platform's transform rewrites them with the rest).
+KATIB_RUNTIME_IMAGES = tuple(
+    f"ghcr.io/kubeflow/katib/{name}:v0.19.0"
+    for name in (
+        "file-metrics-collector",
+        "tfevent-metrics-collector",
+        "suggestion-hyperopt",
+        "suggestion-optuna",
+        "suggestion-hyperband",
+        "suggestion-skopt",
+        "suggestion-goptuna",
+        "suggestion-enas",
+        "suggestion-darts",
+        "suggestion-pbt",
+        "earlystopping-medianstop",
+    )
+)
+KATIB = Overlay(
+    "katib",
+    "https://github.com/kubeflow/katib//manifests/v1beta1/installs/katib-standalone?ref={version}",
+    "v0.19.0",
+    "kubeflow/katib@v0.19.0 manifests/v1beta1/installs/katib-standalone/kustomization.yaml (`images:` newTag), "
+    "katib-config.yaml (`runtime`: the images the controller starts), components/mysql/mysql.yaml",
+    (
+        "ghcr.io/kubeflow/katib/katib-controller:v0.19.0",
+        "ghcr.io/kubeflow/katib/katib-db-manager:v0.19.0",
+        "ghcr.io/kubeflow/katib/katib-ui:v0.19.0",
+        "mysql:8.0.29",
+        *KATIB_RUNTIME_IMAGES,
+    ),
+)
+OVERLAYS = (TRAINING_OPERATOR, NOTEBOOK_CONTROLLER, KATIB)
 # Plain manifests the platform applies (yaml ConfigFiles), by URL prefix -> why they pull no image.
 CONFIG_FILES = {
     "https://github.com/kubernetes-sigs/gateway-api/releases/download/": "Gateway API standard-install.yaml: CRDs only",

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 
 from mlplatform.config import StackConfig
 from mlplatform.config.teams import DEFAULT_TEAM, TEAM_NAMESPACES
+from mlplatform.infra import gpu_monitoring
 from mlplatform.infra.cluster import cluster_dns
+from mlplatform.infra.katib import COMPONENT_LABEL, DB_MANAGER_PORT, KATIB_NAMESPACE, SUGGESTION_PORT
 from mlplatform.infra.keda import (
     GATEWAY_NAME_LABEL,
     ISTIO_METRICS_PORT,
@@ -142,6 +144,10 @@ def _namespace(name: str) -> Peer:
     return Peer(namespace=name)
 
 
+def _cidr(cidr: str) -> Peer:
+    return Peer(cidr=cidr)
+
+
 def gateway_namespaces(settings: StackConfig) -> list[str]:
     """The namespaces of the gateways that route to servings and notebooks: Seldon's ingress, KServe's Gateway."""
     gateways = [EMISSARY_NAMESPACE if settings.operators.seldon.ingress == "ambassador" else ISTIO_NAMESPACE]
@@ -205,6 +211,11 @@ def scraper_networks(settings: StackConfig) -> tuple[str, ...]:
     if serverless(settings):
         return (arms_vswitch(network.zones).cidr if network.zones else load_balancer_clients(settings),)
     return ()
+
+
+def monitors_gpus(settings: StackConfig) -> bool:
+    """The stack runs the DCGM exporter on its GPU pools (mlplatform/infra/gpu_monitoring.py) and scrapes it."""
+    return settings.observability.enabled and settings.has_gpu_pool and not serverless(settings)
 
 
 def enforces_network_policies(settings: StackConfig) -> bool:
@@ -276,6 +287,20 @@ def _flows(settings: StackConfig) -> Iterator[Flow]:
             (("TCP", METRICS_PORT_NAME),),
             *SCRAPER_REASONS[cloud],
         )
+    if monitors_gpus(settings):
+        exporter = Peer(namespace=gpu_monitoring.NAMESPACE, pods=tuple(sorted(gpu_monitoring.POD_LABELS.items())))
+        for scraper in (
+            *(_namespace(agent) for agent in metrics_namespaces(settings)),
+            *map(_cidr, scraper_networks(settings)),
+        ):
+            yield Flow(
+                f"{scraper.namespace or scraper.cidr}-scrapes-gpu-metrics",
+                scraper,
+                exporter,
+                (("TCP", gpu_monitoring.PORT),),
+                "the cloud's Prometheus scrapes the DCGM exporter on every GPU node (utilisation, memory, idle alert)",
+                "mlplatform/infra/gpu_monitoring.py (dcgm-exporter 4.8.2 values.yaml `service.port`)",
+            )
     if settings.scales_llms:
         yield Flow(
             "keda-queries-prometheus",
@@ -292,6 +317,23 @@ def _flows(settings: StackConfig) -> Iterator[Flow]:
             (("TCP", ISTIO_METRICS_PORT),),
             "the request counts of the KServe Gateway's proxy (istio_requests_total)",
             "mlplatform/infra/keda.py (istio release-1.31 kube-gateway.yaml)",
+        )
+    if settings.experiments:
+        yield Flow(
+            "katib-metrics-to-db-manager",
+            Peer(kinds=("training",)),
+            Peer(namespace=KATIB_NAMESPACE, pods=((COMPONENT_LABEL, "db-manager"),)),
+            (("TCP", DB_MANAGER_PORT),),
+            "the metrics collector sidecar in each trial's primary pod reports the trial's metrics to Katib's DB manager",
+            "kubeflow/katib v0.19.0 manifests/v1beta1/components/db-manager/service.yaml; mlplatform/infra/katib.py",
+        )
+        yield Flow(
+            "katib-controller-to-suggestions",
+            Peer(namespace=KATIB_NAMESPACE, pods=((COMPONENT_LABEL, "controller"),)),
+            Peer(kinds=("training",)),
+            (("TCP", SUGGESTION_PORT),),
+            "Katib's controller asks each experiment's suggestion service, in the experiment's namespace, for trials",
+            "kubeflow/katib v0.19.0 pkg/controller.v1beta1/consts/const.go DefaultSuggestionPort",
         )
     outside = Peer(cidr=ANYWHERE, excluding=METADATA_CIDRS)
     yield Flow(

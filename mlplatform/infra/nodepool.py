@@ -4,6 +4,16 @@ GPU pools carry a taint so that only workloads asking for a GPU land there, and 
 workloads select. GPU sharing is declared on the nodes: ACK cGPU through the `ack.node.gpu.schedule`
 label (its scheduler and isolation come with the `ack-ai-installer` add-on the stack installs), NVIDIA
 time-slicing on EKS through the device plugin's config (installed by the operators component).
+
+MIG on EKS (`gpuSharing: mig`): the device plugin runs with the `mixed` MIG strategy (operators component), which
+offers every MIG instance on a node as `nvidia.com/mig-<profile>` (k8s-device-plugin v0.20.0 README, MIG_STRATEGY);
+the plugin does not partition GPUs. The pool's EC2NodeClass partitions them when the node boots (`mig_user_data`):
+Karpenter runs the shell part of an AL2023 node's `userData` (MIME multi-part) beside its own NodeConfig before the
+kubelet starts (karpenter.sh/docs/concepts/nodeclasses, `spec.userData`, AL2023), and the script enables MIG mode and
+creates GPU instances with their compute instances as the NVIDIA MIG User Guide does ("Getting Started with MIG":
+`nvidia-smi -i <gpu> -mig 1`, `nvidia-smi mig -cgi <profile> -C`), as many of the profile as each GPU holds. NVIDIA's
+declarative alternative, the GPU operator's MIG manager (`nvidia.com/mig.config` node labels), needs the GPU operator,
+which the platform does not install (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -62,6 +72,24 @@ def node_labels(pool: cfg.NodePool, cloud: str) -> dict[str, str]:
     if pool.gpu_sharing == "cgpu":
         labels[CGPU_LABEL[0]] = CGPU_LABEL[1]
     return labels
+
+
+def mig_user_data(profile: str) -> str:
+    """The EC2NodeClass `userData` of a MIG pool: a MIME multi-part shell script that splits every GPU of the node
+    into as many `profile` instances as it holds (creating one more fails once the GPU is full)."""
+    script = (
+        "#!/bin/bash\n"
+        "set -eu\n"
+        f"# Split every GPU into MIG instances of {profile} (ml-platform gpuSharing: mig) before the kubelet starts.\n"
+        "for gpu in $(nvidia-smi --query-gpu=index --format=csv,noheader); do\n"
+        '  nvidia-smi -i "$gpu" -mig 1\n'
+        f'  while nvidia-smi mig -i "$gpu" -cgi {profile} -C; do :; done\n'
+        "done\n"
+    )
+    return (
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="//"\n\n'
+        f'--//\nContent-Type: text/x-shellscript; charset="us-ascii"\n\n{script}--//--\n'
+    )
 
 
 def scaling_type(pool: cfg.NodePool) -> str:
@@ -143,6 +171,8 @@ class NodePool(pulumi.ComponentResource):
             ],
             "tags": dict(args.tags or {}),
         }
+        if pool.gpu_sharing == "mig" and pool.mig_profile:
+            class_spec["userData"] = mig_user_data(pool.mig_profile)
         node_class = self._karpenter_object(name, "nodeclass", "karpenter.k8s.aws/v1", "EC2NodeClass", class_spec, args)
         capacity = ["spot", "on-demand"] if pool.spot else ["on-demand"]
         template_spec: dict = {

@@ -13,6 +13,13 @@ application log group kept for `log_retention_days`; an Amazon Managed Prometheu
 agentless scraper that keeps Seldon pods. The control-plane log group `/aws/eks/<name>/cluster` is not
 created here: EKS creates it when logging is enabled, so only a log group created before the cluster (by
 the cluster component, with the cluster depending on it) can set its retention without colliding.
+
+GPU metrics (`gpu`, when the stack has GPU pools): the DCGM exporter that `mlplatform/infra/gpu_monitoring.py`
+installs is scraped by the same metrics path, a PodMonitor handed to ARMS (`arms.PrometheusMonitoring`) or a job of
+the AMP scraper's configuration, and the idle-GPU alert is an ARMS Prometheus alert rule (`arms.PrometheusAlertRule`,
+pulumi-alicloud 4.0.0: `duration` in minutes, 1m to 1440m per the ARMS API CreatePrometheusAlertRule; notified
+through ARMS's alert manager) or an AMP rule-groups namespace (`amp.RuleGroupNamespace`, pulumi-aws 7.51.1: `data`
+is a Prometheus rules file).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 import yaml
 
+from mlplatform.infra import gpu_monitoring
 from mlplatform.infra.aws_iam import pod_identity_trust_policy
 
 # Seldon Core v1 labels every model pod with `seldon-deployment-id` and serves metrics on port `metrics`.
@@ -86,6 +94,17 @@ SELDON_SCRAPE_CONFIG = {
     ],
 }
 
+
+def scrape_configuration(gpu: bool) -> dict:
+    """The AMP scraper's configuration: Seldon's metrics and cAdvisor, and the DCGM exporter with GPU pools."""
+    if not gpu:
+        return SELDON_SCRAPE_CONFIG
+    return {
+        **SELDON_SCRAPE_CONFIG,
+        "scrape_configs": [*SELDON_SCRAPE_CONFIG["scrape_configs"], gpu_monitoring.scrape_job()],
+    }
+
+
 LOGSTORE = "containers"
 T = TypeVar("T")
 # The CloudWatch add-on's agent runs as this service account (AWS: "Install the CloudWatch agent with the
@@ -114,6 +133,8 @@ class ObservabilityArgs:
     security_group_id: pulumi.Input[str] | None = None
     # What the in-cluster agents must wait for: node capacity, and on EKS the Pod Identity agent add-on.
     depends_on: tuple[pulumi.Resource, ...] = ()
+    # With GPU pools: scrape the DCGM exporter and alert on GPUs idle below this threshold (None: no GPU pool).
+    gpu: gpu_monitoring.IdleThreshold | None = None
 
 
 def arms_vswitch(vswitches: Sequence[T]) -> T:
@@ -194,6 +215,26 @@ class Observability(pulumi.ComponentResource):
             config_yaml=yaml.safe_dump(SELDON_POD_MONITOR, sort_keys=False),
             opts=child,
         )
+        if args.gpu:
+            alicloud.arms.PrometheusMonitoring(
+                f"{self._name}-gpu-metrics",
+                cluster_id=prometheus.cluster_id,
+                type="podMonitor",
+                status="run",
+                config_yaml=yaml.safe_dump(gpu_monitoring.pod_monitor(), sort_keys=False),
+                opts=child,
+            )
+            alicloud.arms.PrometheusAlertRule(
+                f"{self._name}-idle-gpu",
+                cluster_id=prometheus.cluster_id,
+                prometheus_alert_rule_name=f"{self._name}-idle-gpu",
+                expression=gpu_monitoring.idle_expression(args.gpu),
+                duration=f"{args.gpu.minutes}m",
+                message=gpu_monitoring.idle_message(args.gpu),
+                notify_type="ALERT_MANAGER",
+                labels=[alicloud.arms.PrometheusAlertRuleLabelArgs(name="severity", value="warning")],
+                opts=child,
+            )
         self.log_project = project.project_name
         return prometheus.id
 
@@ -254,7 +295,15 @@ class Observability(pulumi.ComponentResource):
             destination=aws.amp.ScraperDestinationArgs(
                 amp=aws.amp.ScraperDestinationAmpArgs(workspace_arn=workspace.arn)
             ),
-            scrape_configuration=yaml.safe_dump(SELDON_SCRAPE_CONFIG, sort_keys=False),
+            scrape_configuration=yaml.safe_dump(scrape_configuration(args.gpu is not None), sort_keys=False),
             opts=child,
         )
+        if args.gpu:
+            aws.amp.RuleGroupNamespace(
+                f"{self._name}-gpu-rules",
+                name="gpu",
+                workspace_id=workspace.id,
+                data=yaml.safe_dump(gpu_monitoring.idle_gpu_rule(args.gpu), sort_keys=False),
+                opts=child,
+            )
         return workspace.prometheus_endpoint

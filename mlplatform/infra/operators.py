@@ -18,7 +18,8 @@
   applied from the release tag (`manifests/overlays/standalone?ref=v1.9.x`), the install its README gives.
 - Kubeflow's notebook controller, from its standalone overlay at the release tag, for Notebook resources
   (without Kubeflow's gateway: notebooks keep Jupyter's own authentication, see mlplatform/notebook.py).
-- On EKS, the NVIDIA device plugin, with time-slicing when a pool shares GPUs. ACK installs its
+- On EKS, the NVIDIA device plugin, with time-slicing when a pool shares GPUs and the `mixed` MIG strategy when a
+  pool splits them with MIG (mlplatform/infra/nodepool.py). ACK installs its
   GPU device plugin itself, and cGPU comes with the `ack-ai-installer` cluster add-on.
 
 Every Helm release waits up to `HELM_TIMEOUT_SECONDS` (image pulls from far registries are slow), and with
@@ -63,6 +64,8 @@ class OperatorsArgs:
     # NVIDIA time-slicing replicas per GPU on EKS; None when no pool shares GPUs that way.
     time_slicing_replicas: int | None = None
     install_gpu_plugin: bool = False
+    # EKS: a pool splits its GPUs with MIG, so the device plugin offers MIG instances (`migStrategy: mixed`).
+    mig: bool = False
     # Annotations that keep the ingress load balancer private (the cloud's "internal" switch).
     internal_lb_annotations: dict[str, str] | None = None
     # Istio's control plane (mlplatform/infra/istio.py), which the istio ingress's gateway release runs on.
@@ -259,6 +262,12 @@ class Operators(pulumi.ComponentResource):
             "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": GPU_TAINT[2]}],
         }
         values |= images.mirror_values(images.NVIDIA_DEVICE_PLUGIN, self._registry)
+        if self._args.mig:
+            # `mixed`: each MIG instance as `nvidia.com/mig-<profile>`, a GPU without MIG mode as `nvidia.com/gpu`, so
+            # one plugin serves MIG and whole-GPU pools alike (README v0.20.0, MIG_STRATEGY). With a strategy other
+            # than none the chart adds CAP_SYS_ADMIN and NVIDIA_MIG_MONITOR_DEVICES to the plugin (_helpers.tpl
+            # `requiresCapSysAdmin`, `addMigMonitorDevices`), which watching MIG devices needs.
+            values["migStrategy"] = "mixed"
         if self._args.time_slicing_replicas:
             replicas = self._args.time_slicing_replicas
             values["config"] = {

@@ -71,7 +71,7 @@ TEAM_RULES = [
     {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": EDIT_VERBS},
     {
         "apiGroups": ["kubeflow.org"],
-        "resources": ["notebooks", "tfjobs", "pytorchjobs", "xgboostjobs", "mpijobs"],
+        "resources": ["notebooks", "tfjobs", "pytorchjobs", "xgboostjobs", "mpijobs", "experiments", "trials"],
         "verbs": EDIT_VERBS,
     },
     {"apiGroups": ["trainer.kubeflow.org"], "resources": ["trainjobs"], "verbs": EDIT_VERBS},
@@ -92,6 +92,8 @@ class TeamArgs:
     # Render the NetworkPolicies (False where the cluster's network plugin would not enforce them).
     fence_network: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
+    # More labels of the namespaces of one kind (training, models, notebooks), e.g. Katib's injection switch.
+    kind_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Earlier identities of each namespace (by name), so moving them here does not replace them.
     namespace_aliases: Mapping[str, Sequence[pulumi.Alias]] = field(default_factory=dict)
 
@@ -213,6 +215,7 @@ class Team(pulumi.ComponentResource):
                     "name": namespace_name,
                     "labels": {
                         **args.labels,
+                        **args.kind_labels.get(kind, {}),
                         "mlplatform.io/team": args.team,
                         **psa_labels(team.pod_security_of(kind)),
                     },

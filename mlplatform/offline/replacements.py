@@ -76,6 +76,11 @@ RULES: dict[str, Rule] = {
         TF_ALICLOUD + "arms_prometheus.go",
         stateful=METRICS,
     ),
+    # Every input but the labels, annotations, notify settings and status forces a new rule.
+    "alicloud:arms/prometheusAlertRule:PrometheusAlertRule": Rule(
+        ("clusterId", "duration", "expression", "message", "prometheusAlertRuleName", "type"),
+        TF_ALICLOUD + "arms_prometheus_alert_rule.go",
+    ),
     "alicloud:arms/prometheusMonitoring:PrometheusMonitoring": Rule(
         ("clusterId", "type"), TF_ALICLOUD + "arms_prometheus_monitoring.go"
     ),
@@ -171,6 +176,12 @@ RULES: dict[str, Rule] = {
     # ---- AWS (ForceNew / RequiresReplace in hashicorp/terraform-provider-aws v6, plus `region`, see above)
     "aws:amp/scraper:Scraper": Rule(("region", "source"), TF_AWS + "amp/scraper.go"),
     # unsetting a set alias also replaces (CustomizeDiff ForceNewIfChange).
+    "aws:amp/ruleGroupNamespace:RuleGroupNamespace": Rule(
+        ("name", "region", "workspaceId"),
+        TF_AWS + "amp/rule_group_namespace.go",
+        name="name",
+        scope="workspaceId",
+    ),
     "aws:amp/workspace:Workspace": Rule(("kmsKeyArn", "region"), TF_AWS + "amp/workspace.go", stateful=METRICS),
     "aws:cloudwatch/eventRule:EventRule": Rule(
         ("eventBusName", "name", "namePrefix", "region"), TF_AWS + "events/rule.go", name="name", autonamed=True

@@ -2,7 +2,9 @@
 
 The stack layer knows how the cluster exposes GPUs (device-plugin resource names, the taint on the GPU
 pool, its node label) and hands that over as a `GpuScheduling`; components turn a `Resources` config
-into container `resources` plus the tolerations and node selector a GPU pod needs.
+into container `resources` plus the tolerations and node selector a GPU pod needs. A MIG instance is asked for by
+its profile's resource (`nvidia.com/mig-1g.10gb`), the name the NVIDIA device plugin's `mixed` strategy gives it;
+the pod then lands on the GPU pool like any GPU pod.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlplatform.config import Resources
+from mlplatform.config.infra import mig_resource
 from mlplatform.conventions import GPU_NODE_LABEL, GPU_TAINT
 
 
@@ -54,7 +57,9 @@ def placement(resources: Resources, gpu: GpuScheduling) -> Placement:
     # Extended resources cannot be overcommitted: Kubernetes requires requests == limits for them.
     extended = {}
     if resources.gpu:
-        extended[gpu.gpu_resource] = str(resources.gpu)
+        # EKS MIG: the device plugin's `mixed` strategy offers each profile as its own resource (mig_resource).
+        name = mig_resource(resources.mig_profile) if resources.mig_profile else gpu.gpu_resource
+        extended[name] = str(resources.gpu)
     if resources.gpu_memory_gb:
         extended[gpu.gpu_memory_resource] = str(resources.gpu_memory_gb)
     container = {"requests": {**requests, **extended}, "limits": {**limits, **extended}}

@@ -164,26 +164,14 @@ class TrainingJob(pulumi.ComponentResource):
         self.model_version = job.model
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
-        dataset, output, identity, env = data.dataset, data.output, data.identity, data.env
-        container = {
-            "name": framework.container,
-            "image": job.image,
-            "env": [{"name": key, "value": value} for key, value in sorted(env.items())]
-            + [{"name": "MODEL_URI", "value": self.model_uri}],
-            "volumeMounts": [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)],
-        }
-        volumes = [dataset.pod_volume("dataset"), output.pod_volume("model")]
+        dataset, output, identity = data.dataset, data.output, data.identity
+        env = [{"name": key, "value": value} for key, value in sorted(data.env.items())]
+        env.append({"name": "MODEL_URI", "value": self.model_uri})
         # The job's own ServiceAccount (named like the job); cloud identity is bound to this name.
         self.service_account, account_name = service_account(name, args.namespace, parent=self)
-        replica_specs = {
-            role: self._replica_spec(name, job, role, replica, container, volumes, args.gpu, account_name)
-            for role, replica in job.roles.items()
-        }
-        spec: dict = {framework.replica_specs: replica_specs, "runPolicy": self._run_policy(job)}
-        if job.framework == "mpi":
-            spec["slotsPerWorker"] = self._slots_per_worker(job)
-            # kubectl exec from the launcher runs the ranks in this container of each worker.
-            spec["mainContainer"] = framework.container
+        volumes = [dataset.pod_volume("dataset"), output.pod_volume("model")]
+        mounts = [dataset.mount("dataset", DATA_DIR), output.mount("model", MODEL_DIR)]
+        spec = trainingjob_spec(name, job, RunPod(env, volumes, mounts, args.gpu, account_name))
         self.job = k8s.apiextensions.CustomResource(
             f"{name}-{framework.kind.lower()}",
             api_version=API_VERSION,
@@ -249,3 +237,31 @@ class TrainingJob(pulumi.ComponentResource):
         """One MPI rank per GPU of a worker, or one per worker on CPU."""
         worker = job.roles.get("Worker")
         return worker.resources.gpu if worker is not None and worker.resources.gpu else 1
+
+
+@dataclass(frozen=True)
+class RunPod:
+    """What every pod of a training run gets besides the job's config: its environment, volumes and their mounts,
+    GPU placement and ServiceAccount."""
+
+    env: list[dict]
+    volumes: list[dict]
+    mounts: list[dict]
+    gpu: GpuScheduling
+    account: pulumi.Input[str]
+
+
+def trainingjob_spec(name: str, job: config.TrainingJob, pod: RunPod) -> dict:
+    """The spec of the v1 job of `job`'s framework (its replicas labelled `name`, running as `pod.account`)."""
+    framework = FRAMEWORKS[job.framework]
+    container = {"name": framework.container, "image": job.image, "env": pod.env, "volumeMounts": pod.mounts}
+    replica_specs = {
+        role: TrainingJob._replica_spec(name, job, role, replica, container, pod.volumes, pod.gpu, pod.account)
+        for role, replica in job.roles.items()
+    }
+    spec: dict = {framework.replica_specs: replica_specs, "runPolicy": TrainingJob._run_policy(job)}
+    if job.framework == "mpi":
+        spec["slotsPerWorker"] = TrainingJob._slots_per_worker(job)
+        # kubectl exec from the launcher runs the ranks in this container of each worker.
+        spec["mainContainer"] = framework.container
+    return spec

@@ -1,9 +1,11 @@
-"""13. budget: the plan's estimated monthly maximum stays within the stack's budget (`ml-platform:budget`).
+"""13. budget: the plan's estimated monthly maximum stays within the stack's budget (`ml-platform:budget`), and it
+fails closed: an item the estimate cannot price could cost more than what the budget leaves, so the plan fails
+until its price is supplied (`ml-platform:costAssumptions.prices`, with a source) or read live (`mlp cost --live`).
 
 The pack imports nothing from outside policies/, so it prices the plan itself with `mlpolicies/vendor/pricing.py`
 and `mlpolicies/vendor/billing.py`, byte-identical copies of `mlplatform/cost/`'s, with their catalog `prices.json`:
-the pack and `mlp cost` give the same numbers. The budget and the estimate's assumptions come from the stack output
-`costBasis`, which AnalyzeStack hands over with the root Stack resource (the engine finalizes the stack's
+the pack and `mlp cost` give the same numbers. The budget, the estimate's assumptions, the supplied prices and the
+cached live prices come from the stack output `costBasis`, which AnalyzeStack hands over with the root Stack resource (the engine finalizes the stack's
 outputs before it analyzes: pulumi/pulumi pkg/resource/deploy/deployment_executor.go, "Finalize the stack
 outputs", then step_generator.go AnalyzeResources, which sends every resource's outputs).
 """
@@ -34,12 +36,13 @@ def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None
         report(
             f"the budget is in {budget.get('currency')}, the price catalog in {result.currency}: use {result.currency}."
         )
-    elif result.over_budget():
+    elif result.budget_message():
         report(result.budget_message())
 
 
 budget = StackValidationPolicy(
     name="budget",
-    description="The plan's estimated monthly maximum (price catalog + stack config) is within ml-platform:budget.",
+    description="The plan's estimated monthly maximum (price catalog + stack config) is within ml-platform:budget, "
+    "with every billable item priced.",
     validate=_validate_budget,
 )

@@ -25,6 +25,7 @@ from mlpolicies.props import (
     label,
     plain,
     pod_specs,
+    trial_of,
     verdict,
 )
 
@@ -90,16 +91,16 @@ def hardening_problems(pod: dict) -> list[str]:
 
 
 def _validate_pod_hardening(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    props = plain(args.props)
     who = label(args.resource_type, args.name)
-    if args.resource_type == TRAIN_JOB:
+    resource_type, props = trial_of(args.resource_type, plain(args.props))  # an Experiment's trials' job
+    if resource_type == TRAIN_JOB:
         pods = list(trainjob_patched_pods(props))
         if not pods:
             text = "its nodes get no securityContext; set it in a runtimePatches entry on the node job"
             report(verdict(config_path(props), f"{who} spec.runtimePatches", text))
         places = pods
     else:
-        places = list(pod_specs(args.resource_type, props))
+        places = list(pod_specs(resource_type, props))
     for pod in places:
         problems = hardening_problems(pod.spec)
         if problems:

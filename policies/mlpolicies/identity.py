@@ -15,7 +15,19 @@ from pulumi_policy import (
 )
 
 from mlpolicies.hardening import trainjob_patched_pods
-from mlpolicies.props import TRAIN_JOB, UNKNOWN, Pod, as_dict, as_list, dig, label, plain, pod_specs, verdict
+from mlpolicies.props import (
+    TRAIN_JOB,
+    UNKNOWN,
+    Pod,
+    as_dict,
+    as_list,
+    dig,
+    label,
+    plain,
+    pod_specs,
+    trial_of,
+    verdict,
+)
 from mlpolicies.vendor.rules import unscoped_pod_identity_statements
 
 ACCESS_KEYS = ("alicloud:ram/accessKey:AccessKey", "aws:iam/accessKey:AccessKey")
@@ -136,7 +148,8 @@ def _pod_identity_claims(resources) -> set[tuple[str, str]]:
 
 
 def _pods(resource_type: str, props: dict) -> Iterator[Pod]:
-    """Every pod a workload runs, the replicated jobs a TrainJob patches included."""
+    """Every pod a workload runs, the replicated jobs a TrainJob patches included (an Experiment's trials too)."""
+    resource_type, props = trial_of(resource_type, props)
     if resource_type == TRAIN_JOB:
         yield from trainjob_patched_pods(props)
     else:

@@ -183,6 +183,8 @@ INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
 LLM_INFERENCE_SERVICE = "kubernetes:serving.kserve.io/v1alpha2:LLMInferenceService"
 TRAIN_JOB = "kubernetes:trainer.kubeflow.org/v1alpha1:TrainJob"
 SERVING_TYPES = (SELDON_DEPLOYMENT, INFERENCE_SERVICE, LLM_INFERENCE_SERVICE)
+# Katib v0.19.0: an Experiment's trials are jobs of the kind its `spec.trialTemplate.trialSpec` holds.
+EXPERIMENT = "kubernetes:kubeflow.org/v1beta1:Experiment"
 # LLMInferenceService: pod specs at these paths (the decode pods, their multi-node workers, the prefill pods).
 LLM_POD_SPEC_PATHS = {
     "template": ("spec", "template"),
@@ -224,8 +226,21 @@ def _pod(where: str, spec: dict, path: str | None, resources: str | None = None)
     return Pod(where, spec, path, resources)
 
 
+def trial_of(resource_type: str, props: dict) -> tuple[str, dict]:
+    """An Experiment's trial job (type and props, with the experiment's config path at `<path>.trial`), whose pods
+    are the trials'; any other resource as it is."""
+    trial = dig(props, "spec", "trialTemplate", "trialSpec")
+    if resource_type != EXPERIMENT or not isinstance(trial, dict):
+        return resource_type, props
+    path = config_path(props)
+    annotations = {CONFIG_PATH_ANNOTATION: within(path, "trial")} if path else {}
+    trial_type = f"kubernetes:{trial.get('apiVersion')}:{trial.get('kind')}"
+    return trial_type, {**trial, "metadata": {**as_dict(trial.get("metadata")), "annotations": annotations}}
+
+
 def pod_specs(resource_type: str, props: dict) -> Iterator[Pod]:
     """Every pod a workload runs: where it is in the object, its spec, the config entry it came from."""
+    resource_type, props = trial_of(resource_type, props)
     path = config_path(props)
     if resource_type in WORKLOAD_TEMPLATE_PATHS:
         spec = dig(props, *WORKLOAD_TEMPLATE_PATHS[resource_type], "spec")

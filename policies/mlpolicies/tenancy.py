@@ -24,6 +24,7 @@ WORKLOAD_KINDS = (
     "MPIJob",
     "Notebook",
     "TrainJob",
+    "Experiment",
 )
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

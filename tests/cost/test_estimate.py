@@ -63,7 +63,7 @@ def test_a_spot_pool_ranges_from_min_nodes_at_the_deepest_discount_to_max_nodes_
     assert line.high == pytest.approx(6 * 2.0 * HOURS)  # the dearest type on demand: spot never costs more
     assert {p["source"] for p in line.prices} == {
         "https://example.com/test",
-        "https://www.alibabacloud.com/help/en/ecs/instance-types",
+        "https://www.alibabacloud.com/help/en/ecs/spot-instance",
     }
 
 
@@ -78,20 +78,23 @@ def test_a_pool_without_prices_is_itemised_and_named_unpriced_never_zero():
     result = estimate([ack_pool()], basis())
     [line] = result.lines
     assert line.as_json()["monthly"] is None
-    assert [m.split(" (")[0] for m in line.unpriced] == [
-        "spot and on-demand price of ecs.gn7i-c8g1.2xlarge in cn-hangzhou",
-        "spot and on-demand price of ecs.gn7i-c16g1.4xlarge in cn-hangzhou",
+    assert [(m.item, m.key) for m in line.unpriced] == [
+        ("on-demand price of ecs.gn7i-c8g1.2xlarge in cn-hangzhou", "instance/ecs.gn7i-c8g1.2xlarge"),
+        ("on-demand price of ecs.gn7i-c16g1.4xlarge in cn-hangzhou", "instance/ecs.gn7i-c16g1.4xlarge"),
     ]
     document = result.as_json()
-    assert {u["name"] for u in document["unpriced"]} == {"prod-gpu"}
-    assert "Unpriced, not in the total (2):" in format_text(result)
+    assert [u["lines"] for u in document["unpriced"]] == [["prod-gpu"], ["prod-gpu"]]
+    assert "DescribePrice" in document["unpriced"][0]["why"]
+    text = format_text(result)
+    assert "Unpriced, not in the total (2):" in text
+    assert "ml-platform:costAssumptions.prices: 'instance/ecs.gn7i-c8g1.2xlarge'" in text
 
 
 def test_a_pool_that_could_run_an_unpriced_type_is_not_half_priced(priced_catalog):
     result = estimate([ack_pool(types=("ecs.gn7i-c8g1.2xlarge", "ecs.gn8is.2xlarge"))], basis(), catalog=priced_catalog)
     [line] = result.lines
     assert (line.low, line.high) == (0.0, 0.0)
-    assert any("ecs.gn8is.2xlarge" in missing for missing in line.unpriced)
+    assert [missing.key for missing in line.unpriced] == ["instance/ecs.gn8is.2xlarge"]
 
 
 def test_cluster_fees_nat_gateway_and_buckets_come_with_their_sources():
@@ -112,9 +115,10 @@ def test_cluster_fees_nat_gateway_and_buckets_come_with_their_sources():
         "ACK ack.pro.small management fee",
         "Internet NAT gateway instance fee",
     ]
-    assert "NAT gateway capacity units (they follow traffic)" in cluster.unpriced
+    assert [m.key for m in cluster.unpriced] == ["loadBalancer/clb"]  # the API server's CLB
+    assert "NAT gateway capacity units (CU)" in cluster.usage  # follows traffic: named, not estimated
     assert datasets.high == pytest.approx(1000 * 0.0173)
-    assert models.unpriced == ["size unknown: set it in ml-platform:costAssumptions"]
+    assert [str(m) for m in models.unpriced] == ["bucket size (unknown: set it in ml-platform:costAssumptions)"]
 
 
 @pytest.mark.parametrize(
@@ -191,6 +195,13 @@ def test_serverless_workloads_are_grouped_by_namespace_and_workload():
 
 
 def test_a_budget_below_the_maximum_names_the_items_that_drive_it(priced_catalog):
+    priced_catalog["prices"]["alicloud"]["loadBalancer"]["clb"] = {
+        "usd": 0.0,
+        "per": "hour",
+        "regions": "*",
+        "source": "https://example.com/test",
+        "readOn": "2026-11-30",
+    }
     resources = [
         ack_pool(),
         record(
@@ -204,7 +215,12 @@ def test_a_budget_below_the_maximum_names_the_items_that_drive_it(priced_catalog
     assert "Driven by: prod-gpu (node pool) up to 8,760.00, prod-cluster (cluster fee) up to 65.70." in message
     within = estimate(resources, basis(budget={"monthlyMax": 9000, "currency": "USD"}), catalog=priced_catalog)
     assert not within.over_budget() and within.budget_message() == ""
-    assert within.as_json()["budget"] == {"monthlyMax": 9000.0, "currency": "USD", "exceeded": False}
+    assert within.as_json()["budget"] == {
+        "monthlyMax": 9000.0,
+        "currency": "USD",
+        "exceeded": False,
+        "verdict": "within",
+    }
 
 
 def test_the_cost_change_of_a_larger_gpu_pool_is_shown_even_when_unpriced():
@@ -260,6 +276,79 @@ def test_lines_are_summed_per_team_through_the_basis():
         basis={"teams": {"vision-models": "vision"}},
     )
     assert result.groups() == {
-        "vision": {"min": 10.0, "max": 20.0, "unpriced": 0},
-        "platform": {"min": 5.0, "max": 5.0, "unpriced": 0},
+        "vision": {"min": 10.0, "max": 20.0, "lines": 1, "unpricedLines": 0},
+        "platform": {"min": 5.0, "max": 5.0, "lines": 1, "unpricedLines": 0},
     }
+
+
+def karpenter(types, capacity, nodes):
+    requirements = [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": types},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": capacity},
+    ]
+    spec = {"template": {"spec": {"requirements": requirements}}, "limits": {"nodes": nodes}}
+    return record("prod-aws", "kubernetes:karpenter.sh/v1:NodePool", "prod-aws-gpu-nodepool", {"spec": spec})
+
+
+def test_a_karpenter_spot_pool_ranges_over_its_instance_types_with_the_spot_discount():
+    pool = karpenter(["g5.2xlarge", "g6.2xlarge"], ["spot", "on-demand"], 6)
+    [line] = estimate([pool], basis("aws", "us-east-1")).lines
+    assert (line.low, line.high) == (0.0, pytest.approx(6 * 1.212 * HOURS))  # g5.2xlarge, the dearest
+    assert [p["item"] for p in line.prices] == [
+        "g5.2xlarge on-demand",
+        "g6.2xlarge on-demand",
+        "spot price as a share of on-demand",
+    ]
+    assert all(p["source"].startswith("https://") and p["readOn"] for p in line.prices)
+
+
+def test_aws_nat_gateways_addresses_load_balancers_and_buckets_are_priced_in_us_east_1():
+    resources = [
+        record("prod-aws", "aws:ec2/natGateway:NatGateway", "nat-a", {}),
+        record("prod-aws", "aws:ec2/eip:Eip", "nat-ip-a", {}),
+        record("prod-aws", "aws:s3/bucket:Bucket", "datasets", {"bucket": "mlp-datasets"}),
+        record(
+            "prod-aws",
+            "kubernetes:core/v1:Service",
+            "ingress-lb",
+            {"metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer"}},
+        ),
+        record("prod-aws", "aws:amp/workspace:Workspace", "metrics", {}),
+    ]
+    nat, address, bucket, lb, metrics = estimate(
+        resources, basis("aws", "us-east-1", storage={"mlp-datasets": 500})
+    ).lines
+    assert nat.high == pytest.approx(0.045 * HOURS) and nat.usage == ["NAT gateway data processed per GB"]
+    assert address.high == pytest.approx(0.005 * HOURS)
+    assert bucket.high == pytest.approx(500 * 0.023)
+    assert (lb.detail, lb.high) == ("a Classic Load Balancer for a LoadBalancer Service", pytest.approx(0.025 * HOURS))
+    assert (metrics.high, metrics.unpriced) == (0.0, [])  # no fixed fee: ingestion and storage follow usage
+    elsewhere = estimate(resources[:1], basis("aws", "eu-west-1")).lines[0]
+    assert [m.key for m in elsewhere.unpriced] == ["natGateway/managed"]
+
+
+def test_a_supplied_price_fills_a_gap_and_a_live_price_wins_over_the_catalog():
+    supplied = {"instance/ecs.g7.xlarge": {"usd": 0.2, "per": "hour", "source": "https://example.com/contract"}}
+    pool = ack_pool("prod-system", ("ecs.g7.xlarge",), 2, 4, spot=False)
+    document = basis()
+    document["costBasis"]["prices"] = supplied
+    [line] = estimate([pool], document).lines
+    assert (line.low, line.high) == (pytest.approx(2 * 0.2 * HOURS), pytest.approx(4 * 0.2 * HOURS))
+    assert line.prices[0]["origin"] == "assumption" and line.prices[0]["readOn"] == "no date given"
+    live = {"instance/g5.xlarge": {"usd": 2.0, "per": "hour", "source": "https://api.pricing.us-east-1.amazonaws.com"}}
+    group = record(
+        "prod",
+        "aws:eks/nodeGroup:NodeGroup",
+        "prod-gpu",
+        {"instanceTypes": ["g5.xlarge"], "capacityType": "ON_DEMAND", "scalingConfig": {"minSize": 1, "maxSize": 1}},
+    )
+    result = estimate([group], basis("aws", "us-east-1"), live=live)
+    assert result.high == pytest.approx(2.0 * HOURS) and result.lines[0].prices[0]["origin"] == "live"
+    assert result.as_json()["livePrices"] == ["instance/g5.xlarge"]
+
+
+def test_an_unpriced_item_fails_the_budget_closed_even_below_the_priced_maximum(priced_catalog):
+    result = estimate([ack_pool(types=("ecs.g7.xlarge",))], basis(budget={"monthlyMax": 5000}))
+    assert (result.high, result.budget_verdict()) == (0.0, "unknown")
+    assert "cannot show the plan within its budget of 5,000.00 USD" in result.budget_message()
+    assert "NOT SHOWN" in format_text(result)

@@ -100,7 +100,7 @@ def test_on_ask_the_managed_scraper_comes_from_the_arms_vswitch_and_no_flow_name
 
 def test_on_ack_managed_the_in_cluster_agent_and_coredns_pods_are_what_the_ask_check_catches(judges):
     _, flows = judges("prod")
-    assert set(_absent_on_ask(flows)) == {"arms-prom-scrapes-workloads", "dns"}
+    assert set(_absent_on_ask(flows)) == {"arms-prom-scrapes-workloads", "arms-prom-scrapes-gpu-metrics", "dns"}
     assert not [flow for flow in flows if flow.name.startswith("managed-prometheus")]
 
 

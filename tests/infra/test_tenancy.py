@@ -282,6 +282,19 @@ def test_the_team_role_cannot_open_its_own_fence(plan):
             assert rule["verbs"] == ["get", "list", "watch"]
 
 
+def test_the_team_role_reads_its_experiments_for_the_best_trial(plan):
+    monitor = plan(_program("aws"))
+    [role] = monitor.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    granted = {
+        (group, resource)
+        for rule in role.inputs["rules"]
+        if "get" in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert {("kubeflow.org", "experiments"), ("kubeflow.org", "trials")} <= granted
+
+
 def test_the_default_team_keeps_the_bare_namespace_names(plan):
     monitor = plan(_program("alicloud", team="default", spec=cfg.Team()))
     names = sorted(n.inputs["metadata"]["name"] for n in monitor.of_type(TENANCY_TYPES[0]))

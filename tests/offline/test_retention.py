@@ -36,6 +36,7 @@ CRDS_FOLDER = {"oci://public.ecr.aws/karpenter/karpenter": "oci://public.ecr.aws
 NO_CRDS = {
     "oci://ghcr.io/emissary-ingress/emissary-ingress",
     "nvidia-device-plugin",
+    "dcgm-exporter",
     "prometheus",
     "istiod",
     "oci://ghcr.io/kserve/charts/kserve-resources",

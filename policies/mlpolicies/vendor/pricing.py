@@ -8,7 +8,12 @@ at the dearest on-demand price; fixed fees are the same at both ends. What the c
 is named in the line's `unpriced`, never counted as zero.
 
 The stack's own config reaches the estimate through the stack output `costBasis` (cloud, region, budget,
-expected bucket sizes and log volume), which `stacks/` exports.
+expected bucket sizes and log volume, the prices `ml-platform:costAssumptions.prices` supplies, and the live
+prices cached by `mlp cost --live`), which `stacks/` exports.
+
+Budgets fail closed: a plan is within its budget only when its priced maximum is, and nothing it could
+run is unpriced (`Estimate.budget_verdict`). An item without a price could cost more than what the budget
+leaves, so it fails the check, named with the key to supply its price under.
 
 What each kind of resource bills is in `billing.py`; this module reads the catalog and sums the lines.
 
@@ -25,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from .billing import Line, Prices, cloud_of, line_of, number, props_of, region_from_zones
+from .billing import Line, Prices, line_of
+from .plan import cloud_of, number, props_of, region_from_zones
 
 CATALOG_PATH = Path(__file__).with_name("prices.json")
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -87,16 +93,36 @@ class Estimate:
         return budget if isinstance(budget, dict) and number(budget.get("monthlyMax")) is not None else None
 
     def groups(self) -> dict[str, dict]:
-        """Sums per team (a line's namespace mapped through the basis's `teams`), else per group."""
+        """Sums per team (a line's namespace mapped through the basis's `teams`), else per group.
+
+        `unpricedLines` of `lines` billable lines have a part without a price: the share the range leaves out.
+        """
         teams = self.basis.get("teams") if isinstance(self.basis.get("teams"), dict) else {}
         sums: dict[str, dict] = {}
         for line in self.lines:
             name = teams.get(line.group.partition("/")[0], line.group)
-            group = sums.setdefault(name, {"min": 0.0, "max": 0.0, "unpriced": 0})
+            group = sums.setdefault(name, {"min": 0.0, "max": 0.0, "lines": 0, "unpricedLines": 0})
             group["min"] = round(group["min"] + line.low, 2)
             group["max"] = round(group["max"] + line.high, 2)
-            group["unpriced"] += len(line.unpriced)
+            group["lines"] += 1
+            group["unpricedLines"] += bool(line.unpriced)
         return sums
+
+    def unpriced_items(self) -> list[dict]:
+        """Each price (or quantity) the plan lacks, once, with the lines it leaves short."""
+        found: dict[str, dict] = {}
+        for line in self.lines:
+            for missing in line.unpriced:
+                item = found.setdefault(
+                    missing.key or f"{line.name}:{missing.item}", {**missing.as_json(), "lines": []}
+                )
+                if line.name not in item["lines"]:
+                    item["lines"].append(line.name)
+        return list(found.values())
+
+    def usage(self) -> list[str]:
+        """Fees that follow traffic or usage, not estimated: each kind once."""
+        return sorted({f"{line.kind}: {fee}" for line in self.lines for fee in line.usage})
 
     def drivers(self, count: int = 3) -> list[Line]:
         """The lines that drive the maximum, dearest first."""
@@ -106,26 +132,45 @@ class Estimate:
         budget = self.budget
         return budget is not None and self.high > float(budget["monthlyMax"])
 
-    def budget_message(self) -> str:
-        """Why the plan's maximum exceeds the budget, with the items that drive it (empty when it does not)."""
-        budget = self.budget
-        if budget is None or not self.over_budget():
+    def budget_verdict(self) -> str:
+        """ "within", "over" (the priced maximum exceeds it) or "unknown" (unpriced items: fails closed); "" without."""
+        if self.budget is None:
             return ""
+        if self.over_budget():
+            return "over"
+        return "unknown" if self.unpriced_items() else "within"
+
+    def budget_message(self) -> str:
+        """Why the plan fails its budget, with what drives it and what to supply (empty when it is within)."""
+        verdict = self.budget_verdict()
+        if verdict in ("", "within"):
+            return ""
+        budget = self.budget
         limit = float(budget["monthlyMax"])
         currency = budget.get("currency", self.currency)
         drivers = ", ".join(f"{line.name} ({line.kind}) up to {line.high:,.2f}" for line in self.drivers())
-        unpriced = sum(len(line.unpriced) for line in self.lines)
-        text = (
-            f"stack {self.stack}: the plan costs {self.low:,.2f} to {self.high:,.2f} {self.currency} a month, "
-            f"over its budget of {limit:,.2f} {currency} (ml-platform:budget.monthlyMax) by "
-            f"{self.high - limit:,.2f}. Driven by: {drivers}."
+        items = self.unpriced_items()
+        if verdict == "over":
+            text = (
+                f"stack {self.stack}: the plan costs {self.low:,.2f} to {self.high:,.2f} {self.currency} a month, "
+                f"over its budget of {limit:,.2f} {currency} (ml-platform:budget.monthlyMax) by "
+                f"{self.high - limit:,.2f}. Driven by: {drivers}."
+            )
+            if items:
+                text += f" {len(items)} item(s) have no price and are not counted, so the real cost is higher."
+            return text
+        return (
+            f"stack {self.stack}: cannot show the plan within its budget of {limit:,.2f} {currency} "
+            f"(ml-platform:budget.monthlyMax): the priced lines cost up to {self.high:,.2f}, leaving "
+            f"{limit - self.high:,.2f}, and {len(items)} item(s) have no price, so each could cost more than that: "
+            + "; ".join(f"{item['item']} ({', '.join(item['lines'])}): {item['why']}" for item in items)
+            + ". "
+            + supply_hint(items)
         )
-        if unpriced:
-            text += f" {unpriced} item(s) have no price in the catalog and are not counted, so the real cost is higher."
-        return text
 
     def as_json(self) -> dict:
         budget = self.budget
+        items = self.unpriced_items()
         return {
             "stack": self.stack,
             "cloud": self.cloud,
@@ -136,21 +181,39 @@ class Estimate:
             "monthly": {"min": self.low, "max": self.high},
             "lines": [line.as_json() for line in self.lines],
             "groups": self.groups(),
-            "unpriced": [
-                {"name": line.name, "kind": line.kind, "missing": missing}
-                for line in self.lines
-                for missing in line.unpriced
-            ],
+            "unpriced": items,
+            "unpricedLines": sum(bool(line.unpriced) for line in self.lines),
+            "usageNotEstimated": self.usage(),
             "budget": None
             if budget is None
             else {
                 "monthlyMax": float(budget["monthlyMax"]),
                 "currency": budget.get("currency", self.currency),
                 "exceeded": self.over_budget(),
+                "verdict": self.budget_verdict(),
             },
-            "assumptions": {k: v for k, v in self.basis.items() if k not in ("budget", "cloud", "region")},
+            "assumptions": {
+                k: v for k, v in self.basis.items() if k not in ("budget", "cloud", "region", "livePrices")
+            },
+            "livePrices": sorted(self.basis.get("livePrices") or {}),
             "notes": self.notes,
         }
+
+
+def supply_hint(items: list[dict]) -> str:
+    """How to price what is missing: the config keys of the prices (with a source) or live prices; quantities."""
+    keys = [item["key"] for item in items if item["key"]]
+    text = (
+        "Supply each price with its source as ml-platform:costAssumptions.prices: "
+        + ", ".join(f"'{key}'" for key in keys)
+        + " (each {usd: <USD per unit>, source: https://..., readOn: YYYY-MM-DD}), or run `mlp cost --live` "
+        "with cloud credentials to read them from the cloud's price API."
+        if keys
+        else ""
+    )
+    if len(keys) < len(items):
+        text += (" " if text else "") + "A quantity the plan does not give is priced once it is known or set."
+    return text
 
 
 # ---------------------------------------------------------------- the estimate
@@ -163,10 +226,12 @@ def estimate(
     stack: str = "",
     catalog: dict | None = None,
     today: date | None = None,
+    live: dict | None = None,
 ) -> Estimate:
     """Price a plan: `resources` are records with `urn`, `type` and `inputs` (or `outputs`); `outputs` the stack's.
 
-    The stack outputs come from the Stack resource among `resources` when `outputs` is not given.
+    The stack outputs come from the Stack resource among `resources` when `outputs` is not given. `live` adds
+    prices read now from the clouds' price APIs (key -> entry), over those the basis carries.
     """
     catalog = catalog or load_catalog()
     today = today or today_date()
@@ -178,7 +243,9 @@ def estimate(
     region = str(basis.get("region") or region_from_zones(resources))
     if not stack and resources:
         stack = str(resources[0].get("urn", "urn:pulumi:")).split("::")[0].removeprefix("urn:pulumi:")
-    prices = Prices(catalog, cloud, region)
+    if live:
+        basis = {**basis, "livePrices": {**(basis.get("livePrices") or {}), **live}}
+    prices = Prices(catalog, cloud, region, supplied=basis.get("prices"), live=basis.get("livePrices"))
     notes = [
         "Per team: a team's serverless pods are its own; on node-pool clusters workloads share the pools, "
         "priced under platform.",
