@@ -1,6 +1,6 @@
 """What a user waits for: `python -m mlplatform preview -s prod`, the whole process, at scale.
 
-    .venv/bin/python bench/preview_scale.py [--series servings|jobs] [--repeat R] [--no-policy] [N ...]
+    .venv/bin/python bench/preview_scale.py [--series servings|jobs] [--repeat R] [--no-policy] [--phases] [N ...]
     (default: both series, N = 100 300 500 1000)
 
 Two series: `servings`, where prod serves N copies of the two-predictor `color` serving (batching,
@@ -19,6 +19,10 @@ Columns: resources planned (dev + prod, as in stack.json), median wall seconds o
 peak RSS of the preview's main process (exact: the kernel's maxrss of the waited-for process) and of its
 process tree (main + policy pack, summed from /proc every 20 ms), and the floor's. The last line is
 t(1000)/t(500) when both sizes ran: growth should stay linear (<= 2.15).
+
+The preview runs through `bench/phases.py` (the same `mlp preview`, with marks at its phases' boundaries) and
+the floor marks its own; `--phases` prints, after each row, the seconds and the process's own peak RSS of each
+phase beside the floor's (start-up, dev plan and prod plan are the same registrations in both).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+PHASES = Path(__file__).resolve().with_name("phases.py")
 PYTHON = sys.executable
 DEFAULT_SIZES = (100, 300, 500, 1000)
 BIG_QUOTA = {"cpu": "1000000", "memory": "1000000Gi", "pods": 1000000}
@@ -47,7 +52,19 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # The floor: the same registrations with nothing but the SDK and its mock runtime.
 FLOOR = r"""
-import json, sys
+import json, sys, time
+from pathlib import Path
+
+STARTED, MARKS = time.time(), []
+
+
+def mark(name):  # as bench/phases.py marks the preview's phases
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    MARKS.append({"phase": name, "at": time.time(), "peak_kib": int(status["VmHWM"].split()[0]),
+                  "rss_kib": int(status["VmRSS"].split()[0])})
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 import pulumi
 from pulumi.runtime import settings
 from pulumi.runtime.stack import run_in_stack
@@ -95,9 +112,13 @@ def plan(records, stack):
     _sync_await(run_in_stack(program))
 
 
-for path in sys.argv[1:]:
-    deployment = json.load(open(path))["deployment"]
-    plan(deployment["resources"], path.split("/")[-2])
+mark("start-up")
+plans = [(path.split("/")[-2], json.load(open(path))["deployment"]["resources"]) for path in sys.argv[2:]]
+mark("read plans")
+for index, (stack, resources) in enumerate(plans):
+    plan(resources, stack)
+    mark("dev plan" if index < len(plans) - 1 else "prod plan")
+Path(sys.argv[1]).write_text(json.dumps({"started": STARTED, "marks": MARKS}))  # then the usual exit
 """
 
 
@@ -195,13 +216,27 @@ class _TreeRss:
         return self.peak_kib
 
 
-def _run(argv: list[str], cwd: Path, ok=(0,)) -> dict:
-    """Wall seconds, exit code and peak RSS (MiB: the process's own, and its tree's, sampled) of one process."""
-    started = time.perf_counter()
+def _phases(marks_file: Path, started: float, ended: float) -> list[dict]:
+    """The phases of a process from its marks (bench/phases.py, the floor's): seconds and peak RSS (MiB) of
+    each; `start-up` counts from the bench's Popen, `exit` from the last mark to the end of the process."""
+    marks = json.loads(marks_file.read_text())["marks"]
+    phases, previous = [], started
+    for item in marks:
+        phases.append({"phase": item["phase"], "seconds": item["at"] - previous, "peak_mib": item["peak_kib"] / 1024})
+        previous = item["at"]
+    phases.append({"phase": "exit", "seconds": ended - previous, "peak_mib": marks[-1]["rss_kib"] / 1024})
+    return phases
+
+
+def _run(argv: list[str], cwd: Path, ok=(0,), marks: Path | None = None) -> dict:
+    """Wall seconds, exit code and peak RSS (MiB: the process's own, and its tree's, sampled) of one process;
+    with `marks` (the file the process writes its phase marks to), its phases."""
+    started, epoch = time.perf_counter(), time.time()
     process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tree = _TreeRss(process.pid)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    ended = epoch + seconds
     process.returncode = os.waitstatus_to_exitcode(status)
     tree_kib = tree.stop()
     stderr = process.stderr.read().decode(errors="replace")
@@ -209,7 +244,16 @@ def _run(argv: list[str], cwd: Path, ok=(0,)) -> dict:
     if process.returncode not in ok:
         raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{stderr[-3000:]}")
     peak = usage.ru_maxrss / 1024  # kernel: KiB on Linux; the largest of the process and its reaped children
-    return {"seconds": seconds, "code": process.returncode, "peak_mib": peak, "tree_mib": max(peak, tree_kib / 1024)}
+    phases = _phases(marks, epoch, ended) if marks is not None else []
+    if phases:  # the marks reset the kernel's peak: the process's own is the largest of its phases'
+        peak = max(phase["peak_mib"] for phase in phases)
+    return {
+        "seconds": seconds,
+        "code": process.returncode,
+        "peak_mib": peak,
+        "tree_mib": max(peak, tree_kib / 1024),
+        "phases": phases,
+    }
 
 
 def _count(stack_json: Path) -> int:
@@ -228,21 +272,30 @@ def measure(n: int, series: str = "servings", repeat: int = 1, policy: bool = Tr
     with tempfile.TemporaryDirectory(prefix=f"mlp-bench-{series}-{n}-") as tmp:
         project = project_with(Path(tmp), servings=n if series == "servings" else 0, jobs=n if series == "jobs" else 0)
         out = Path(tmp) / "build"
-        argv = [PYTHON, "-m", "mlplatform", "preview", "-s", stack, "-C", str(project), "--out", str(out)]
-        argv += [] if policy else ["--no-policy"]
+        command = ["preview", "-s", stack, "-C", str(project), "--out", str(out)]
+        command += [] if policy else ["--no-policy"]
+        preview_marks, floor_marks = Path(tmp) / "preview-marks.json", Path(tmp) / "floor-marks.json"
+        # `python -m mlplatform preview ...`, with the marks of its phases (bench/phases.py).
+        argv = [PYTHON, str(PHASES), str(preview_marks), *command]
         # The plans the floor registers: the referenced dev plan (prod plans it first) and the stack's own.
         planned = [out / name / "stack.json" for name in dict.fromkeys(("dev", stack))]
         if stack != "dev":
-            subprocess.run([*argv[:5], "dev", *argv[6:], "--no-policy"], cwd=ROOT, capture_output=True, check=True)
+            dev = [PYTHON, "-m", "mlplatform", "preview", "-s", "dev", *command[3:], "--no-policy"]
+            subprocess.run(dev, cwd=ROOT, capture_output=True, check=True)
         floor_file = Path(tmp) / "floor.py"
         floor_file.write_text(FLOOR)
         previews, floors = [], []
         for _ in range(repeat):
-            previews.append(_run(argv, ROOT, ok=(0, 1)))  # 1: a mandatory policy verdict, still a whole preview
-            floors.append(_run([PYTHON, str(floor_file), *map(str, planned)], ROOT))
+            # 1: a mandatory policy verdict, still a whole preview
+            previews.append(_run(argv, ROOT, ok=(0, 1), marks=preview_marks))
+            floors.append(
+                _run([PYTHON, str(floor_file), str(floor_marks), *map(str, planned)], ROOT, marks=floor_marks)
+            )
         preview_s = statistics.median(r["seconds"] for r in previews)
         floor_s = statistics.median(r["seconds"] for r in floors)
         return {
+            "phases": _median_phases(previews),
+            "floor_phases": _median_phases(floors),
             "series": series,
             "n": n,
             "resources": sum(_count(path) for path in planned),
@@ -255,6 +308,40 @@ def measure(n: int, series: str = "servings", repeat: int = 1, policy: bool = Tr
             "exit": previews[-1]["code"],
             "runs": repeat,
         }
+
+
+def _median_phases(runs: list[dict]) -> dict[str, dict]:
+    """Phase -> median seconds and largest peak RSS over the runs."""
+    names = [phase["phase"] for phase in runs[0]["phases"]]
+    return {
+        name: {
+            "seconds": statistics.median(p["seconds"] for r in runs for p in r["phases"] if p["phase"] == name),
+            "peak_mib": max(p["peak_mib"] for r in runs for p in r["phases"] if p["phase"] == name),
+        }
+        for name in names
+    }
+
+
+def phase_table(row: dict) -> str:
+    """The preview's phases beside the floor's (the same name: the same registrations), and what each costs
+    above it: seconds and the process's own peak RSS in the phase."""
+    lines = [
+        f"{row['series']} N={row['n']}: {'phase':<16} {'s':>7} {'floor s':>7} {'above':>7} {'MiB':>6} {'floor':>6}"
+    ]
+    pad = " " * len(f"{row['series']} N={row['n']}: ")
+    floor = row["floor_phases"]
+    names = list(row["phases"])
+    for before, name in zip(["start-up", *floor], floor, strict=False):  # the floor's own, after its previous one
+        if name not in names:
+            names.insert(names.index(before) + 1 if before in names else len(names), name)
+    for name in names:
+        mine, theirs = row["phases"].get(name), floor.get(name)
+        seconds = mine["seconds"] if mine else 0.0
+        floor_s = theirs["seconds"] if theirs else 0.0
+        mib = f"{mine['peak_mib']:>6.0f}" if mine else f"{'':>6}"
+        floor_mib = f"{theirs['peak_mib']:>6.0f}" if theirs else f"{'':>6}"
+        lines.append(f"{pad}{name:<16} {seconds:>7.2f} {floor_s:>7.2f} {seconds - floor_s:>+7.2f} {mib} {floor_mib}")
+    return "\n".join(lines)
 
 
 COLUMNS = [  # key, title, width, format
@@ -288,8 +375,11 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(sizes, series=("servings",), repeat: int = 1, policy: bool = True, echo=print) -> list[dict]:
-    """Measure every size of every series; `echo` gets the machine, the header and each row when measured."""
+def run(
+    sizes, series=("servings",), repeat: int = 1, policy: bool = True, echo=print, phases: bool = False
+) -> list[dict]:
+    """Measure every size of every series; `echo` gets the machine, the header and each row when measured
+    (with `phases`, each row's phase table after it)."""
     echo(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
     echo(header())
     rows = []
@@ -297,6 +387,8 @@ def run(sizes, series=("servings",), repeat: int = 1, policy: bool = True, echo=
         for size in sizes:
             rows.append(measure(size, name, repeat, policy))
             echo(row_line(rows[-1]))
+            if phases:
+                echo(phase_table(rows[-1]))
     return rows
 
 
@@ -308,10 +400,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--series", action="append", choices=sorted(SERIES), help="servings (prod) and/or jobs (dev); default both"
     )
+    parser.add_argument("--phases", action="store_true", help="each size's phases, beside the floor's")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
     args = parser.parse_args(argv)
     series = args.series or list(SERIES)
-    rows = run(args.sizes, series, args.repeat, not args.no_policy, echo=lambda line: print(line, flush=True))
+    rows = run(
+        args.sizes,
+        series,
+        args.repeat,
+        not args.no_policy,
+        echo=lambda line: print(line, flush=True),
+        phases=args.phases,
+    )
     print()
     print(table(rows))
     print(f"load average {os.getloadavg()[0]:.2f} at end")

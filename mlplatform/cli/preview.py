@@ -101,6 +101,12 @@ def run(args) -> int:
             pack_run.start(policy_config)
             pack_run.analyze_later(result.resources)
         folder = write(result, args.out if args.out.is_absolute() else args.project_dir / args.out)
+        # The tree is made while the pack still judges the stack (printed after, as before).
+        tree = (
+            None
+            if args.json
+            else format_tree(result, terminal_width(), shown_path(folder, args.project_dir) / "stack.json", style)
+        )
         if pack_run is not None:
             report = pack_run.report()
             (folder / "policy.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
@@ -128,7 +134,7 @@ def run(args) -> int:
         return code
     width = terminal_width()
     written = shown_path(folder, args.project_dir)
-    print(format_tree(result, width, written / "stack.json", style))
+    print(tree)
     if result.validation:
         print("\n" + fit(f"{result.validation.summary()}.", width))
     print(
@@ -210,10 +216,13 @@ def format_tree(result, width: int, stack_json: Path, style: Style | None = None
 def format_outputs(outputs: dict, width: int, stack_json: Path) -> list[str]:
     """The stack outputs people read, as indented YAML; a line too wide is cut in the middle, and the last
     line says where every output is whole."""
-    from mlplatform.offline.preview import conceal
+    from mlplatform.offline.preview import YAML_DUMPER, conceal
 
     shown = {key: value for key, value in conceal(outputs).items() if key not in MACHINE_OUTPUTS}
-    text = yaml.safe_dump(shown, sort_keys=True, allow_unicode=True, default_flow_style=False, width=1 << 20)
+    # libyaml's emitter (what yaml.safe_dump writes, several times faster: a 1,000-serving stack prints 700 KB)
+    text = yaml.dump(
+        shown, Dumper=YAML_DUMPER, sort_keys=True, allow_unicode=True, default_flow_style=False, width=1 << 20
+    )
     lines, cut = [], False
     for line in text.splitlines() if shown else []:
         line = "    " + line

@@ -169,14 +169,16 @@ def analyze_stack_request(
     resources: list[dict], known: dict[str, bytes] | None = None
 ) -> analyzer_pb2.AnalyzeStackRequest:
     """The AnalyzeStack call: every resource's outputs (its inputs when the plan has no outputs for it);
-    `known` holds outputs already serialized as Structs, by URN."""
+    `known` holds outputs already serialized as Structs, by URN, and is emptied as they are parsed. Built in
+    place (a list of resources handed to the request would be copied into it: the plan held twice more), each
+    provider converted once."""
     by_urn = {r["urn"]: r for r in resources}
     known = known or {}
-    items = []
+    providers: dict[str, analyzer_pb2.AnalyzerProviderResource | None] = {}
+    request = analyzer_pb2.AnalyzeStackRequest()
     for resource in resources:
         type_, name = _urn_parts(resource["urn"])
-        wire = known.get(resource["urn"])
-        item = analyzer_pb2.AnalyzerResource(
+        item = request.resources.add(
             urn=resource["urn"],
             type=resource.get("type") or type_,
             name=name,
@@ -184,6 +186,7 @@ def analyze_stack_request(
             parent=resource.get("parent") or "",
             dependencies=list(resource.get("dependencies") or []),
         )
+        wire = known.pop(resource["urn"], None)
         if wire is not None:
             item.properties.ParseFromString(wire)
         else:
@@ -191,11 +194,12 @@ def analyze_stack_request(
         for key, urns in (resource.get("propertyDependencies") or {}).items():
             if urns:
                 item.propertyDependencies[key].urns.extend(urns)
-        provider = _provider(resource, by_urn)
-        if provider is not None:
-            item.provider.CopyFrom(provider)
-        items.append(item)
-    return analyzer_pb2.AnalyzeStackRequest(resources=items)
+        reference = resource.get("provider") or ""
+        if reference not in providers:
+            providers[reference] = _provider(resource, by_urn)
+        if providers[reference] is not None:
+            item.provider.CopyFrom(providers[reference])
+    return request
 
 
 # ------------------------------------------------------------------ policy config, as the CLI reconciles it

@@ -30,9 +30,28 @@ def test_the_generated_project_serves_and_trains_n_copies(tmp_path):
 def test_the_bench_measures_a_preview_and_its_floor_and_prints_a_table():
     bench = load_bench()
     lines = []
-    (row,) = bench.run([3], series=["jobs"], policy=False, echo=lines.append)
+    (row,) = bench.run([3], series=["jobs"], policy=False, echo=lines.append, phases=True)
     assert lines[0].startswith("machine: ") and "x" in lines[0]
     assert lines[1] == bench.header()
+    # Each phase of the preview's process beside the floor's, the same registrations under the same name.
+    assert list(row["phases"]) == [
+        "start-up",
+        "setup",
+        "dev plan",
+        "prod plan",
+        "records",
+        "validation wait",
+        "write",
+        "print",
+        "exit",
+    ]
+    assert list(row["floor_phases"]) == ["start-up", "read plans", "prod plan", "exit"]
+    assert all(phase["seconds"] >= 0 and phase["peak_mib"] > 10 for phase in row["phases"].values())
+    assert abs(sum(phase["seconds"] for phase in row["phases"].values()) - row["preview_s"]) < 0.01
+    assert row["peak_mib"] == max(phase["peak_mib"] for phase in row["phases"].values())
+    phase_lines = lines[3].splitlines()
+    assert phase_lines[0].startswith("jobs N=3: phase")
+    assert [line.split()[0] for line in phase_lines[1:4]] == ["start-up", "read", "setup"]  # the floor's in place
     assert row["series"] == "jobs" and row["n"] == 3 and row["exit"] == 0
     assert row["resources"] > 50
     assert row["preview_s"] > 0 and row["floor_s"] > 0

@@ -278,3 +278,26 @@ def test_prod_servings_of_one_version_share_its_volume_per_namespace(project, ca
         assert sdep["inputs"]["metadata"]["namespace"] == namespace
         assert sdep["inputs"]["spec"]["predictors"][0]["graph"]["modelUri"] == "pvc://model-color-v1"
         assert copy in sdep["dependencies"]  # the promotion copy still gates every serving of the version
+
+
+def test_stack_json_is_written_a_record_at_a_time_as_the_whole_document_would_be(tmp_path):
+    import orjson
+
+    from mlplatform.offline.preview import PreviewResult, _write_deployment
+
+    records = [
+        {"urn": "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev", "custom": False, "type": "pulumi:pulumi:Stack"},
+        {
+            "urn": "urn:pulumi:dev::p::kubernetes:core/v1:ConfigMap::c",
+            "custom": True,
+            "inputs": {"data": {"a": "line one\nline two", "b": "ünïcode"}, "list": [], "map": {}, "n": 3},
+            "dependencies": ["urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"],
+        },
+    ]
+    for resources in (records, []):
+        result = PreviewResult(stack="dev", project="p", resources=resources, outputs={})
+        path = tmp_path / "stack.json"
+        _write_deployment(result, path)
+        whole = orjson.loads(path.read_bytes())
+        assert path.read_bytes() == orjson.dumps(whole, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        assert whole["deployment"]["resources"] == resources
