@@ -46,6 +46,7 @@ from mlplatform.workloads.training import (
     MODEL_DIR,
     SERVING_EXPORT_VERSION,
     RunPod,
+    container_env,
     run_options,
     training_storage,
     trainingjob_spec,
@@ -188,10 +189,8 @@ class Experiment(pulumi.ComponentResource):
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
         self.trials_uri = pulumi.Output.concat(data.model_uri, f"{TRIALS_DIR}/")
-        env = [{"name": key, "value": value} for key, value in sorted(trial_environment(data.env).items())]
-        env.append(
-            {"name": "MODEL_URI", "value": pulumi.Output.concat(self.trials_uri, trial_reference(TRIAL_NAME), "/")}
-        )
+        trial_uri = pulumi.Output.concat(self.trials_uri, trial_reference(TRIAL_NAME), "/")
+        env = container_env(trial_environment(data.env), trial_uri)
         self.service_account, account_name = service_account(name, args.namespace, parent=self)
         volumes = [data.dataset.pod_volume("dataset"), data.output.pod_volume("model")]
         mounts = [data.dataset.mount("dataset", DATA_DIR), data.output.mount("model", MODEL_DIR)]

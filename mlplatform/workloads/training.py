@@ -89,6 +89,14 @@ class TrainingStorage:
     model_uri: pulumi.Output[str]
 
 
+def container_env(env: dict[str, str], model_uri: pulumi.Input[str]) -> list[dict]:
+    """A training container's `env`: the run's variables by name (an order that never depends on config order),
+    then MODEL_URI, where the run's model is written."""
+    return [{"name": key, "value": value} for key, value in sorted(env.items())] + [
+        {"name": "MODEL_URI", "value": model_uri}
+    ]
+
+
 def training_storage(
     name: str, job: config.TrainingJob, storage: BucketStorage, namespace: pulumi.Input[str], parent: pulumi.Resource
 ) -> TrainingStorage:
@@ -165,8 +173,7 @@ class TrainingJob(pulumi.ComponentResource):
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
         dataset, output, identity = data.dataset, data.output, data.identity
-        env = [{"name": key, "value": value} for key, value in sorted(data.env.items())]
-        env.append({"name": "MODEL_URI", "value": self.model_uri})
+        env = container_env(data.env, self.model_uri)
         # The job's own ServiceAccount (named like the job); cloud identity is bound to this name.
         self.service_account, account_name = service_account(name, args.namespace, parent=self)
         volumes = [dataset.pod_volume("dataset"), output.pod_volume("model")]

@@ -36,6 +36,7 @@ from mlplatform.workloads.training import (
     DATA_DIR,
     MODEL_DIR,
     TrainingRunArgs,
+    container_env,
     run_metadata,
     run_options,
     training_storage,
@@ -104,8 +105,7 @@ class TrainJob(pulumi.ComponentResource):
         data = training_storage(name, job, args.storage, args.namespace, self)
         self.model_uri = data.model_uri
         dataset, output, identity = data.dataset, data.output, data.identity
-        env = [{"name": key, "value": value} for key, value in sorted(data.env.items())]
-        env.append({"name": "MODEL_URI", "value": self.model_uri})
+        env = container_env(data.env, self.model_uri)
         self.service_account, account_name = service_account(name, args.namespace, parent=self)
         spec = trainjob_spec(
             job,
