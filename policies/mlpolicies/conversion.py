@@ -5,8 +5,8 @@ inside its loop over policies: `Analyze` runs `deserialize_properties(json_forma
 resource (and its provider) for every resource policy, and `AnalyzeStack` converts every resource of the stack
 for every stack policy, each time also wrapping it in a fresh `unknown_checking_proxy`. With 14 resource and 7
 stack policies, converting was most of the pack's work on a large plan. `convert_once_per_call()` makes those
-two calls remember each conversion for the length of one request, so every policy reads the same objects
-(`props.plain` likewise). Verdicts are unchanged: the validators only read `props`, never write them.
+two calls remember each conversion, and each resource's options and provider objects, for the length of one
+request, so every policy reads the same objects (`props.plain` likewise). Verdicts are unchanged: the validators only read `props`, never write them.
 `Remediate` is left as it is (remediations rewrite properties between policies).
 
 If the pinned pulumi-policy ever lacks these names, nothing is patched and the pack simply converts as before.
@@ -57,6 +57,20 @@ def _once_per_call(function):
     return remembered
 
 
+def _method_once_per_call(method):
+    """A servicer method of one request message (`_get_resource_options`, `_get_provider_resource`) remembered
+    within a call: every policy reads the same options and provider objects, which none of them writes."""
+
+    def compute(request, servicer):
+        return method(servicer, request)
+
+    @functools.wraps(method)
+    def remembered(self, request):
+        return once_per_call(compute, request, self)
+
+    return remembered
+
+
 def _scoped(method):
     """The servicer method with a fresh memo for its request, dropped when it returns."""
 
@@ -75,14 +89,19 @@ def convert_once_per_call() -> bool:
     """Patch the pack's analyzer; True when it was patched (only once per process)."""
     servicer = getattr(analyzer, "_PolicyAnalyzerServicer", None)
     needed = ("Analyze", "AnalyzeStack")
+    per_request = ("_get_resource_options", "_get_provider_resource")
     patched = ("json_format", "deserialize_properties", "unknown_checking_proxy")
     if servicer is None or not all(hasattr(analyzer, name) for name in patched):
         return False
-    if not all(hasattr(servicer, name) for name in needed) or getattr(servicer, "_mlp_converts_once", False):
+    if not all(hasattr(servicer, name) for name in (*needed, *per_request)):
+        return False
+    if getattr(servicer, "_mlp_converts_once", False):
         return False
     analyzer.json_format = _JsonFormatOncePerCall()
     analyzer.deserialize_properties = _once_per_call(analyzer.deserialize_properties)
     analyzer.unknown_checking_proxy = _once_per_call(analyzer.unknown_checking_proxy)
+    for name in per_request:
+        setattr(servicer, name, _method_once_per_call(getattr(servicer, name)))
     for name in needed:
         setattr(servicer, name, _scoped(getattr(servicer, name)))
     servicer._mlp_converts_once = True

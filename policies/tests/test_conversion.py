@@ -40,3 +40,27 @@ def test_a_call_converts_each_message_once_and_forgets_it_afterwards(monkeypatch
 def test_outside_a_call_nothing_is_remembered():
     values = {"a": [1, 2]}
     assert plain(values) == {"a": [1, 2]} and plain(values) is not plain(values)
+
+
+def test_each_resources_options_are_read_once_per_call_for_every_policy():
+    conversion.convert_once_per_call()
+    built = []
+
+    class Servicer:
+        @conversion._method_once_per_call
+        def _get_resource_options(self, request):
+            built.append(request)
+            return object()
+
+    servicer, request = Servicer(), _struct({"name": "color"})
+
+    @conversion._scoped
+    def analyze_stack(_servicer, _request, _context):
+        # as pulumi_policy's AnalyzeStack does, once per stack policy
+        return [servicer._get_resource_options(request) for _policy in range(7)]
+
+    options = analyze_stack(None, None, None)
+    assert len(built) == 1 and all(option is options[0] for option in options)
+    analyze_stack(None, None, None)
+    assert len(built) == 2  # a new call reads them again
+    assert servicer._get_resource_options(request) is not servicer._get_resource_options(request)  # outside a call
