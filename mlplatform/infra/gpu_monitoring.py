@@ -38,8 +38,6 @@ POD_LABELS = {"app.kubernetes.io/name": "dcgm-exporter", "app.kubernetes.io/inst
 PORT_NAME = "metrics"
 PORT = 9400
 UTILIZATION = "DCGM_FI_DEV_GPU_UTIL"
-MEMORY_USED = "DCGM_FI_DEV_FB_USED"
-MEMORY_FREE = "DCGM_FI_DEV_FB_FREE"
 IDLE_ALERT = "IdleGpu"
 
 

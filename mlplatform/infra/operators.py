@@ -47,9 +47,6 @@ from mlplatform.infra import helm
 from mlplatform.infra.istio import ISTIO_NAMESPACE
 from mlplatform.workloads.addresses import load_balancer_address, load_balancer_service
 
-NOTEBOOK_CONTROLLER_OVERLAY = images.NOTEBOOK_CONTROLLER.url
-TRAINING_OPERATOR_OVERLAY = images.TRAINING_OPERATOR.url
-
 SELDON_NAMESPACE = "seldon-system"
 EMISSARY_NAMESPACE = "emissary"
 
